@@ -1,0 +1,2 @@
+//! The `hetal` command-line tool.
+fn main() {}

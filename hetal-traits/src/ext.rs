@@ -1,0 +1,3 @@
+//! Extension algorithms.
+/// Extension trait.
+pub trait EvaluatorExt {}
