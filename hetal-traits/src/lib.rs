@@ -16,17 +16,15 @@
 //! Level and scale rules are documented in [`evaluator`].
 //!
 //! ```
-//! use hetal_traits::mock::{MockClient, MockParams};
-//! use hetal_traits::{Decryptor, Encryptor, EvaluatorExt, KeyGenerator, KeyRequest};
+//! use hetal_traits::mock::{MockClient, MockEvaluator, MockParams};
+//! use hetal_traits::{Decryptor, Encoder, Encryptor, EvaluatorExt, KeyGenerator, KeyRequest};
 //!
-//! let params = MockParams::ideal(8, 3, 40.0);
-//! let mut client = MockClient::new(params, 7);
-//! let keys = client.generate_evaluation_keys(&EvaluatorExt_keys())?;
-//! # fn EvaluatorExt_keys() -> KeyRequest { KeyRequest::with_rotations([1, 2, 4]) }
-//! let server = hetal_traits::mock::MockEvaluator::new(keys);
-//! let x = client.encrypt_real(&[1.0, 2.0, 3.0, 4.0], server.max_level_())?;
-//! # trait Top { fn max_level_(&self) -> hetal_traits::Level; }
-//! # impl Top for hetal_traits::mock::MockEvaluator { fn max_level_(&self) -> hetal_traits::Level { hetal_traits::Encoder::max_level(self) } }
+//! // The client: 8 slots, 3 levels, scale 2^40.
+//! let mut client = MockClient::new(MockParams::ideal(8, 3, 40.0), 7);
+//! let keys = client.generate_evaluation_keys(&KeyRequest::with_rotations([1, 2, 4]))?;
+//! // The server holds evaluation keys only.
+//! let server = MockEvaluator::new(keys);
+//! let x = client.encrypt_real(&[1.0, 2.0, 3.0, 4.0], server.max_level())?;
 //! let s = server.sum_slots(&x)?;
 //! assert!((client.decrypt_real(&s)?[0] - 10.0).abs() < 1e-9);
 //! # Ok::<(), hetal_traits::Error>(())

@@ -1,0 +1,1 @@
+//! Function approximations (being written).

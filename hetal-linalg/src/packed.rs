@@ -1,0 +1,1 @@
+//! packed (being written).
