@@ -1,2 +1,32 @@
-//! The `hetal` command-line tool.
-fn main() {}
+//! `hetal`: the command-line tool of the hetal workspace.
+//!
+//! Each subcommand lives in its own module under `cmd/`.
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// hetal: homomorphic-encryption linear algebra and encrypted transfer learning.
+#[derive(Parser, Debug)]
+#[command(name = "hetal", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// An encrypted dot product on the mock backend, with its op counts.
+    Demo(cmd::demo::DemoArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Demo(a) => cmd::demo::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

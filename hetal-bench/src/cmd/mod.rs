@@ -1,0 +1,3 @@
+//! Subcommands of the `hetal` tool, one module each.
+
+pub mod demo;
