@@ -113,7 +113,11 @@ impl OpCounts {
 
     /// The levels at which `kind` ran, with counts.
     pub fn levels(&self, kind: OpKind) -> Vec<(Level, u64)> {
-        self.by_level.iter().filter(|((k, _), _)| *k == kind).map(|((_, l), n)| (*l, *n)).collect()
+        self.by_level
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .map(|((_, l), n)| (*l, *n))
+            .collect()
     }
 
     /// The operations counted since `earlier` (a previous snapshot of the same counter).
@@ -134,8 +138,11 @@ impl OpCounts {
 
 impl fmt::Display for OpCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> =
-            OpKind::ALL.iter().filter(|k| self.get(**k) > 0).map(|k| format!("{k:?}={}", self.get(*k))).collect();
+        let parts: Vec<String> = OpKind::ALL
+            .iter()
+            .filter(|k| self.get(**k) > 0)
+            .map(|k| format!("{k:?}={}", self.get(*k)))
+            .collect();
         write!(f, "{}", parts.join(" "))
     }
 }
@@ -150,7 +157,10 @@ pub struct Counting<E> {
 impl<E> Counting<E> {
     /// Wraps `inner` with zeroed counters.
     pub fn new(inner: E) -> Self {
-        Counting { inner, counts: Mutex::new(OpCounts::default()) }
+        Counting {
+            inner,
+            counts: Mutex::new(OpCounts::default()),
+        }
     }
 
     /// The wrapped evaluator.
@@ -310,9 +320,16 @@ impl<E: Evaluator> Evaluator for Counting<E> {
         self.rec(OpKind::KeySwitch, a.level(), n);
         Ok(r)
     }
-    fn rotate_hoisted(&self, a: &Self::Ciphertext, steps: &[RotStep]) -> Result<Vec<Self::Ciphertext>> {
+    fn rotate_hoisted(
+        &self,
+        a: &Self::Ciphertext,
+        steps: &[RotStep],
+    ) -> Result<Vec<Self::Ciphertext>> {
         let r = self.inner.rotate_hoisted(a, steps)?;
-        let n = steps.iter().filter(|s| !s.is_identity(self.slots())).count() as u64;
+        let n = steps
+            .iter()
+            .filter(|s| !s.is_identity(self.slots()))
+            .count() as u64;
         self.rec(OpKind::HoistedRot, a.level(), n);
         self.rec(OpKind::KeySwitch, a.level(), n);
         Ok(r)
@@ -347,17 +364,22 @@ mod tests {
 
     #[test]
     fn tallies_a_fixed_sequence() {
-        let mut client = MockClient::new(MockParams::ideal(8, 4, 40.0).with_bootstrap(1, 4, 1.0), 9);
+        let mut client =
+            MockClient::new(MockParams::ideal(8, 4, 40.0).with_bootstrap(1, 4, 1.0), 9);
         let mut req = KeyRequest::with_rotations([1, 2, 3]);
         req.conjugation = true;
         req.bootstrapping = true;
-        let e = Counting::new(MockEvaluator::new(client.generate_evaluation_keys(&req).unwrap()));
+        let e = Counting::new(MockEvaluator::new(
+            client.generate_evaluation_keys(&req).unwrap(),
+        ));
         let x = client.encrypt_real(&[0.5; 8], Level(4)).unwrap();
         let y = e.mul_rescale(&x, &x).unwrap(); // Mult@4, Rescale@4
         let z = e.add(&x, &y).unwrap(); // DropLevel@3, Add@3
         let _ = e.rotate(&z, RotStep(1)).unwrap(); // Rot@3
         let _ = e.rotate(&z, RotStep(8)).unwrap(); // identity: not counted
-        let _ = e.rotate_hoisted(&x, &[RotStep(1), RotStep(0), RotStep(3)]).unwrap(); // 2 HoistedRot@4
+        let _ = e
+            .rotate_hoisted(&x, &[RotStep(1), RotStep(0), RotStep(3)])
+            .unwrap(); // 2 HoistedRot@4
         let _ = e.conjugate(&y).unwrap(); // Conj@3
         let m = e.mask(&y, &[1.0, 0.0]).unwrap(); // Encode@3, CMult@3, Rescale@3
         let _ = e.mul_scalar(&m, 2.0).unwrap(); // ConstMult@2, Rescale@2
@@ -367,7 +389,10 @@ mod tests {
         assert_eq!(c.get(OpKind::Mult), 1);
         assert_eq!(c.at_level(OpKind::Mult, Level(4)), 1);
         assert_eq!(c.get(OpKind::Rescale), 3);
-        assert_eq!(c.levels(OpKind::Rescale), vec![(Level(2), 1), (Level(3), 1), (Level(4), 1)]);
+        assert_eq!(
+            c.levels(OpKind::Rescale),
+            vec![(Level(2), 1), (Level(3), 1), (Level(4), 1)]
+        );
         assert_eq!(c.get(OpKind::DropLevel), 1);
         assert_eq!(c.at_level(OpKind::Add, Level(3)), 1);
         assert_eq!(c.get(OpKind::Rot), 1);
@@ -379,7 +404,10 @@ mod tests {
         assert_eq!(c.get(OpKind::CMult), 1);
         assert_eq!(c.get(OpKind::ConstMult), 1);
         assert_eq!(c.get(OpKind::Bootstrap), 1);
-        assert_eq!(c.to_string(), "Mult=1 CMult=1 ConstMult=1 Add=1 Rot=1 HoistedRot=2 Conj=1 Rescale=3 DropLevel=1 Bootstrap=1 KeySwitch=5 Encode=1");
+        assert_eq!(
+            c.to_string(),
+            "Mult=1 CMult=1 ConstMult=1 Add=1 Rot=1 HoistedRot=2 Conj=1 Rescale=3 DropLevel=1 Bootstrap=1 KeySwitch=5 Encode=1"
+        );
         let before = e.snapshot();
         let _ = e.rotate(&x, RotStep(2)).unwrap();
         assert_eq!(e.snapshot().since(&before).to_string(), "Rot=1 KeySwitch=1");

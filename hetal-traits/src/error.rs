@@ -69,7 +69,9 @@ pub enum Error {
     },
     /// The value times the scale no longer fits below half the ciphertext modulus: CKKS would
     /// wrap around and decrypt garbage.
-    #[error("scale overflow in {op:?}: log2(|value| * scale) = {log2_magnitude:.1} bits exceeds the {log2_modulus:.1}-bit modulus at this level")]
+    #[error(
+        "scale overflow in {op:?}: log2(|value| * scale) = {log2_magnitude:.1} bits exceeds the {log2_modulus:.1}-bit modulus at this level"
+    )]
     ScaleOverflow {
         /// The operation that failed.
         op: Operation,
@@ -99,7 +101,9 @@ pub enum Error {
         reason: String,
     },
     /// A slot is outside the range that bootstrapping handles correctly.
-    #[error("bootstrap input out of range: max |slot component| = {max_abs:.3e} exceeds {bound:.3e}")]
+    #[error(
+        "bootstrap input out of range: max |slot component| = {max_abs:.3e} exceeds {bound:.3e}"
+    )]
     BootstrapRange {
         /// The largest real or imaginary part.
         max_abs: f64,
@@ -123,7 +127,9 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::InvalidInput`].
     pub fn invalid(reason: impl Into<String>) -> Self {
-        Error::InvalidInput { reason: reason.into() }
+        Error::InvalidInput {
+            reason: reason.into(),
+        }
     }
 
     /// Shorthand for [`Error::ParameterMismatch`].
@@ -138,9 +144,21 @@ mod tests {
 
     #[test]
     fn messages_are_stable() {
-        let e = Error::LevelExhausted { op: Operation::Rescale, level: Level(0) };
-        assert_eq!(e.to_string(), "level exhausted: Rescale needs a level but the operand is at level 0");
-        let e = Error::MissingRotationKey { step: RotStep(-1), normalized: 7 };
-        assert_eq!(e.to_string(), "missing rotation key for rotation by -1 (left rotation by 7)");
+        let e = Error::LevelExhausted {
+            op: Operation::Rescale,
+            level: Level(0),
+        };
+        assert_eq!(
+            e.to_string(),
+            "level exhausted: Rescale needs a level but the operand is at level 0"
+        );
+        let e = Error::MissingRotationKey {
+            step: RotStep(-1),
+            normalized: 7,
+        };
+        assert_eq!(
+            e.to_string(),
+            "missing rotation key for rotation by -1 (left rotation by 7)"
+        );
     }
 }

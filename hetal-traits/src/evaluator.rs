@@ -136,7 +136,12 @@ pub trait Evaluator: Encoder {
     /// `a ⊙ p`. Scale: product; level ≥ 1 needed. Not rescaled.
     fn mul_plain(&self, a: &Self::Ciphertext, p: &Self::Plaintext) -> Result<Self::Ciphertext>;
     /// `a · c` with `c` encoded at `const_scale`. Scale: `scale(a) · const_scale`; level ≥ 1 needed.
-    fn mul_const(&self, a: &Self::Ciphertext, c: Complex64, const_scale: Scale) -> Result<Self::Ciphertext>;
+    fn mul_const(
+        &self,
+        a: &Self::Ciphertext,
+        c: Complex64,
+        const_scale: Scale,
+    ) -> Result<Self::Ciphertext>;
     /// `a · k` for an integer `k`: exact, keeps level and scale.
     fn mul_integer(&self, a: &Self::Ciphertext, k: i64) -> Result<Self::Ciphertext>;
     /// `a · i` (the imaginary unit): exact, keeps level and scale.
@@ -152,7 +157,11 @@ pub trait Evaluator: Encoder {
     fn rotate(&self, a: &Self::Ciphertext, step: RotStep) -> Result<Self::Ciphertext>;
     /// Rotations of one ciphertext by several steps, sharing one decomposition (hoisting).
     /// Returns one ciphertext per step, in order.
-    fn rotate_hoisted(&self, a: &Self::Ciphertext, steps: &[RotStep]) -> Result<Vec<Self::Ciphertext>>;
+    fn rotate_hoisted(
+        &self,
+        a: &Self::Ciphertext,
+        steps: &[RotStep],
+    ) -> Result<Vec<Self::Ciphertext>>;
     /// Complex conjugation of every slot (one key switch).
     fn conjugate(&self, a: &Self::Ciphertext) -> Result<Self::Ciphertext>;
 
@@ -217,6 +226,18 @@ pub trait KeyGenerator {
     fn generate_evaluation_keys(&mut self, request: &KeyRequest) -> Result<Self::EvaluationKeys>;
 }
 
+/// A client whose plaintexts and ciphertexts are those of the evaluator `E`.
+pub trait ClientFor<E: Evaluator + ?Sized>:
+    Encryptor<Plaintext = E::Plaintext, Ciphertext = E::Ciphertext>
+    + Decryptor<Ciphertext = E::Ciphertext>
+{
+}
+impl<E: Evaluator + ?Sized, T> ClientFor<E> for T where
+    T: Encryptor<Plaintext = E::Plaintext, Ciphertext = E::Ciphertext>
+        + Decryptor<Ciphertext = E::Ciphertext>
+{
+}
+
 /// A client: encryption and decryption over the same ciphertext type.
 pub trait Client: Encryptor + Decryptor<Ciphertext = <Self as Encryptor>::Ciphertext> {}
 impl<T> Client for T where T: Encryptor + Decryptor<Ciphertext = <T as Encryptor>::Ciphertext> {}
@@ -230,7 +251,11 @@ pub fn check_encode_input<E: Encoder + ?Sized>(
     scale: Scale,
 ) -> Result<f64> {
     if values.len() > enc.slots() {
-        return Err(Error::invalid(format!("{} values for {} slots", values.len(), enc.slots())));
+        return Err(Error::invalid(format!(
+            "{} values for {} slots",
+            values.len(),
+            enc.slots()
+        )));
     }
     if level > enc.max_level() {
         return Err(Error::LevelMismatch {
@@ -240,7 +265,10 @@ pub fn check_encode_input<E: Encoder + ?Sized>(
         });
     }
     if !scale.is_valid() {
-        return Err(Error::invalid(format!("scale {} is not a positive finite number", scale.0)));
+        return Err(Error::invalid(format!(
+            "scale {} is not a positive finite number",
+            scale.0
+        )));
     }
     let mut max_abs = 0.0f64;
     for v in values {

@@ -48,15 +48,23 @@ pub struct Diagonals {
 impl Diagonals {
     /// An empty (zero) transform on `slots` slots.
     pub fn new(slots: usize) -> Self {
-        Diagonals { slots, diagonals: BTreeMap::new() }
+        Diagonals {
+            slots,
+            diagonals: BTreeMap::new(),
+        }
     }
 
     /// Sets diagonal `k` (normalised modulo `slots`); `values` must have `slots` entries.
     pub fn set(&mut self, k: i64, values: Vec<Complex64>) -> Result<()> {
         if values.len() != self.slots {
-            return Err(Error::invalid(format!("diagonal of length {} for {} slots", values.len(), self.slots)));
+            return Err(Error::invalid(format!(
+                "diagonal of length {} for {} slots",
+                values.len(),
+                self.slots
+            )));
         }
-        self.diagonals.insert(RotStep(k).normalized(self.slots), values);
+        self.diagonals
+            .insert(RotStep(k).normalized(self.slots), values);
         Ok(())
     }
 
@@ -140,7 +148,11 @@ pub trait EvaluatorExt: Evaluator {
     }
 
     /// `rescale(mul_plain(a, p))`. Depth 1; 1 CMult.
-    fn mul_plain_rescale(&self, a: &Self::Ciphertext, p: &Self::Plaintext) -> Result<Self::Ciphertext> {
+    fn mul_plain_rescale(
+        &self,
+        a: &Self::Ciphertext,
+        p: &Self::Plaintext,
+    ) -> Result<Self::Ciphertext> {
         self.rescale(&self.mul_plain(a, p)?)
     }
 
@@ -158,9 +170,17 @@ pub trait EvaluatorExt: Evaluator {
     }
 
     /// `a · c`, rescaled so that the result has exactly scale `target`. Depth 1; 1 constant multiply.
-    fn mul_const_to_scale(&self, a: &Self::Ciphertext, c: Complex64, target: Scale) -> Result<Self::Ciphertext> {
+    fn mul_const_to_scale(
+        &self,
+        a: &Self::Ciphertext,
+        c: Complex64,
+        target: Scale,
+    ) -> Result<Self::Ciphertext> {
         if a.level().0 == 0 {
-            return Err(Error::LevelExhausted { op: Operation::MulConst, level: a.level() });
+            return Err(Error::LevelExhausted {
+                op: Operation::MulConst,
+                level: a.level(),
+            });
         }
         let q = self.prime(a.level());
         let const_scale = Scale(target.value() * q / a.scale().value());
@@ -170,20 +190,34 @@ pub trait EvaluatorExt: Evaluator {
     /// `a · c` (real), rescaled to the canonical scale of the level below when `a` is canonical.
     /// Depth 1; 1 constant multiply.
     fn mul_scalar(&self, a: &Self::Ciphertext, c: f64) -> Result<Self::Ciphertext> {
-        let below = a.level().below().ok_or(Error::LevelExhausted { op: Operation::MulConst, level: a.level() })?;
-        let target = Scale(a.scale().value() * self.canonical_scale(below).value() / self.canonical_scale(a.level()).value());
+        let below = a.level().below().ok_or(Error::LevelExhausted {
+            op: Operation::MulConst,
+            level: a.level(),
+        })?;
+        let target = Scale(
+            a.scale().value() * self.canonical_scale(below).value()
+                / self.canonical_scale(a.level()).value(),
+        );
         self.mul_const_to_scale(a, Complex64::new(c, 0.0), target)
     }
 
     /// Brings both ciphertexts to the lower of their levels.
-    fn align_levels(&self, a: &Self::Ciphertext, b: &Self::Ciphertext) -> Result<(Self::Ciphertext, Self::Ciphertext)> {
+    fn align_levels(
+        &self,
+        a: &Self::Ciphertext,
+        b: &Self::Ciphertext,
+    ) -> Result<(Self::Ciphertext, Self::Ciphertext)> {
         let l = a.level().min(b.level());
         Ok((self.drop_to_level(a, l)?, self.drop_to_level(b, l)?))
     }
 
     /// Drops to `level` if above it; the identity otherwise.
     fn at_most_level(&self, a: &Self::Ciphertext, level: Level) -> Result<Self::Ciphertext> {
-        if a.level() > level { self.drop_to_level(a, level) } else { Ok(a.clone()) }
+        if a.level() > level {
+            self.drop_to_level(a, level)
+        } else {
+            Ok(a.clone())
+        }
     }
 
     /// The sum of ciphertexts, as a balanced tree. Errors on an empty slice.
@@ -201,7 +235,12 @@ pub trait EvaluatorExt: Evaluator {
     /// Slot `t` of the result holds `Σ_{j < count} a[t + j·stride]` (indices mod slots; a
     /// negative stride sums to the right). Cost: about 2·log2(count) Rot (exactly
     /// `log2(count)` when count is a power of two), no level.
-    fn inner_sum(&self, a: &Self::Ciphertext, stride: i64, count: usize) -> Result<Self::Ciphertext> {
+    fn inner_sum(
+        &self,
+        a: &Self::Ciphertext,
+        stride: i64,
+        count: usize,
+    ) -> Result<Self::Ciphertext> {
         if count == 0 {
             return Err(Error::invalid("inner_sum over zero elements"));
         }
@@ -214,7 +253,11 @@ pub trait EvaluatorExt: Evaluator {
             let pow = 1i64 << i;
             let more = (count >> (i + 1)) != 0;
             if count & (1 << i) != 0 {
-                let part = if shift == 0 { cur.clone() } else { self.rotate(&cur, RotStep(shift * stride))? };
+                let part = if shift == 0 {
+                    cur.clone()
+                } else {
+                    self.rotate(&cur, RotStep(shift * stride))?
+                };
                 acc = Some(match acc {
                     None => part,
                     Some(x) => self.add(&x, &part)?,
@@ -237,7 +280,12 @@ pub trait EvaluatorExt: Evaluator {
 
     /// Slot `t` holds `Σ_{j < count} a[t - j·stride]`: copies a block that is non-zero only in its
     /// first `stride` slots into the next `count - 1` blocks. `log2(count)` Rot for a power of two.
-    fn replicate(&self, a: &Self::Ciphertext, stride: usize, count: usize) -> Result<Self::Ciphertext> {
+    fn replicate(
+        &self,
+        a: &Self::Ciphertext,
+        stride: usize,
+        count: usize,
+    ) -> Result<Self::Ciphertext> {
         self.inner_sum(a, -(stride as i64), count)
     }
 
@@ -246,7 +294,11 @@ pub trait EvaluatorExt: Evaluator {
     /// which case a constant multiply (one level) divides by two. 1 Conj.
     fn real_part(&self, a: &Self::Ciphertext, halve: bool) -> Result<Self::Ciphertext> {
         let s = self.add(a, &self.conjugate(a)?)?;
-        if halve { self.mul_scalar(&s, 0.5) } else { Ok(s) }
+        if halve {
+            self.mul_scalar(&s, 0.5)
+        } else {
+            Ok(s)
+        }
     }
 
     /// `M a` for a matrix given by its diagonals, by baby-step giant-step with hoisted baby steps:
@@ -255,19 +307,32 @@ pub trait EvaluatorExt: Evaluator {
     fn linear_transform(&self, a: &Self::Ciphertext, m: &Diagonals) -> Result<Self::Ciphertext> {
         let n = self.slots();
         if m.slots() != n {
-            return Err(Error::invalid(format!("transform on {} slots for {} slots", m.slots(), n)));
+            return Err(Error::invalid(format!(
+                "transform on {} slots for {} slots",
+                m.slots(),
+                n
+            )));
         }
         if m.diagonals.is_empty() {
             return Err(Error::invalid("linear transform with no diagonals"));
         }
         let n1 = m.baby_steps();
-        let mut babies: Vec<usize> = m.diagonals.keys().map(|k| k % n1).filter(|&i| i != 0).collect();
+        let mut babies: Vec<usize> = m
+            .diagonals
+            .keys()
+            .map(|k| k % n1)
+            .filter(|&i| i != 0)
+            .collect();
         babies.sort_unstable();
         babies.dedup();
         let steps: Vec<RotStep> = babies.iter().map(|&i| RotStep(i as i64)).collect();
         let rotated = self.rotate_hoisted(a, &steps)?;
         let baby = |i: usize| -> &Self::Ciphertext {
-            if i == 0 { a } else { &rotated[babies.binary_search(&i).unwrap_or(0)] }
+            if i == 0 {
+                a
+            } else {
+                &rotated[babies.binary_search(&i).unwrap_or(0)]
+            }
         };
         let mut giants: BTreeMap<usize, Vec<(usize, &Vec<Complex64>)>> = BTreeMap::new();
         for (&k, d) in &m.diagonals {
@@ -288,7 +353,11 @@ pub trait EvaluatorExt: Evaluator {
                 });
             }
             let inner = inner.ok_or_else(|| Error::invalid("empty giant step"))?;
-            let g = if j == 0 { inner } else { self.rotate(&inner, RotStep(j as i64))? };
+            let g = if j == 0 {
+                inner
+            } else {
+                self.rotate(&inner, RotStep(j as i64))?
+            };
             total = Some(match total {
                 None => g,
                 Some(x) => self.add(&x, &g)?,
@@ -319,10 +388,17 @@ mod tests {
         let ct = c.encrypt_real(&x, Level(4)).unwrap();
         for stride in [1i64, 2, 3, -1, -4] {
             for count in 1..=9usize {
-                let got = c.decrypt_real(&e.inner_sum(&ct, stride, count).unwrap()).unwrap();
+                let got = c
+                    .decrypt_real(&e.inner_sum(&ct, stride, count).unwrap())
+                    .unwrap();
                 for t in 0..32 {
-                    let want: f64 = (0..count as i64).map(|j| x[((t as i64 + j * stride).rem_euclid(32)) as usize]).sum();
-                    assert!((got[t] - want).abs() < 1e-9, "stride {stride} count {count} slot {t}");
+                    let want: f64 = (0..count as i64)
+                        .map(|j| x[((t as i64 + j * stride).rem_euclid(32)) as usize])
+                        .sum();
+                    assert!(
+                        (got[t] - want).abs() < 1e-9,
+                        "stride {stride} count {count} slot {t}"
+                    );
                 }
             }
         }
@@ -333,8 +409,10 @@ mod tests {
         for stride in [1i64, 4, -2] {
             for count in 1..=17usize {
                 let (mut c, _) = setup(64);
-                let mut req = KeyRequest::default();
-                req.rotations = inner_sum_rotations(stride, count);
+                let req = KeyRequest {
+                    rotations: inner_sum_rotations(stride, count),
+                    ..KeyRequest::default()
+                };
                 let e = MockEvaluator::new(c.generate_evaluation_keys(&req).unwrap());
                 let ct = c.encrypt_real(&[1.0; 64], Level(4)).unwrap();
                 let s = e.inner_sum(&ct, stride, count).unwrap();
@@ -347,9 +425,13 @@ mod tests {
     fn linear_transform_matches_dense_product() {
         let n = 16;
         let (mut c, e) = setup(n);
-        let m: Vec<Complex64> = (0..n * n).map(|i| Complex64::new(((i * 7) % 5) as f64 - 2.0, ((i * 3) % 4) as f64 * 0.5)).collect();
+        let m: Vec<Complex64> = (0..n * n)
+            .map(|i| Complex64::new(((i * 7) % 5) as f64 - 2.0, ((i * 3) % 4) as f64 * 0.5))
+            .collect();
         let d = Diagonals::from_dense(n, &m).unwrap();
-        let x: Vec<Complex64> = (0..n).map(|i| Complex64::new(i as f64 * 0.1, -(i as f64) * 0.05)).collect();
+        let x: Vec<Complex64> = (0..n)
+            .map(|i| Complex64::new(i as f64 * 0.1, -(i as f64) * 0.05))
+            .collect();
         let ct = c.encrypt_values(&x, Level(4)).unwrap();
         let y = e.linear_transform(&ct, &d).unwrap();
         assert_eq!(y.level(), Level(3));

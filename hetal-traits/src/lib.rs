@@ -42,8 +42,8 @@ pub mod conformance;
 
 pub use error::{Error, Operation, Result};
 pub use evaluator::{
-    Ciphertext, Client, Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Leveled, Plaintext,
-    check_encode_input, drop_scale_factor,
+    Ciphertext, Client, ClientFor, Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Leveled,
+    Plaintext, check_encode_input, drop_scale_factor,
 };
 pub use ext::EvaluatorExt;
 pub use types::{BootstrapInfo, Complex64, KeyRequest, Level, RotStep, Scale};

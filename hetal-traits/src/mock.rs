@@ -15,7 +15,10 @@
 //! bit for bit like those of the CKKS ciphertexts.
 
 use crate::error::{Error, Operation, Result};
-use crate::evaluator::{Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Leveled, check_encode_input, drop_scale_factor};
+use crate::evaluator::{
+    Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Leveled, check_encode_input,
+    drop_scale_factor,
+};
 use crate::types::{BootstrapInfo, Complex64, KeyRequest, Level, RotStep, Scale};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -45,7 +48,13 @@ impl MockParams {
     pub fn ideal(slots: usize, max_level: u32, log_scale: f64) -> Self {
         let mut primes = vec![(log_scale + 20.0).exp2()];
         primes.extend((0..max_level).map(|_| log_scale.exp2()));
-        MockParams { slots, primes, default_scale: log_scale.exp2(), bootstrap: None, noise_std: 0.0 }
+        MockParams {
+            slots,
+            primes,
+            default_scale: log_scale.exp2(),
+            bootstrap: None,
+            noise_std: 0.0,
+        }
     }
 
     /// Mirrors a real modulus chain `q_0 .. q_L` (e.g. a CKKS preset's primes).
@@ -61,7 +70,12 @@ impl MockParams {
 
     /// Enables bootstrapping from `min_input_level` to `output_level` for slot components in
     /// `[-input_bound, input_bound]`.
-    pub fn with_bootstrap(mut self, min_input_level: u32, output_level: u32, input_bound: f64) -> Self {
+    pub fn with_bootstrap(
+        mut self,
+        min_input_level: u32,
+        output_level: u32,
+        input_bound: f64,
+    ) -> Self {
         self.bootstrap = Some(BootstrapInfo {
             min_input_level: Level(min_input_level),
             output_level: Level(output_level),
@@ -83,21 +97,32 @@ impl MockParams {
 
     fn validate(&self) -> Result<()> {
         if !self.slots.is_power_of_two() || self.slots < 2 {
-            return Err(Error::invalid(format!("slot count {} is not a power of two >= 2", self.slots)));
+            return Err(Error::invalid(format!(
+                "slot count {} is not a power of two >= 2",
+                self.slots
+            )));
         }
         if self.primes.is_empty() || self.primes.iter().any(|q| !q.is_finite() || *q < 2.0) {
-            return Err(Error::invalid("the modulus chain must be non-empty with every prime >= 2"));
+            return Err(Error::invalid(
+                "the modulus chain must be non-empty with every prime >= 2",
+            ));
         }
         if !(self.default_scale.is_finite() && self.default_scale > 0.0) {
             return Err(Error::invalid("default scale must be positive and finite"));
         }
         if !(self.noise_std.is_finite() && self.noise_std >= 0.0) {
-            return Err(Error::invalid("noise standard deviation must be finite and >= 0"));
+            return Err(Error::invalid(
+                "noise standard deviation must be finite and >= 0",
+            ));
         }
         if let Some(b) = self.bootstrap
-            && (b.output_level > self.max_level() || b.min_input_level > b.output_level || b.input_bound <= 0.0)
+            && (b.output_level > self.max_level()
+                || b.min_input_level > b.output_level
+                || b.input_bound <= 0.0)
         {
-            return Err(Error::invalid("bootstrap levels must satisfy min_input <= output <= max level"));
+            return Err(Error::invalid(
+                "bootstrap levels must satisfy min_input <= output <= max level",
+            ));
         }
         Ok(())
     }
@@ -145,7 +170,12 @@ impl Context {
             log2_q.push(acc);
         }
         let id = params.fingerprint();
-        Ok(Arc::new(Context { params, canonical, log2_q, id }))
+        Ok(Arc::new(Context {
+            params,
+            canonical,
+            log2_q,
+            id,
+        }))
     }
 }
 
@@ -206,11 +236,21 @@ macro_rules! impl_encoder {
             fn log2_modulus(&self, level: Level) -> f64 {
                 self.ctx.log2_q[level.index().min(self.ctx.log2_q.len() - 1)]
             }
-            fn encode(&self, values: &[Complex64], level: Level, scale: Scale) -> Result<MockPlaintext> {
+            fn encode(
+                &self,
+                values: &[Complex64],
+                level: Level,
+                scale: Scale,
+            ) -> Result<MockPlaintext> {
                 check_encode_input(self, values, level, scale)?;
                 let mut v = values.to_vec();
                 v.resize(self.ctx.params.slots, Complex64::new(0.0, 0.0));
-                Ok(MockPlaintext { values: v, level, scale, params_id: self.ctx.id })
+                Ok(MockPlaintext {
+                    values: v,
+                    level,
+                    scale,
+                    params_id: self.ctx.id,
+                })
             }
             fn decode(&self, pt: &MockPlaintext) -> Result<Vec<Complex64>> {
                 if pt.params_id != self.ctx.id {
@@ -246,7 +286,12 @@ impl MockClient {
         let ctx = Context::new(params)?;
         let noise = noise_distribution(ctx.params.noise_std);
         let key_id = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ ctx.id;
-        Ok(MockClient { ctx, key_id, rng: ChaCha8Rng::seed_from_u64(seed), noise })
+        Ok(MockClient {
+            ctx,
+            key_id,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            noise,
+        })
     }
 
     /// The parameters.
@@ -258,7 +303,11 @@ impl MockClient {
 impl_encoder!(MockClient);
 
 fn noise_distribution(std: f64) -> Option<Normal<f64>> {
-    if std > 0.0 { Normal::new(0.0, std).ok() } else { None }
+    if std > 0.0 {
+        Normal::new(0.0, std).ok()
+    } else {
+        None
+    }
 }
 
 fn add_noise(values: &mut [Complex64], noise: &Option<Normal<f64>>, rng: &mut ChaCha8Rng) {
@@ -279,7 +328,13 @@ impl Encryptor for MockClient {
         }
         let mut values = pt.values.clone();
         add_noise(&mut values, &self.noise, &mut self.rng);
-        Ok(MockCiphertext { values, level: pt.level, scale: pt.scale, params_id: self.ctx.id, key_id: self.key_id })
+        Ok(MockCiphertext {
+            values,
+            level: pt.level,
+            scale: pt.scale,
+            params_id: self.ctx.id,
+            key_id: self.key_id,
+        })
     }
 }
 
@@ -291,9 +346,16 @@ impl Decryptor for MockClient {
             return Err(Error::mismatch("ciphertext from other parameters"));
         }
         if ct.key_id != self.key_id {
-            return Err(Error::mismatch("ciphertext encrypted under another secret key"));
+            return Err(Error::mismatch(
+                "ciphertext encrypted under another secret key",
+            ));
         }
-        Ok(MockPlaintext { values: ct.values.clone(), level: ct.level, scale: ct.scale, params_id: ct.params_id })
+        Ok(MockPlaintext {
+            values: ct.values.clone(),
+            level: ct.level,
+            scale: ct.scale,
+            params_id: ct.params_id,
+        })
     }
 }
 
@@ -313,12 +375,19 @@ impl KeyGenerator for MockClient {
 
     fn generate_evaluation_keys(&mut self, request: &KeyRequest) -> Result<MockEvaluationKeys> {
         if request.bootstrapping && self.ctx.params.bootstrap.is_none() {
-            return Err(Error::BootstrapUnavailable { reason: "the parameters are not bootstrappable".into() });
+            return Err(Error::BootstrapUnavailable {
+                reason: "the parameters are not bootstrappable".into(),
+            });
         }
         Ok(MockEvaluationKeys {
             params: self.ctx.params.clone(),
             key_id: self.key_id,
-            rotations: Some(request.normalized_rotations(self.ctx.params.slots).into_iter().collect()),
+            rotations: Some(
+                request
+                    .normalized_rotations(self.ctx.params.slots)
+                    .into_iter()
+                    .collect(),
+            ),
             conjugation: request.conjugation,
             bootstrapping: request.bootstrapping,
         })
@@ -366,7 +435,12 @@ impl MockEvaluator {
         let ctx = Context::new(keys.params.clone())?;
         let noise = noise_distribution(ctx.params.noise_std);
         let rng = Mutex::new(ChaCha8Rng::seed_from_u64(keys.key_id ^ 0x5eed));
-        Ok(MockEvaluator { ctx, keys, noise, rng })
+        Ok(MockEvaluator {
+            ctx,
+            keys,
+            noise,
+            rng,
+        })
     }
 
     fn noisy(&self, values: &mut [Complex64]) {
@@ -381,7 +455,9 @@ impl MockEvaluator {
             return Err(Error::mismatch("ciphertext from other parameters"));
         }
         if ct.key_id != self.keys.key_id {
-            return Err(Error::mismatch("ciphertext encrypted under a key these evaluation keys do not belong to"));
+            return Err(Error::mismatch(
+                "ciphertext encrypted under a key these evaluation keys do not belong to",
+            ));
         }
         Ok(())
     }
@@ -391,26 +467,50 @@ impl MockEvaluator {
             return Err(Error::mismatch("plaintext encoded under other parameters"));
         }
         if pt.level < ct.level {
-            return Err(Error::LevelMismatch { op, expected: ct.level, actual: pt.level });
+            return Err(Error::LevelMismatch {
+                op,
+                expected: ct.level,
+                actual: pt.level,
+            });
         }
         Ok(())
     }
 
-    fn check_overflow(&self, values: &[Complex64], level: Level, scale: Scale, op: Operation) -> Result<()> {
-        let max_abs = values.iter().fold(0.0f64, |m, v| m.max(v.re.abs()).max(v.im.abs()));
+    fn check_overflow(
+        &self,
+        values: &[Complex64],
+        level: Level,
+        scale: Scale,
+        op: Operation,
+    ) -> Result<()> {
+        let max_abs = values
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.re.abs()).max(v.im.abs()));
         if !max_abs.is_finite() {
-            return Err(Error::ScaleOverflow { op, log2_magnitude: f64::INFINITY, log2_modulus: self.log2_modulus(level) });
+            return Err(Error::ScaleOverflow {
+                op,
+                log2_magnitude: f64::INFINITY,
+                log2_modulus: self.log2_modulus(level),
+            });
         }
         let mag = (max_abs * scale.value()).max(1.0).log2();
         let lq = self.log2_modulus(level);
         if mag + 1.0 >= lq {
-            return Err(Error::ScaleOverflow { op, log2_magnitude: mag, log2_modulus: lq });
+            return Err(Error::ScaleOverflow {
+                op,
+                log2_magnitude: mag,
+                log2_modulus: lq,
+            });
         }
         Ok(())
     }
 
     /// Brings both operands to the lower of their levels.
-    fn aligned(&self, a: &MockCiphertext, b: &MockCiphertext) -> Result<(MockCiphertext, MockCiphertext)> {
+    fn aligned(
+        &self,
+        a: &MockCiphertext,
+        b: &MockCiphertext,
+    ) -> Result<(MockCiphertext, MockCiphertext)> {
         self.check_ct(a)?;
         self.check_ct(b)?;
         let l = a.level.min(b.level);
@@ -418,32 +518,65 @@ impl MockEvaluator {
     }
 
     fn map(&self, a: &MockCiphertext, f: impl Fn(Complex64) -> Complex64) -> MockCiphertext {
-        MockCiphertext { values: a.values.iter().map(|&v| f(v)).collect(), ..a.clone() }
+        MockCiphertext {
+            values: a.values.iter().map(|&v| f(v)).collect(),
+            ..a.clone()
+        }
     }
 
     fn addsub(&self, a: &MockCiphertext, b: &MockCiphertext, sign: f64) -> Result<MockCiphertext> {
         let (a, b) = self.aligned(a, b)?;
         if !a.scale.matches(b.scale) {
-            return Err(Error::ScaleMismatch { op: Operation::Add, lhs: a.scale, rhs: b.scale });
+            return Err(Error::ScaleMismatch {
+                op: Operation::Add,
+                lhs: a.scale,
+                rhs: b.scale,
+            });
         }
-        let values: Vec<Complex64> = a.values.iter().zip(&b.values).map(|(x, y)| x + y * sign).collect();
+        let values: Vec<Complex64> = a
+            .values
+            .iter()
+            .zip(&b.values)
+            .map(|(x, y)| x + y * sign)
+            .collect();
         self.check_overflow(&values, a.level, a.scale, Operation::Add)?;
         Ok(MockCiphertext { values, ..a })
     }
 
-    fn addsub_plain(&self, a: &MockCiphertext, p: &MockPlaintext, sign: f64) -> Result<MockCiphertext> {
+    fn addsub_plain(
+        &self,
+        a: &MockCiphertext,
+        p: &MockPlaintext,
+        sign: f64,
+    ) -> Result<MockCiphertext> {
         self.check_ct(a)?;
         self.check_pt(a, p, Operation::Add)?;
         if !a.scale.matches(p.scale) {
-            return Err(Error::ScaleMismatch { op: Operation::Add, lhs: a.scale, rhs: p.scale });
+            return Err(Error::ScaleMismatch {
+                op: Operation::Add,
+                lhs: a.scale,
+                rhs: p.scale,
+            });
         }
-        let values: Vec<Complex64> = a.values.iter().zip(&p.values).map(|(x, y)| x + y * sign).collect();
+        let values: Vec<Complex64> = a
+            .values
+            .iter()
+            .zip(&p.values)
+            .map(|(x, y)| x + y * sign)
+            .collect();
         self.check_overflow(&values, a.level, a.scale, Operation::Add)?;
-        Ok(MockCiphertext { values, ..a.clone() })
+        Ok(MockCiphertext {
+            values,
+            ..a.clone()
+        })
     }
 
     fn need_level(&self, level: Level, op: Operation) -> Result<()> {
-        if level.0 == 0 { Err(Error::LevelExhausted { op, level }) } else { Ok(()) }
+        if level.0 == 0 {
+            Err(Error::LevelExhausted { op, level })
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -484,7 +617,8 @@ impl Evaluator for MockEvaluator {
     fn mul(&self, a: &MockCiphertext, b: &MockCiphertext) -> Result<MockCiphertext> {
         let (a, b) = self.aligned(a, b)?;
         self.need_level(a.level, Operation::Mul)?;
-        let mut values: Vec<Complex64> = a.values.iter().zip(&b.values).map(|(x, y)| x * y).collect();
+        let mut values: Vec<Complex64> =
+            a.values.iter().zip(&b.values).map(|(x, y)| x * y).collect();
         let scale = Scale(a.scale.value() * b.scale.value());
         self.check_overflow(&values, a.level, scale, Operation::Mul)?;
         self.noisy(&mut values);
@@ -498,17 +632,31 @@ impl Evaluator for MockEvaluator {
         let values: Vec<Complex64> = a.values.iter().zip(&p.values).map(|(x, y)| x * y).collect();
         let scale = Scale(a.scale.value() * p.scale.value());
         self.check_overflow(&values, a.level, scale, Operation::MulPlain)?;
-        Ok(MockCiphertext { values, scale, ..a.clone() })
+        Ok(MockCiphertext {
+            values,
+            scale,
+            ..a.clone()
+        })
     }
 
-    fn mul_const(&self, a: &MockCiphertext, c: Complex64, const_scale: Scale) -> Result<MockCiphertext> {
+    fn mul_const(
+        &self,
+        a: &MockCiphertext,
+        c: Complex64,
+        const_scale: Scale,
+    ) -> Result<MockCiphertext> {
         self.check_ct(a)?;
         self.need_level(a.level, Operation::MulConst)?;
         if !c.re.is_finite() || !c.im.is_finite() || !const_scale.is_valid() {
-            return Err(Error::invalid("non-finite constant or invalid constant scale"));
+            return Err(Error::invalid(
+                "non-finite constant or invalid constant scale",
+            ));
         }
         let scale = Scale(a.scale.value() * const_scale.value());
-        let out = MockCiphertext { scale, ..self.map(a, |v| v * c) };
+        let out = MockCiphertext {
+            scale,
+            ..self.map(a, |v| v * c)
+        };
         self.check_overflow(&out.values, out.level, scale, Operation::MulConst)?;
         Ok(out)
     }
@@ -529,7 +677,11 @@ impl Evaluator for MockEvaluator {
         self.check_ct(a)?;
         self.need_level(a.level, Operation::Rescale)?;
         let q = self.prime(a.level);
-        let mut out = MockCiphertext { level: Level(a.level.0 - 1), scale: Scale(a.scale.value() / q), ..a.clone() };
+        let mut out = MockCiphertext {
+            level: Level(a.level.0 - 1),
+            scale: Scale(a.scale.value() / q),
+            ..a.clone()
+        };
         self.noisy(&mut out.values);
         Ok(out)
     }
@@ -537,13 +689,21 @@ impl Evaluator for MockEvaluator {
     fn drop_to_level(&self, a: &MockCiphertext, level: Level) -> Result<MockCiphertext> {
         self.check_ct(a)?;
         if level > a.level {
-            return Err(Error::LevelMismatch { op: Operation::DropLevel, expected: a.level, actual: level });
+            return Err(Error::LevelMismatch {
+                op: Operation::DropLevel,
+                expected: a.level,
+                actual: level,
+            });
         }
         if level == a.level {
             return Ok(a.clone());
         }
         let f = drop_scale_factor(self, a.level, level);
-        Ok(MockCiphertext { level, scale: Scale(a.scale.value() * f), ..a.clone() })
+        Ok(MockCiphertext {
+            level,
+            scale: Scale(a.scale.value() * f),
+            ..a.clone()
+        })
     }
 
     fn rotate(&self, a: &MockCiphertext, step: RotStep) -> Result<MockCiphertext> {
@@ -554,18 +714,27 @@ impl Evaluator for MockEvaluator {
             return Ok(a.clone());
         }
         if !self.has_rotation_key(step) {
-            return Err(Error::MissingRotationKey { step, normalized: k });
+            return Err(Error::MissingRotationKey {
+                step,
+                normalized: k,
+            });
         }
         let mut values: Vec<Complex64> = (0..n).map(|t| a.values[(t + k) % n]).collect();
         self.noisy(&mut values);
-        Ok(MockCiphertext { values, ..a.clone() })
+        Ok(MockCiphertext {
+            values,
+            ..a.clone()
+        })
     }
 
     fn rotate_hoisted(&self, a: &MockCiphertext, steps: &[RotStep]) -> Result<Vec<MockCiphertext>> {
         // Check every key first, so that a failure leaves nothing half done.
         for &s in steps {
             if !self.has_rotation_key(s) {
-                return Err(Error::MissingRotationKey { step: s, normalized: s.normalized(self.slots()) });
+                return Err(Error::MissingRotationKey {
+                    step: s,
+                    normalized: s.normalized(self.slots()),
+                });
             }
         }
         steps.iter().map(|&s| self.rotate(a, s)).collect()
@@ -591,27 +760,53 @@ impl Evaluator for MockEvaluator {
     }
 
     fn bootstrap_info(&self) -> Option<BootstrapInfo> {
-        if self.keys.bootstrapping { self.ctx.params.bootstrap } else { None }
+        if self.keys.bootstrapping {
+            self.ctx.params.bootstrap
+        } else {
+            None
+        }
     }
 
     fn bootstrap(&self, a: &MockCiphertext) -> Result<MockCiphertext> {
         self.check_ct(a)?;
         let info = match (self.ctx.params.bootstrap, self.keys.bootstrapping) {
-            (None, _) => return Err(Error::BootstrapUnavailable { reason: "the parameters are not bootstrappable".into() }),
-            (Some(_), false) => return Err(Error::BootstrapUnavailable { reason: "no bootstrapping keys were generated".into() }),
+            (None, _) => {
+                return Err(Error::BootstrapUnavailable {
+                    reason: "the parameters are not bootstrappable".into(),
+                });
+            }
+            (Some(_), false) => {
+                return Err(Error::BootstrapUnavailable {
+                    reason: "no bootstrapping keys were generated".into(),
+                });
+            }
             (Some(info), true) => info,
         };
         if a.level < info.min_input_level {
-            return Err(Error::LevelExhausted { op: Operation::Bootstrap, level: a.level });
+            return Err(Error::LevelExhausted {
+                op: Operation::Bootstrap,
+                level: a.level,
+            });
         }
-        let max_abs = a.values.iter().fold(0.0f64, |m, v| m.max(v.re.abs()).max(v.im.abs()));
+        let max_abs = a
+            .values
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.re.abs()).max(v.im.abs()));
         if max_abs > info.input_bound {
-            return Err(Error::BootstrapRange { max_abs, bound: info.input_bound });
+            return Err(Error::BootstrapRange {
+                max_abs,
+                bound: info.input_bound,
+            });
         }
         let mut values = a.values.clone();
         self.noisy(&mut values);
         let level = info.output_level;
-        Ok(MockCiphertext { values, level, scale: self.canonical_scale(level), ..a.clone() })
+        Ok(MockCiphertext {
+            values,
+            level,
+            scale: self.canonical_scale(level),
+            ..a.clone()
+        })
     }
 }
 
@@ -627,7 +822,11 @@ mod tests {
 
     #[test]
     fn canonical_scales_follow_the_chain() {
-        let p = MockParams::from_chain(8, &[1 << 50, (1 << 40) + 1, (1 << 40) - 1], (1u64 << 40) as f64);
+        let p = MockParams::from_chain(
+            8,
+            &[1 << 50, (1 << 40) + 1, (1 << 40) - 1],
+            (1u64 << 40) as f64,
+        );
         let c = MockClient::new(p, 0);
         let d2 = c.canonical_scale(Level(2)).value();
         let d1 = c.canonical_scale(Level(1)).value();
@@ -646,13 +845,21 @@ mod tests {
 
     #[test]
     fn bootstrap_checks_range_and_level() {
-        let mut req = KeyRequest::default();
-        req.bootstrapping = true;
+        let req = KeyRequest {
+            bootstrapping: true,
+            ..KeyRequest::default()
+        };
         let (mut c, e) = setup(&req);
         let x = c.encrypt_real(&[0.5, 2.0], Level(3)).unwrap();
         assert!(matches!(e.bootstrap(&x), Err(Error::BootstrapRange { .. })));
         let x = c.encrypt_real(&[0.5, -0.25], Level(0)).unwrap();
-        assert!(matches!(e.bootstrap(&x), Err(Error::LevelExhausted { op: Operation::Bootstrap, .. })));
+        assert!(matches!(
+            e.bootstrap(&x),
+            Err(Error::LevelExhausted {
+                op: Operation::Bootstrap,
+                ..
+            })
+        ));
         let x = c.encrypt_real(&[0.5, -0.25], Level(1)).unwrap();
         let y = e.bootstrap(&x).unwrap();
         assert_eq!(y.level(), Level(3));
@@ -663,7 +870,8 @@ mod tests {
     fn foreign_key_is_rejected() {
         let (mut c, _) = setup(&KeyRequest::default());
         let (_, e2) = {
-            let mut c2 = MockClient::new(MockParams::ideal(8, 3, 40.0).with_bootstrap(1, 3, 1.0), 2);
+            let mut c2 =
+                MockClient::new(MockParams::ideal(8, 3, 40.0).with_bootstrap(1, 3, 1.0), 2);
             let k = c2.generate_evaluation_keys(&KeyRequest::default()).unwrap();
             (c2, MockEvaluator::new(k))
         };

@@ -11,7 +11,9 @@ pub type Complex64 = num_complex::Complex64;
 /// Level 0 is the bottom of the modulus chain (only the base prime is left); a fresh ciphertext
 /// usually sits at [`Encoder::max_level`](crate::Encoder::max_level). Multiplying and then
 /// rescaling moves a ciphertext from level `l` to level `l - 1`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Level(pub u32);
 
 impl Level {
@@ -87,7 +89,9 @@ impl fmt::Display for Scale {
 
 /// A slot rotation amount. Positive steps rotate **left**: `rotate(x, k)[t] = x[(t + k) mod slots]`;
 /// negative steps rotate right.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct RotStep(pub i64);
 
 impl RotStep {
@@ -141,7 +145,11 @@ pub struct KeyRequest {
 impl KeyRequest {
     /// A request with the given rotations, conjugation and no bootstrapping.
     pub fn with_rotations<I: IntoIterator<Item = i64>>(steps: I) -> Self {
-        KeyRequest { rotations: steps.into_iter().map(RotStep).collect(), conjugation: false, bootstrapping: false }
+        KeyRequest {
+            rotations: steps.into_iter().map(RotStep).collect(),
+            conjugation: false,
+            bootstrapping: false,
+        }
     }
 
     /// Adds rotation steps (duplicates are kept out).
@@ -164,8 +172,12 @@ impl KeyRequest {
 
     /// The distinct non-identity left-rotation amounts in `1..slots`, sorted.
     pub fn normalized_rotations(&self, slots: usize) -> Vec<usize> {
-        let mut v: Vec<usize> =
-            self.rotations.iter().map(|r| r.normalized(slots)).filter(|&r| r != 0).collect();
+        let mut v: Vec<usize> = self
+            .rotations
+            .iter()
+            .map(|r| r.normalized(slots))
+            .filter(|&r| r != 0)
+            .collect();
         v.sort_unstable();
         v.dedup();
         v

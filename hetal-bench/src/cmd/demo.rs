@@ -2,7 +2,9 @@
 
 use hetal_traits::counting::Counting;
 use hetal_traits::mock::{MockClient, MockEvaluator, MockParams};
-use hetal_traits::{Decryptor, Encoder, Encryptor, EvaluatorExt, KeyGenerator, KeyRequest, Leveled, ext};
+use hetal_traits::{
+    Decryptor, Encoder, Encryptor, EvaluatorExt, KeyGenerator, KeyRequest, Leveled, ext,
+};
 use rand::{RngExt, SeedableRng};
 
 /// Arguments of `hetal demo`.
@@ -32,7 +34,10 @@ pub fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Client: parameters, keys, encryption.
     let params = MockParams::ideal(args.len, 4, 40.0).with_noise(args.noise);
     let mut client = MockClient::try_new(params, args.seed)?;
-    let request = KeyRequest { rotations: ext::sum_slots_rotations(args.len), ..KeyRequest::default() };
+    let request = KeyRequest {
+        rotations: ext::sum_slots_rotations(args.len),
+        ..KeyRequest::default()
+    };
     let keys = client.generate_evaluation_keys(&request)?;
     let top = client.max_level();
     let cx = client.encrypt_real(&x, top)?;
@@ -45,10 +50,17 @@ pub fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
 
     // Client: decrypt.
     let got = client.decrypt_real(&dot)?[0];
-    println!("encrypted dot product of two random vectors of length {} (mock backend, noise {:e})", args.len, args.noise);
+    println!(
+        "encrypted dot product of two random vectors of length {} (mock backend, noise {:e})",
+        args.len, args.noise
+    );
     println!("  result   {got:.9}");
     println!("  expected {expected:.9}");
-    println!("  error    {:.3e} ({:.1} bits)", (got - expected).abs(), -(got - expected).abs().log2());
+    println!(
+        "  error    {:.3e} ({:.1} bits)",
+        (got - expected).abs(),
+        -(got - expected).abs().log2()
+    );
     println!("  levels   {} -> {}", top.0, dot.level().0);
     println!("  ops      {}", server.snapshot());
     Ok(())
