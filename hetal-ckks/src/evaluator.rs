@@ -1,0 +1,466 @@
+//! [`CkksEvaluator`]: the server side. It holds evaluation keys only and cannot decrypt.
+
+use crate::ciphertext::{Ciphertext, Plaintext};
+use crate::encoder::{CkksEncoder, delegate_encoder};
+use crate::keys::{EvaluationKeys, SwitchingKey};
+use crate::keyswitch::{self, Decomposed};
+use crate::params::CkksParams;
+use crate::ring::{self, zip_limbs};
+use hetal_traits::{
+    BootstrapInfo, Complex64, Encoder, Error, Evaluator, Level, Operation, Result, RotStep, Scale, drop_scale_factor,
+};
+use std::sync::Arc;
+
+/// The server: homomorphic operations with a set of evaluation keys.
+#[derive(Clone, Debug)]
+pub struct CkksEvaluator {
+    pub(crate) enc: CkksEncoder,
+    pub(crate) keys: Arc<EvaluationKeys>,
+    pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+delegate_encoder!(CkksEvaluator);
+
+impl CkksEvaluator {
+    /// An evaluator for `keys`, which must belong to `params`.
+    pub fn new(params: CkksParams, keys: EvaluationKeys) -> Result<Self> {
+        if keys.params_id != params.id {
+            return Err(Error::mismatch("evaluation keys from other parameters"));
+        }
+        Ok(CkksEvaluator { enc: CkksEncoder::new(params), keys: Arc::new(keys), pool: None })
+    }
+
+    /// Runs every operation inside `pool` (e.g. a one-thread pool for single-threaded timing).
+    /// Without it, operations use rayon's global pool (which honours `RAYON_NUM_THREADS`).
+    pub fn with_thread_pool(mut self, pool: Arc<rayon::ThreadPool>) -> Self {
+        self.pool = Some(pool);
+        self
+    }
+
+    /// Runs operations on a dedicated pool of `threads` threads.
+    pub fn with_threads(self, threads: usize) -> Result<Self> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::invalid(format!("thread pool: {e}")))?;
+        Ok(self.with_thread_pool(Arc::new(pool)))
+    }
+
+    /// The parameter set.
+    pub fn params(&self) -> &CkksParams {
+        &self.enc.params
+    }
+
+    /// The evaluation keys.
+    pub fn keys(&self) -> &EvaluationKeys {
+        &self.keys
+    }
+
+    fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        match &self.pool {
+            Some(p) => p.install(f),
+            None => f(),
+        }
+    }
+
+    fn p(&self) -> &CkksParams {
+        &self.enc.params
+    }
+
+    fn check_ct(&self, a: &Ciphertext) -> Result<()> {
+        if a.params_id != self.p().id {
+            return Err(Error::mismatch("ciphertext from other parameters"));
+        }
+        if a.key_id != self.keys.key_id {
+            return Err(Error::mismatch("ciphertext encrypted under a key these evaluation keys do not belong to"));
+        }
+        Ok(())
+    }
+
+    fn check_pt(&self, a: &Ciphertext, pt: &Plaintext, op: Operation) -> Result<()> {
+        if pt.params_id != self.p().id {
+            return Err(Error::mismatch("plaintext encoded under other parameters"));
+        }
+        if pt.level < a.level {
+            return Err(Error::LevelMismatch { op, expected: Level(a.level as u32), actual: Level(pt.level as u32) });
+        }
+        Ok(())
+    }
+
+    fn need_level(a: &Ciphertext, op: Operation) -> Result<()> {
+        if a.level == 0 { Err(Error::LevelExhausted { op, level: Level(0) }) } else { Ok(()) }
+    }
+
+    fn aligned(&self, a: &Ciphertext, b: &Ciphertext) -> Result<(Ciphertext, Ciphertext)> {
+        self.check_ct(a)?;
+        self.check_ct(b)?;
+        let l = Level(a.level.min(b.level) as u32);
+        Ok((self.drop_impl(a, l)?, self.drop_impl(b, l)?))
+    }
+
+    fn addsub(&self, a: &Ciphertext, b: &Ciphertext, sub: bool) -> Result<Ciphertext> {
+        let (mut a, b) = self.aligned(a, b)?;
+        if !Scale(a.scale).matches(Scale(b.scale)) {
+            return Err(Error::ScaleMismatch { op: Operation::Add, lhs: Scale(a.scale), rhs: Scale(b.scale) });
+        }
+        let basis = ring::q_basis(a.level);
+        if sub {
+            ring::sub_assign(self.p(), &mut a.c0, &b.c0, &basis);
+            ring::sub_assign(self.p(), &mut a.c1, &b.c1, &basis);
+        } else {
+            ring::add_assign(self.p(), &mut a.c0, &b.c0, &basis);
+            ring::add_assign(self.p(), &mut a.c1, &b.c1, &basis);
+        }
+        Ok(a)
+    }
+
+    fn addsub_plain(&self, a: &Ciphertext, pt: &Plaintext, sub: bool) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        self.check_pt(a, pt, Operation::Add)?;
+        if !Scale(a.scale).matches(Scale(pt.scale)) {
+            return Err(Error::ScaleMismatch { op: Operation::Add, lhs: Scale(a.scale), rhs: Scale(pt.scale) });
+        }
+        let mut out = a.clone();
+        let basis = ring::q_basis(a.level);
+        if sub {
+            ring::sub_assign(self.p(), &mut out.c0, &pt.data, &basis);
+        } else {
+            ring::add_assign(self.p(), &mut out.c0, &pt.data, &basis);
+        }
+        Ok(out)
+    }
+
+    /// The NTT-domain polynomial `re + im·X^(N/2)` (the constant `re + i·im` in every slot) over
+    /// `0..=level`, for integer-valued `re`, `im`.
+    fn constant_poly(&self, re: f64, im: f64, level: usize) -> Vec<u64> {
+        let p = self.p();
+        let n = p.n;
+        let basis = ring::q_basis(level);
+        let mut out = vec![0u64; n * basis.len()];
+        ring::for_each_limb(&mut out, n, &basis, |_, g, limb| {
+            let m = p.moduli[g];
+            let r = m.from_f64(re);
+            let i = m.from_f64(im);
+            let is = m.shoup(i);
+            for (x, &mono) in limb.iter_mut().zip(&p.monomial_i[g]) {
+                *x = m.add(r, m.mul_shoup(mono, i, is));
+            }
+        });
+        out
+    }
+
+    fn drop_impl(&self, a: &Ciphertext, level: Level) -> Result<Ciphertext> {
+        let t = level.index();
+        if t > a.level {
+            return Err(Error::LevelMismatch { op: Operation::DropLevel, expected: Level(a.level as u32), actual: level });
+        }
+        if t == a.level {
+            return Ok(a.clone());
+        }
+        let p = self.p();
+        let n = p.n;
+        let from = Level(a.level as u32);
+        // Keep q_0 .. q_{t+1}, multiply by round(q_{t+1}·Δ_t/Δ_from), rescale by q_{t+1}.
+        let q = p.moduli[t + 1].q as f64;
+        let k = (q * p.scales[t] / p.scales[a.level]).round();
+        let basis = ring::q_basis(t + 1);
+        let factors: Vec<u64> = basis.iter().map(|&g| p.moduli[g].from_f64(k)).collect();
+        let mut c0 = a.c0[..(t + 2) * n].to_vec();
+        let mut c1 = a.c1[..(t + 2) * n].to_vec();
+        ring::mul_scalar_assign(p, &mut c0, &factors, &basis);
+        ring::mul_scalar_assign(p, &mut c1, &factors, &basis);
+        let c0 = ring::rescale(p, &c0, t + 1);
+        let c1 = ring::rescale(p, &c1, t + 1);
+        let scale = a.scale * drop_scale_factor(self, from, level);
+        Ok(Ciphertext { c0, c1, level: t, scale, ..a.clone() })
+    }
+
+    fn relin_key(&self) -> Result<&SwitchingKey> {
+        self.keys.relin.as_ref().ok_or(Error::MissingRelinearizationKey)
+    }
+
+    fn mul_impl(&self, a: &Ciphertext, b: &Ciphertext, square: bool) -> Result<Ciphertext> {
+        let (a, b) = if square {
+            self.check_ct(a)?;
+            (a.clone(), a.clone())
+        } else {
+            self.aligned(a, b)?
+        };
+        Self::need_level(&a, Operation::Mul)?;
+        let key = self.relin_key()?;
+        let p = self.p();
+        let n = p.n;
+        let l = a.level;
+        let basis = ring::q_basis(l);
+        let mut d0 = vec![0u64; n * basis.len()];
+        let mut d1 = vec![0u64; n * basis.len()];
+        let mut d2 = vec![0u64; n * basis.len()];
+        {
+            use rayon::prelude::*;
+            let work = |(pos, ((x0, x1), x2)): (usize, ((&mut [u64], &mut [u64]), &mut [u64]))| {
+                let m = p.moduli[basis[pos]];
+                let r = pos * n..(pos + 1) * n;
+                let (a0, a1, b0, b1) = (&a.c0[r.clone()], &a.c1[r.clone()], &b.c0[r.clone()], &b.c1[r]);
+                for c in 0..n {
+                    x0[c] = m.mul(a0[c], b0[c]);
+                    x1[c] = m.reduce_u128(a0[c] as u128 * b1[c] as u128 + a1[c] as u128 * b0[c] as u128);
+                    x2[c] = m.mul(a1[c], b1[c]);
+                }
+            };
+            if d0.len() >= 1 << 15 {
+                d0.par_chunks_mut(n).zip(d1.par_chunks_mut(n)).zip(d2.par_chunks_mut(n)).enumerate().for_each(work);
+            } else {
+                d0.chunks_mut(n).zip(d1.chunks_mut(n)).zip(d2.chunks_mut(n)).enumerate().for_each(work);
+            }
+        }
+        let [k0, k1] = keyswitch::key_switch(p, &d2, l, key);
+        ring::add_assign(p, &mut d0, &k0, &basis);
+        ring::add_assign(p, &mut d1, &k1, &basis);
+        Ok(Ciphertext { c0: d0, c1: d1, scale: a.scale * b.scale, ..a })
+    }
+
+    fn galois_key(&self, step: RotStep) -> Result<Option<(usize, &SwitchingKey)>> {
+        let slots = self.p().slots;
+        let k = step.normalized(slots);
+        if k == 0 {
+            return Ok(None);
+        }
+        let g = self.p().galois_element(k);
+        match self.keys.rotations.get(&g) {
+            Some(key) => Ok(Some((g, key))),
+            None => Err(Error::MissingRotationKey { step, normalized: k }),
+        }
+    }
+
+    /// Applies the automorphism `g` with its key to a ciphertext whose `c1` is already decomposed.
+    pub(crate) fn automorphism_hoisted(&self, a: &Ciphertext, dec: &Decomposed, g: usize, key: &SwitchingKey) -> Ciphertext {
+        let p = self.p();
+        let l = a.level;
+        let table = p.galois_table(g);
+        let [k0, k1] = keyswitch::inner_product(p, dec, key, Some(&table));
+        let mut c0 = keyswitch::mod_down(p, &k0, l);
+        let c1 = keyswitch::mod_down(p, &k1, l);
+        let basis = ring::q_basis(l);
+        zip_limbs(&mut c0, &a.c0, p.n, &basis, |_, g, o, x| {
+            let m = p.moduli[g];
+            for (u, &t) in o.iter_mut().zip(table.iter()) {
+                *u = m.add(*u, x[t as usize]);
+            }
+        });
+        Ciphertext { c0, c1, ..a.clone() }
+    }
+
+    /// Decomposes `c1` of a ciphertext for hoisted automorphisms.
+    pub fn decompose(&self, a: &Ciphertext) -> Result<Decomposed> {
+        self.check_ct(a)?;
+        Ok(self.run(|| keyswitch::decompose(self.p(), &a.c1, a.level)))
+    }
+
+    /// A rotation from a decomposition made by [`CkksEvaluator::decompose`] of the same ciphertext.
+    pub fn rotate_decomposed(&self, a: &Ciphertext, dec: &Decomposed, step: RotStep) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        if dec.level != a.level {
+            return Err(Error::LevelMismatch { op: Operation::Rotate, expected: Level(a.level as u32), actual: Level(dec.level as u32) });
+        }
+        match self.galois_key(step)? {
+            None => Ok(a.clone()),
+            Some((g, key)) => Ok(self.run(|| self.automorphism_hoisted(a, dec, g, key))),
+        }
+    }
+}
+
+impl Evaluator for CkksEvaluator {
+    type Ciphertext = Ciphertext;
+
+    fn add(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        self.run(|| self.addsub(a, b, false))
+    }
+
+    fn sub(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        self.run(|| self.addsub(a, b, true))
+    }
+
+    fn neg(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        let mut out = a.clone();
+        let basis = ring::q_basis(a.level);
+        self.run(|| {
+            ring::neg_assign(self.p(), &mut out.c0, &basis);
+            ring::neg_assign(self.p(), &mut out.c1, &basis);
+        });
+        Ok(out)
+    }
+
+    fn add_plain(&self, a: &Ciphertext, p: &Plaintext) -> Result<Ciphertext> {
+        self.run(|| self.addsub_plain(a, p, false))
+    }
+
+    fn sub_plain(&self, a: &Ciphertext, p: &Plaintext) -> Result<Ciphertext> {
+        self.run(|| self.addsub_plain(a, p, true))
+    }
+
+    fn add_const(&self, a: &Ciphertext, c: Complex64) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        if !c.re.is_finite() || !c.im.is_finite() {
+            return Err(Error::invalid("non-finite constant"));
+        }
+        let (re, im) = ((c.re * a.scale).round(), (c.im * a.scale).round());
+        self.run(|| {
+            let k = self.constant_poly(re, im, a.level);
+            let mut out = a.clone();
+            ring::add_assign(self.p(), &mut out.c0, &k, &ring::q_basis(a.level));
+            Ok(out)
+        })
+    }
+
+    fn mul(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        self.run(|| self.mul_impl(a, b, false))
+    }
+
+    fn square(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.run(|| self.mul_impl(a, a, true))
+    }
+
+    fn mul_plain(&self, a: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        self.check_pt(a, pt, Operation::MulPlain)?;
+        Self::need_level(a, Operation::MulPlain)?;
+        self.run(|| {
+            let basis = ring::q_basis(a.level);
+            let mut out = a.clone();
+            ring::mul_assign(self.p(), &mut out.c0, &pt.data, &basis);
+            ring::mul_assign(self.p(), &mut out.c1, &pt.data, &basis);
+            out.scale = a.scale * pt.scale;
+            Ok(out)
+        })
+    }
+
+    fn mul_const(&self, a: &Ciphertext, c: Complex64, const_scale: Scale) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        Self::need_level(a, Operation::MulConst)?;
+        if !c.re.is_finite() || !c.im.is_finite() || !const_scale.is_valid() {
+            return Err(Error::invalid("non-finite constant or invalid constant scale"));
+        }
+        let (re, im) = ((c.re * const_scale.value()).round(), (c.im * const_scale.value()).round());
+        let p = self.p();
+        let basis = ring::q_basis(a.level);
+        self.run(|| {
+            let mut out = a.clone();
+            if im == 0.0 {
+                let f: Vec<u64> = basis.iter().map(|&g| p.moduli[g].from_f64(re)).collect();
+                ring::mul_scalar_assign(p, &mut out.c0, &f, &basis);
+                ring::mul_scalar_assign(p, &mut out.c1, &f, &basis);
+            } else {
+                let k = self.constant_poly(re, im, a.level);
+                ring::mul_assign(p, &mut out.c0, &k, &basis);
+                ring::mul_assign(p, &mut out.c1, &k, &basis);
+            }
+            out.scale = a.scale * const_scale.value();
+            Ok(out)
+        })
+    }
+
+    fn mul_integer(&self, a: &Ciphertext, k: i64) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        let p = self.p();
+        let basis = ring::q_basis(a.level);
+        let f: Vec<u64> = basis.iter().map(|&g| p.moduli[g].from_i64(k)).collect();
+        let mut out = a.clone();
+        self.run(|| {
+            ring::mul_scalar_assign(p, &mut out.c0, &f, &basis);
+            ring::mul_scalar_assign(p, &mut out.c1, &f, &basis);
+        });
+        Ok(out)
+    }
+
+    fn mul_i(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        let p = self.p();
+        let basis = ring::q_basis(a.level);
+        let mut out = a.clone();
+        let mono: Vec<u64> = basis.iter().flat_map(|&g| p.monomial_i[g].iter().copied()).collect();
+        self.run(|| {
+            ring::mul_assign(p, &mut out.c0, &mono, &basis);
+            ring::mul_assign(p, &mut out.c1, &mono, &basis);
+        });
+        Ok(out)
+    }
+
+    fn rescale(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        Self::need_level(a, Operation::Rescale)?;
+        let p = self.p();
+        let (c0, c1) = self.run(|| rayon::join(|| ring::rescale(p, &a.c0, a.level), || ring::rescale(p, &a.c1, a.level)));
+        Ok(Ciphertext { c0, c1, level: a.level - 1, scale: a.scale / p.moduli[a.level].q as f64, ..a.clone() })
+    }
+
+    fn drop_to_level(&self, a: &Ciphertext, level: Level) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        self.run(|| self.drop_impl(a, level))
+    }
+
+    fn rotate(&self, a: &Ciphertext, step: RotStep) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        match self.galois_key(step)? {
+            None => Ok(a.clone()),
+            Some((g, key)) => self.run(|| {
+                let dec = keyswitch::decompose(self.p(), &a.c1, a.level);
+                Ok(self.automorphism_hoisted(a, &dec, g, key))
+            }),
+        }
+    }
+
+    fn rotate_hoisted(&self, a: &Ciphertext, steps: &[RotStep]) -> Result<Vec<Ciphertext>> {
+        self.check_ct(a)?;
+        let keys: Vec<Option<(usize, &SwitchingKey)>> = steps.iter().map(|&s| self.galois_key(s)).collect::<Result<_>>()?;
+        self.run(|| {
+            let dec = if keys.iter().any(|k| k.is_some()) { Some(keyswitch::decompose(self.p(), &a.c1, a.level)) } else { None };
+            Ok(keys
+                .iter()
+                .map(|k| match (k, &dec) {
+                    (Some((g, key)), Some(dec)) => self.automorphism_hoisted(a, dec, *g, key),
+                    _ => a.clone(),
+                })
+                .collect())
+        })
+    }
+
+    fn conjugate(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        let key = self.keys.conjugation.as_ref().ok_or(Error::MissingConjugationKey)?;
+        let g = self.p().conjugation_element();
+        self.run(|| {
+            let dec = keyswitch::decompose(self.p(), &a.c1, a.level);
+            Ok(self.automorphism_hoisted(a, &dec, g, key))
+        })
+    }
+
+    fn has_rotation_key(&self, step: RotStep) -> bool {
+        self.galois_key(step).is_ok()
+    }
+
+    fn has_conjugation_key(&self) -> bool {
+        self.keys.conjugation.is_some()
+    }
+
+    fn bootstrap_info(&self) -> Option<BootstrapInfo> {
+        None
+    }
+
+    fn bootstrap(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.check_ct(a)?;
+        Err(Error::BootstrapUnavailable { reason: "hetal-ckks does not implement bootstrapping yet".into() })
+    }
+}
+
+impl CkksEvaluator {
+    /// The encoder (for callers that need it without the evaluator's other roles).
+    pub fn encoder(&self) -> &CkksEncoder {
+        &self.enc
+    }
+
+    /// The maximum level as a `usize`.
+    pub fn top_level(&self) -> usize {
+        self.enc.max_level().index()
+    }
+}

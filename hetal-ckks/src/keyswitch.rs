@@ -1,0 +1,210 @@
+//! Hybrid key switching: digit decomposition with ModUp (fast basis conversion), lazy inner
+//! products with the key rows (128-bit accumulation, one reduction per coefficient), ModDown.
+//!
+//! The pieces are public so that hoisted rotations and (later) bootstrapping's linear transforms
+//! can share one decomposition among many keys: [`decompose`] once, then [`inner_product`] with
+//! an optional automorphism table per key, then [`mod_down`].
+
+use crate::keys::SwitchingKey;
+use crate::params::CkksParams;
+use crate::ring::{self, zip_limbs};
+use rayon::prelude::*;
+
+/// A polynomial decomposed into digits and raised to `Q_l·P` (NTT domain). Each digit is a
+/// buffer of `l + 1 + k` limbs, in the order `q_0 .. q_l, p_0 .. p_{k-1}`.
+#[derive(Clone, Debug)]
+pub struct Decomposed {
+    /// The level of the decomposed polynomial.
+    pub level: usize,
+    /// One raised polynomial per digit.
+    pub digits: Vec<Vec<u64>>,
+}
+
+/// Decomposes `d` (NTT domain, `level + 1` limbs) into digits and raises each to `Q_l·P`.
+pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
+    let n = p.n;
+    let basis_q = ring::q_basis(level);
+    let mut coeff = d[..(level + 1) * n].to_vec();
+    ring::ntt_inverse(p, &mut coeff, &basis_q);
+    let ext = p.qp_indices(level);
+    let digits = p
+        .digits_at(level)
+        .into_iter()
+        .map(|dr| {
+            let src: Vec<usize> = dr.clone().collect();
+            // y_i = [x_i · (Q̃/q_i)^-1]_{q_i}
+            let mut y = vec![0u64; src.len() * n];
+            let consts: Vec<(u64, u64)> = src
+                .iter()
+                .map(|&i| {
+                    let m = p.moduli[i];
+                    let hat = src.iter().filter(|&&k| k != i).fold(1u64, |acc, &k| m.mul(acc, m.reduce(p.moduli[k].q)));
+                    let inv = m.inv(hat);
+                    (inv, m.shoup(inv))
+                })
+                .collect();
+            zip_limbs(&mut y, &coeff[dr.start * n..dr.end * n], n, &src, |pos, g, o, x| {
+                let m = p.moduli[g];
+                let (w, ws) = consts[pos];
+                for (u, &v) in o.iter_mut().zip(x) {
+                    *u = m.mul_shoup(v, w, ws);
+                }
+            });
+            let mut out = vec![0u64; ext.len() * n];
+            let work = |(pos, limb): (usize, &mut [u64])| {
+                let g = ext[pos];
+                if dr.contains(&g) {
+                    limb.copy_from_slice(&d[g * n..(g + 1) * n]);
+                    return;
+                }
+                let m = p.moduli[g];
+                let hats: Vec<u64> = src
+                    .iter()
+                    .map(|&i| src.iter().filter(|&&k| k != i).fold(1u64, |acc, &k| m.mul(acc, m.reduce(p.moduli[k].q))))
+                    .collect();
+                basis_convert(&y, &hats, n, |c, v| limb[c] = m.reduce_u128(v));
+                p.ntt[g].forward(limb);
+            };
+            if out.len() >= 1 << 15 {
+                out.par_chunks_mut(n).enumerate().for_each(work);
+            } else {
+                out.chunks_mut(n).enumerate().for_each(work);
+            }
+            out
+        })
+        .collect();
+    Decomposed { level, digits }
+}
+
+/// `Σ_i y_i[c] · hats[i]` as a 128-bit value for every coefficient `c`.
+#[inline]
+fn basis_convert(y: &[u64], hats: &[u64], n: usize, mut put: impl FnMut(usize, u128)) {
+    match hats.len() {
+        1 => {
+            let h = hats[0] as u128;
+            for c in 0..n {
+                put(c, y[c] as u128 * h);
+            }
+        }
+        2 => {
+            let (h0, h1) = (hats[0] as u128, hats[1] as u128);
+            let (y0, y1) = y.split_at(n);
+            for c in 0..n {
+                put(c, y0[c] as u128 * h0 + y1[c] as u128 * h1);
+            }
+        }
+        _ => {
+            const B: usize = 256;
+            let mut acc = [0u128; B];
+            for c0 in (0..n).step_by(B) {
+                let len = B.min(n - c0);
+                acc[..len].iter_mut().for_each(|a| *a = 0);
+                for (i, &h) in hats.iter().enumerate() {
+                    let yi = &y[i * n + c0..i * n + c0 + len];
+                    for (a, &v) in acc[..len].iter_mut().zip(yi) {
+                        *a += v as u128 * h as u128;
+                    }
+                }
+                for (k, &a) in acc[..len].iter().enumerate() {
+                    put(c0 + k, a);
+                }
+            }
+        }
+    }
+}
+
+/// `Σ_j digit_j ⊙ (b_j, a_j)` over `Q_l·P` (NTT domain), reading every digit through the
+/// automorphism `table` if given (hoisted rotation: `σ(digit_j)[c] = digit_j[table[c]]`).
+pub fn inner_product(p: &CkksParams, dec: &Decomposed, key: &SwitchingKey, table: Option<&[u32]>) -> [Vec<u64>; 2] {
+    let n = p.n;
+    let ext = p.qp_indices(dec.level);
+    let mut out0 = vec![0u64; ext.len() * n];
+    let mut out1 = vec![0u64; ext.len() * n];
+    let nd = dec.digits.len();
+    let work = |(pos, (o0, o1)): (usize, (&mut [u64], &mut [u64]))| {
+        let g = ext[pos];
+        let m = p.moduli[g];
+        let off = pos * n;
+        let koff = g * n;
+        const B: usize = 128;
+        let mut acc0 = [0u128; B];
+        let mut acc1 = [0u128; B];
+        for c0 in (0..n).step_by(B) {
+            let len = B.min(n - c0);
+            acc0[..len].iter_mut().for_each(|a| *a = 0);
+            acc1[..len].iter_mut().for_each(|a| *a = 0);
+            for j in 0..nd {
+                let dig = &dec.digits[j][off..off + n];
+                let kb = &key.rows[j].b[koff + c0..koff + c0 + len];
+                let ka = &key.rows[j].a[koff + c0..koff + c0 + len];
+                match table {
+                    None => {
+                        let x = &dig[c0..c0 + len];
+                        for k in 0..len {
+                            let v = x[k] as u128;
+                            acc0[k] += v * kb[k] as u128;
+                            acc1[k] += v * ka[k] as u128;
+                        }
+                    }
+                    Some(t) => {
+                        let t = &t[c0..c0 + len];
+                        for k in 0..len {
+                            let v = dig[t[k] as usize] as u128;
+                            acc0[k] += v * kb[k] as u128;
+                            acc1[k] += v * ka[k] as u128;
+                        }
+                    }
+                }
+            }
+            for k in 0..len {
+                o0[c0 + k] = m.reduce_u128(acc0[k]);
+                o1[c0 + k] = m.reduce_u128(acc1[k]);
+            }
+        }
+    };
+    if out0.len() >= 1 << 15 {
+        out0.par_chunks_mut(n).zip(out1.par_chunks_mut(n)).enumerate().for_each(work);
+    } else {
+        out0.chunks_mut(n).zip(out1.chunks_mut(n)).enumerate().for_each(work);
+    }
+    [out0, out1]
+}
+
+/// Divides a polynomial over `Q_l·P` (NTT domain) by `P`, returning `l + 1` limbs over `Q_l`.
+pub fn mod_down(p: &CkksParams, x: &[u64], level: usize) -> Vec<u64> {
+    let n = p.n;
+    let k = p.num_p();
+    let l1 = level + 1;
+    // Inverse NTT of the P limbs and multiplication by (P/p_j)^-1.
+    let p_basis: Vec<usize> = (p.num_q..p.num_q + k).collect();
+    let mut y = x[l1 * n..(l1 + k) * n].to_vec();
+    ring::for_each_limb(&mut y, n, &p_basis, |pos, g, limb| {
+        p.ntt[g].inverse(limb);
+        let m = p.moduli[g];
+        let (w, ws) = p.p_hat_inv[pos];
+        for v in limb.iter_mut() {
+            *v = m.mul_shoup(*v, w, ws);
+        }
+    });
+    let mut out = x[..l1 * n].to_vec();
+    let basis = ring::q_basis(level);
+    ring::for_each_limb(&mut out, n, &basis, |_, g, limb| {
+        let m = p.moduli[g];
+        let mut conv = vec![0u64; n];
+        basis_convert(&y, &p.p_hat_mod_q[g], n, |c, v| conv[c] = m.reduce_u128(v));
+        p.ntt[g].forward(&mut conv);
+        let (w, ws) = p.p_inv_mod_q[g];
+        for (u, &v) in limb.iter_mut().zip(&conv) {
+            *u = m.mul_shoup(*u + m.q - v, w, ws);
+        }
+    });
+    out
+}
+
+/// Key-switches `d` (NTT domain, at `level`): returns `(k0, k1)` over `Q_l` with
+/// `k0 + k1·s ≈ d·s'`.
+pub fn key_switch(p: &CkksParams, d: &[u64], level: usize, key: &SwitchingKey) -> [Vec<u64>; 2] {
+    let dec = decompose(p, d, level);
+    let [a, b] = inner_product(p, &dec, key, None);
+    [mod_down(p, &a, level), mod_down(p, &b, level)]
+}

@@ -1,0 +1,179 @@
+//! Limb-wise kernels on RNS polynomials stored limb-major in one `Vec<u64>` (`limbs × N`).
+//!
+//! A basis is a list of global prime indices into [`CkksParams::moduli`]. Limbs are processed in
+//! parallel with rayon when the work is large enough; everything also runs on one thread.
+
+use crate::params::CkksParams;
+use rayon::prelude::*;
+
+/// Below this many coefficients a kernel stays on the calling thread.
+const PAR_THRESHOLD: usize = 1 << 15;
+
+/// Runs `f(position, global_prime_index, limb)` on every limb.
+pub fn for_each_limb<F>(data: &mut [u64], n: usize, basis: &[usize], f: F)
+where
+    F: Fn(usize, usize, &mut [u64]) + Sync + Send,
+{
+    debug_assert_eq!(data.len(), n * basis.len());
+    if data.len() >= PAR_THRESHOLD && basis.len() > 1 {
+        data.par_chunks_mut(n).enumerate().for_each(|(pos, limb)| f(pos, basis[pos], limb));
+    } else {
+        data.chunks_mut(n).enumerate().for_each(|(pos, limb)| f(pos, basis[pos], limb));
+    }
+}
+
+/// Runs `f(position, global_prime_index, out_limb, in_limb)` on every limb pair.
+pub fn zip_limbs<F>(out: &mut [u64], inp: &[u64], n: usize, basis: &[usize], f: F)
+where
+    F: Fn(usize, usize, &mut [u64], &[u64]) + Sync + Send,
+{
+    debug_assert!(out.len() == n * basis.len() && inp.len() >= out.len());
+    if out.len() >= PAR_THRESHOLD && basis.len() > 1 {
+        out.par_chunks_mut(n).zip(inp.par_chunks(n)).enumerate().for_each(|(pos, (o, i))| f(pos, basis[pos], o, i));
+    } else {
+        out.chunks_mut(n).zip(inp.chunks(n)).enumerate().for_each(|(pos, (o, i))| f(pos, basis[pos], o, i));
+    }
+}
+
+/// The chain basis `0..=level`.
+pub fn q_basis(level: usize) -> Vec<usize> {
+    (0..=level).collect()
+}
+
+/// Forward NTT of every limb.
+pub fn ntt_forward(p: &CkksParams, data: &mut [u64], basis: &[usize]) {
+    for_each_limb(data, p.n, basis, |_, g, limb| p.ntt[g].forward(limb));
+}
+
+/// Inverse NTT of every limb.
+pub fn ntt_inverse(p: &CkksParams, data: &mut [u64], basis: &[usize]) {
+    for_each_limb(data, p.n, basis, |_, g, limb| p.ntt[g].inverse(limb));
+}
+
+/// `a += b` limb-wise.
+pub fn add_assign(p: &CkksParams, a: &mut [u64], b: &[u64], basis: &[usize]) {
+    zip_limbs(a, b, p.n, basis, |_, g, x, y| {
+        let m = p.moduli[g];
+        for (u, &v) in x.iter_mut().zip(y) {
+            *u = m.add(*u, v);
+        }
+    });
+}
+
+/// `a -= b` limb-wise.
+pub fn sub_assign(p: &CkksParams, a: &mut [u64], b: &[u64], basis: &[usize]) {
+    zip_limbs(a, b, p.n, basis, |_, g, x, y| {
+        let m = p.moduli[g];
+        for (u, &v) in x.iter_mut().zip(y) {
+            *u = m.sub(*u, v);
+        }
+    });
+}
+
+/// `a = -a` limb-wise.
+pub fn neg_assign(p: &CkksParams, a: &mut [u64], basis: &[usize]) {
+    for_each_limb(a, p.n, basis, |_, g, x| {
+        let m = p.moduli[g];
+        for u in x.iter_mut() {
+            *u = m.neg(*u);
+        }
+    });
+}
+
+/// `a ⊙= b` limb-wise (NTT domain).
+pub fn mul_assign(p: &CkksParams, a: &mut [u64], b: &[u64], basis: &[usize]) {
+    zip_limbs(a, b, p.n, basis, |_, g, x, y| {
+        let m = p.moduli[g];
+        for (u, &v) in x.iter_mut().zip(y) {
+            *u = m.mul(*u, v);
+        }
+    });
+}
+
+/// `a ⊙ b` into a new buffer.
+pub fn mul(p: &CkksParams, a: &[u64], b: &[u64], basis: &[usize]) -> Vec<u64> {
+    let mut out = a[..p.n * basis.len()].to_vec();
+    mul_assign(p, &mut out, b, basis);
+    out
+}
+
+/// `a ·= s_g` with one scalar per limb (`scalars[position]`, each already reduced).
+pub fn mul_scalar_assign(p: &CkksParams, a: &mut [u64], scalars: &[u64], basis: &[usize]) {
+    for_each_limb(a, p.n, basis, |pos, g, x| {
+        let m = p.moduli[g];
+        let w = scalars[pos];
+        let ws = m.shoup(w);
+        for u in x.iter_mut() {
+            *u = m.mul_shoup(*u, w, ws);
+        }
+    });
+}
+
+/// `a += s_g` (a constant polynomial, NTT domain: every evaluation) with one scalar per limb.
+pub fn add_scalar_assign(p: &CkksParams, a: &mut [u64], scalars: &[u64], basis: &[usize]) {
+    for_each_limb(a, p.n, basis, |pos, g, x| {
+        let m = p.moduli[g];
+        let w = scalars[pos];
+        for u in x.iter_mut() {
+            *u = m.add(*u, w);
+        }
+    });
+}
+
+/// Applies an NTT-domain automorphism table: `out[i] = a[table[i]]` on every limb.
+pub fn permute(p: &CkksParams, a: &[u64], table: &[u32], limbs: usize) -> Vec<u64> {
+    let n = p.n;
+    let mut out = vec![0u64; n * limbs];
+    let basis: Vec<usize> = (0..limbs).collect();
+    zip_limbs(&mut out, a, n, &basis, |_, _, o, i| {
+        for (x, &t) in o.iter_mut().zip(table) {
+            *x = i[t as usize];
+        }
+    });
+    out
+}
+
+/// Signed small coefficients to NTT-domain residues over `basis`.
+pub fn small_to_ntt(p: &CkksParams, coeffs: &[i64], basis: &[usize]) -> Vec<u64> {
+    let n = p.n;
+    let mut out = vec![0u64; n * basis.len()];
+    for_each_limb(&mut out, n, basis, |_, g, limb| {
+        let m = p.moduli[g];
+        for (x, &c) in limb.iter_mut().zip(coeffs) {
+            *x = m.from_i64(c);
+        }
+        p.ntt[g].forward(limb);
+    });
+    out
+}
+
+/// Divides a polynomial at `level` (NTT domain, `level + 1` limbs) by its last prime with
+/// rounding, returning `level` limbs.
+pub fn rescale(p: &CkksParams, a: &[u64], level: usize) -> Vec<u64> {
+    let n = p.n;
+    debug_assert!(level >= 1 && a.len() >= (level + 1) * n);
+    let mut last = a[level * n..(level + 1) * n].to_vec();
+    p.ntt[level].inverse(&mut last);
+    let ql = p.moduli[level].q;
+    let half = ql / 2;
+    let mut out = a[..level * n].to_vec();
+    let basis = q_basis(level - 1);
+    let inv = &p.rescale_inv[level];
+    for_each_limb(&mut out, n, &basis, |pos, g, limb| {
+        let m = p.moduli[g];
+        let ql_mod = m.reduce(ql);
+        let mut t: Vec<u64> = last
+            .iter()
+            .map(|&v| {
+                let r = m.reduce(v);
+                if v > half { m.sub(r, ql_mod) } else { r }
+            })
+            .collect();
+        p.ntt[g].forward(&mut t);
+        let (w, ws) = inv[pos];
+        for (x, &y) in limb.iter_mut().zip(&t) {
+            *x = m.mul_shoup(*x + m.q - y, w, ws);
+        }
+    });
+    out
+}
