@@ -1,0 +1,506 @@
+//! Data sets: HETAL's `.npy` layout, CSV files, and the embedded 8x8 digits.
+//!
+//! Every loader validates what it reads: shapes, finite features, integral labels in
+//! `0..num_classes`, equal lengths of features and labels, and equal feature counts across the
+//! train, validation and test splits. Each violation is its own [`Error`] variant.
+
+use crate::error::{Error, Result};
+use ndarray::{Array2, ArrayD, Axis};
+use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter};
+use std::path::Path;
+
+/// One split of a data set: a feature matrix (rows = samples) and class labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// `n x d` features.
+    pub features: Array2<f64>,
+    /// `n` labels in `0..num_classes`.
+    pub labels: Vec<usize>,
+}
+
+impl Dataset {
+    /// Validates features (finite) and raw labels (integral, in `0..num_classes`, as many as rows).
+    pub fn from_raw(
+        what: &str,
+        features: Array2<f64>,
+        raw_labels: &[f64],
+        num_classes: usize,
+    ) -> Result<Self> {
+        let (n, d) = features.dim();
+        if n != raw_labels.len() {
+            return Err(Error::LengthMismatch {
+                what: what.into(),
+                features: n,
+                labels: raw_labels.len(),
+            });
+        }
+        if n == 0 || d == 0 {
+            return Err(Error::Empty { what: what.into() });
+        }
+        for ((row, col), &value) in features.indexed_iter() {
+            if !value.is_finite() {
+                return Err(Error::NonFinite {
+                    what: what.into(),
+                    row,
+                    col,
+                    value,
+                });
+            }
+        }
+        let mut labels = Vec::with_capacity(n);
+        for (row, &label) in raw_labels.iter().enumerate() {
+            if !(label.is_finite()
+                && label >= 0.0
+                && label.fract() == 0.0
+                && label < num_classes as f64)
+            {
+                return Err(Error::LabelOutOfRange {
+                    what: what.into(),
+                    row,
+                    label,
+                    num_classes,
+                });
+            }
+            labels.push(label as usize);
+        }
+        Ok(Dataset { features, labels })
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no samples (never true for a validated data set).
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Number of features.
+    pub fn num_features(&self) -> usize {
+        self.features.ncols()
+    }
+
+    /// The rows `range` as a new data set.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Dataset {
+        Dataset {
+            features: self
+                .features
+                .slice(ndarray::s![range.clone(), ..])
+                .to_owned(),
+            labels: self.labels[range].to_vec(),
+        }
+    }
+
+    /// The rows `idx`, in that order.
+    pub fn select(&self, idx: &[usize]) -> Dataset {
+        Dataset {
+            features: self.features.select(Axis(0), idx),
+            labels: idx.iter().map(|&i| self.labels[i]).collect(),
+        }
+    }
+
+    /// One-hot labels, `n x width` (`width >= num_classes`; extra columns are zero).
+    pub fn one_hot(&self, width: usize) -> Array2<f64> {
+        let mut y = Array2::zeros((self.len(), width));
+        for (i, &l) in self.labels.iter().enumerate() {
+            if l < width {
+                y[[i, l]] = 1.0;
+            }
+        }
+        y
+    }
+}
+
+/// Train, validation and test splits with their class count.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Splits {
+    /// A short name of the data (for reports).
+    pub name: String,
+    /// Training set.
+    pub train: Dataset,
+    /// Validation set (early stopping).
+    pub val: Dataset,
+    /// Test set (final accuracy).
+    pub test: Dataset,
+    /// Number of classes.
+    pub num_classes: usize,
+}
+
+impl Splits {
+    /// Checks that the three splits have the same feature count and labels below `num_classes`.
+    pub fn new(
+        name: impl Into<String>,
+        train: Dataset,
+        val: Dataset,
+        test: Dataset,
+        num_classes: usize,
+    ) -> Result<Self> {
+        if num_classes < 2 {
+            return Err(Error::config(format!(
+                "{num_classes} classes; at least 2 are needed"
+            )));
+        }
+        let d = train.num_features();
+        for (what, s) in [("validation set", &val), ("test set", &test)] {
+            if s.num_features() != d {
+                return Err(Error::FeatureCountMismatch {
+                    what: what.into(),
+                    expected: d,
+                    actual: s.num_features(),
+                });
+            }
+        }
+        for (what, s) in [
+            ("training set", &train),
+            ("validation set", &val),
+            ("test set", &test),
+        ] {
+            if let Some((row, &l)) = s
+                .labels
+                .iter()
+                .enumerate()
+                .find(|&(_, &l)| l >= num_classes)
+            {
+                return Err(Error::LabelOutOfRange {
+                    what: what.into(),
+                    row,
+                    label: l as f64,
+                    num_classes,
+                });
+            }
+        }
+        Ok(Splits {
+            name: name.into(),
+            train,
+            val,
+            test,
+            num_classes,
+        })
+    }
+
+    /// Number of features.
+    pub fn num_features(&self) -> usize {
+        self.train.num_features()
+    }
+
+    /// Reads HETAL's layout: `features_{train,val,test}.npy` (2-D, float32 or float64) and
+    /// `labels_{train,val,test}.npy` (1-D or `n x 1`, any integer type or float with integral
+    /// values). Without `num_classes`, the class count is the largest label plus one.
+    pub fn load_npy_dir(dir: &Path, num_classes: Option<usize>) -> Result<Self> {
+        let mut feats = Vec::new();
+        let mut labs = Vec::new();
+        for split in ["train", "val", "test"] {
+            feats.push(read_features_npy(
+                &dir.join(format!("features_{split}.npy")),
+            )?);
+            labs.push(read_labels_npy(&dir.join(format!("labels_{split}.npy")))?);
+        }
+        let c = match num_classes {
+            Some(c) => c,
+            None => infer_classes(&labs),
+        };
+        let name = dir
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "npy".into());
+        let mut sets = Vec::new();
+        for ((split, f), l) in ["training set", "validation set", "test set"]
+            .iter()
+            .zip(feats)
+            .zip(labs)
+        {
+            sets.push(Dataset::from_raw(split, f, &l, c)?);
+        }
+        let [train, val, test] = three(sets)?;
+        Splits::new(name, train, val, test, c)
+    }
+
+    /// Writes the splits in HETAL's layout (features float64, labels int64).
+    pub fn save_npy_dir(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        for (split, s) in [
+            ("train", &self.train),
+            ("val", &self.val),
+            ("test", &self.test),
+        ] {
+            let fp = dir.join(format!("features_{split}.npy"));
+            write_npy(&fp, &s.features)?;
+            let lp = dir.join(format!("labels_{split}.npy"));
+            let l = ndarray::Array1::from_iter(s.labels.iter().map(|&l| l as i64));
+            write_npy(&lp, &l)?;
+        }
+        Ok(())
+    }
+
+    /// Reads three CSV files (`label,feature,...` per line; an optional header line whose first
+    /// field is not a number is skipped).
+    pub fn load_csv(
+        train: &Path,
+        val: &Path,
+        test: &Path,
+        num_classes: Option<usize>,
+    ) -> Result<Self> {
+        let parts = [read_csv(train)?, read_csv(val)?, read_csv(test)?];
+        let labs: Vec<Vec<f64>> = parts.iter().map(|(_, l)| l.clone()).collect();
+        let c = num_classes.unwrap_or_else(|| infer_classes(&labs));
+        let mut sets = Vec::new();
+        for (split, (f, l)) in ["training set", "validation set", "test set"]
+            .iter()
+            .zip(parts)
+        {
+            sets.push(Dataset::from_raw(split, f, &l, c)?);
+        }
+        let [train_set, val_set, test_set] = three(sets)?;
+        let name = train
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "csv".into());
+        Splits::new(name, train_set, val_set, test_set, c)
+    }
+
+    /// Reads one CSV file and splits it with [`Splits::split`].
+    pub fn load_csv_single(path: &Path, num_classes: Option<usize>, seed: u64) -> Result<Self> {
+        let (f, l) = read_csv(path)?;
+        let c = num_classes.unwrap_or_else(|| infer_classes(std::slice::from_ref(&l)));
+        let all = Dataset::from_raw("CSV data", f, &l, c)?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "csv".into());
+        Splits::split(name, &all, c, seed)
+    }
+
+    /// A deterministic stratified 70/10/20 split (HETAL's split of Face Mask): the samples of each
+    /// class are shuffled with `seed`, then cut in those proportions; each split is then shuffled.
+    pub fn split(
+        name: impl Into<String>,
+        all: &Dataset,
+        num_classes: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (mut tr, mut va, mut te) = (Vec::new(), Vec::new(), Vec::new());
+        for c in 0..num_classes {
+            let mut idx: Vec<usize> = (0..all.len()).filter(|&i| all.labels[i] == c).collect();
+            idx.shuffle(&mut rng);
+            let n = idx.len();
+            let n_val = (n as f64 * 0.1).round() as usize;
+            let n_test = (n as f64 * 0.2).round() as usize;
+            let n_train = n - n_val - n_test;
+            tr.extend_from_slice(&idx[..n_train]);
+            va.extend_from_slice(&idx[n_train..n_train + n_val]);
+            te.extend_from_slice(&idx[n_train + n_val..]);
+        }
+        for v in [&mut tr, &mut va, &mut te] {
+            v.shuffle(&mut rng);
+        }
+        for (what, v) in [
+            ("training set", &tr),
+            ("validation set", &va),
+            ("test set", &te),
+        ] {
+            if v.is_empty() {
+                return Err(Error::Empty { what: what.into() });
+            }
+        }
+        Splits::new(
+            name,
+            all.select(&tr),
+            all.select(&va),
+            all.select(&te),
+            num_classes,
+        )
+    }
+
+    /// The 8x8 handwritten digits embedded in `smartcore` (1797 samples, 64 features scaled to
+    /// `[0, 1]`, 10 classes), split with [`Splits::split`].
+    pub fn digits(seed: u64) -> Result<Self> {
+        let ds = smartcore::dataset::digits::load_dataset();
+        let (n, d) = (ds.num_samples, ds.num_features);
+        let features = Array2::from_shape_vec(
+            (n, d),
+            ds.data.iter().map(|&v| f64::from(v) / 16.0).collect(),
+        )
+        .map_err(|e| Error::format("embedded digits", e.to_string()))?;
+        let labels: Vec<f64> = ds.target.iter().map(|&v| f64::from(v)).collect();
+        let all = Dataset::from_raw("embedded digits", features, &labels, 10)?;
+        Splits::split("digits", &all, 10, seed)
+    }
+
+    /// Keeps at most the first `train`, `val` and `test` samples of each split (for quick runs).
+    pub fn truncated(&self, train: usize, val: usize, test: usize) -> Splits {
+        let cut = |s: &Dataset, k: usize| s.slice(0..k.min(s.len()).max(1));
+        Splits {
+            name: self.name.clone(),
+            train: cut(&self.train, train),
+            val: cut(&self.val, val),
+            test: cut(&self.test, test),
+            num_classes: self.num_classes,
+        }
+    }
+}
+
+fn three(sets: Vec<Dataset>) -> Result<[Dataset; 3]> {
+    sets.try_into().map_err(|v: Vec<Dataset>| {
+        Error::format("splits", format!("{} splits instead of 3", v.len()))
+    })
+}
+
+fn infer_classes(labels: &[Vec<f64>]) -> usize {
+    let max = labels
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|l| l.is_finite())
+        .fold(0.0f64, f64::max);
+    (max.max(0.0) as usize + 1).max(2)
+}
+
+fn write_npy<T: WriteNpyExt>(path: &Path, a: &T) -> Result<()> {
+    let f = File::create(path).map_err(|e| Error::io(path, e))?;
+    a.write_npy(BufWriter::new(f)).map_err(|e| Error::Npy {
+        path: path.into(),
+        reason: e.to_string(),
+    })
+}
+
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| Error::io(path, e))
+}
+
+fn npy_err(path: &Path, e: ReadNpyError) -> Error {
+    match e {
+        ReadNpyError::Io(io) => Error::io(path, io),
+        other => Error::Npy {
+            path: path.into(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Tries each element type in turn; a wrong type descriptor moves on to the next one.
+macro_rules! read_any {
+    ($path:expr, $($t:ty),+) => {{
+        let mut result: Option<Result<ArrayD<f64>>> = None;
+        $(
+            if result.is_none() {
+                match ArrayD::<$t>::read_npy(open($path)?) {
+                    Ok(a) => result = Some(Ok(a.mapv(|v| v as f64))),
+                    Err(ReadNpyError::WrongDescriptor(_)) => {}
+                    Err(e) => result = Some(Err(npy_err($path, e))),
+                }
+            }
+        )+
+        result.unwrap_or_else(|| Err(Error::Npy {
+            path: $path.into(),
+            reason: "unsupported element type (expected a float or integer array)".into(),
+        }))
+    }};
+}
+
+/// Reads a 2-D float (or integer) `.npy` array.
+pub fn read_features_npy(path: &Path) -> Result<Array2<f64>> {
+    let a = read_any!(path, f64, f32, i64, i32, u8)?;
+    let shape = a.shape().to_vec();
+    a.into_dimensionality::<ndarray::Ix2>()
+        .map_err(|_| Error::Shape {
+            what: path.display().to_string(),
+            expected: "a 2-D array (samples x features)".into(),
+            actual: shape,
+        })
+}
+
+/// Reads a 1-D (or `n x 1`) label `.npy` array of any integer or float type, as raw values.
+pub fn read_labels_npy(path: &Path) -> Result<Vec<f64>> {
+    let a = read_any!(path, i64, i32, i16, i8, u8, u16, u32, u64, f64, f32)?;
+    let shape = a.shape().to_vec();
+    match shape.as_slice() {
+        [_] => Ok(a.iter().copied().collect()),
+        [_, 1] => Ok(a.iter().copied().collect()),
+        _ => Err(Error::Shape {
+            what: path.display().to_string(),
+            expected: "a 1-D label array".into(),
+            actual: shape,
+        }),
+    }
+}
+
+/// Reads a CSV file of `label,feature,...` lines into features and raw labels. Every line must
+/// have the same number of fields; an optional header line (first field not a number) is skipped.
+pub fn read_csv(path: &Path) -> Result<(Array2<f64>, Vec<f64>)> {
+    let reader = BufReader::new(open(path)?);
+    let mut labels = Vec::new();
+    let mut values = Vec::new();
+    let mut width: Option<usize> = None;
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        if i == 0 && fields[0].parse::<f64>().is_err() {
+            continue;
+        }
+        let csv_err = |reason: String| Error::Csv {
+            path: path.into(),
+            line: i + 1,
+            reason,
+        };
+        if fields.len() < 2 {
+            return Err(csv_err(
+                "a line needs a label and at least one feature".into(),
+            ));
+        }
+        match width {
+            None => width = Some(fields.len() - 1),
+            Some(w) if w != fields.len() - 1 => {
+                return Err(csv_err(format!(
+                    "{} features, but earlier lines have {w}",
+                    fields.len() - 1
+                )));
+            }
+            Some(_) => {}
+        }
+        let parse = |s: &str| {
+            s.parse::<f64>()
+                .map_err(|_| csv_err(format!("{s:?} is not a number")))
+        };
+        labels.push(parse(fields[0])?);
+        for f in &fields[1..] {
+            values.push(parse(f)?);
+        }
+    }
+    let d = width.unwrap_or(0);
+    let n = labels.len();
+    let features = Array2::from_shape_vec((n, d), values)
+        .map_err(|e| Error::format(path.display().to_string(), e.to_string()))?;
+    Ok((features, labels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_split_is_deterministic_and_stratified() {
+        let a = Splits::digits(0).unwrap();
+        let b = Splits::digits(0).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.train.len() + a.val.len() + a.test.len(), 1797);
+        assert_eq!(a.num_features(), 64);
+        assert!(a.train.features.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        for c in 0..10 {
+            let n = a.val.labels.iter().filter(|&&l| l == c).count();
+            assert!((15..=21).contains(&n), "class {c}: {n} validation samples");
+        }
+        let c = Splits::digits(1).unwrap();
+        assert_ne!(a.train.labels, c.train.labels);
+    }
+}
