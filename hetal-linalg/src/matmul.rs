@@ -1,1 +1,0 @@
-//! matmul (being written).
