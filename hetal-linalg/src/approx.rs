@@ -1,1 +1,28 @@
-//! Function approximations (being written).
+//! Function approximations for encrypted training, each a reusable piece generic over
+//! [`hetal_traits::Evaluator`], with a plaintext (`f64`) reference of the same computation.
+//!
+//! | piece | input range | depth | error (exact arithmetic) |
+//! |---|---|---|---|
+//! | [`exp::ExpApprox::hetal`] | `x ∈ [-8, 8]` | 4 + 3 | relative `< 2e-7` on `[-8, 0]` |
+//! | [`inverse::GoldschmidtInverse`] | `z ∈ (0, 2R)` | `n + 2` | relative `|1 - z/R|^(2^(n+1))` |
+//! | [`compare::Comparison::hetal`] (`f∘g∘g`) | `d ∈ [-1, 1]` | 9 | see [`compare`] |
+//! | [`compare::Comparison::max`] | `a, b ∈ [-1/2, 1/2]` | 10 | `< 3e-3` |
+//! | [`domain::DomainExtension`] | `x ∈ [-r L^n, r L^n]` | `2n` (+3 precise) | see [`domain`] |
+//! | [`softmax::Asoftmax`] | scores in `[-R_max, R_max]` | e.g. 77 for `c = 10` | see [`softmax`] |
+//! | [`sigmoid::SigmoidApprox`] | documented per variant | 2 or more | documented per variant |
+//!
+//! Depths are the levels consumed without bootstrapping. When an evaluator offers bootstrapping
+//! ([`hetal_traits::Evaluator::bootstrap_info`]), every stage goes through a [`Refresher`], which
+//! bootstraps a ciphertext right before a stage that would otherwise take it below the lowest
+//! level bootstrapping accepts; without bootstrapping, a computation that needs more levels than
+//! its input has fails up front with [`crate::Error::DepthExhausted`].
+
+pub mod compare;
+pub mod domain;
+pub mod exp;
+pub mod inverse;
+pub mod refresh;
+pub mod sigmoid;
+pub mod softmax;
+
+pub use refresh::Refresher;

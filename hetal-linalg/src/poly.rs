@@ -40,7 +40,7 @@
 use crate::{Error, Result};
 use hetal_traits::counting::{Counting, OpCounts, OpKind};
 use hetal_traits::mock::{MockCiphertext, MockClient, MockEvaluator, MockParams};
-use hetal_traits::{Complex64, Encoder, Encryptor, Evaluator, EvaluatorExt, Level, Leveled, Scale};
+use hetal_traits::{Complex64, Encryptor, Evaluator, EvaluatorExt, Level, Leveled, Scale};
 use std::collections::BTreeMap;
 
 /// The basis a polynomial's coefficients refer to.

@@ -1,0 +1,1 @@
+//! ASoftmax (being written).
