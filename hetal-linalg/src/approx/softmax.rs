@@ -1,1 +1,575 @@
-//! ASoftmax (being written).
+//! Row-wise softmax over the packed layout of DiagABT's output: HETAL's ASoftmax and the
+//! baselines of the authors' error script (Lee et al. Gumbel, Hong et al., PrivGD).
+//!
+//! # Layout
+//!
+//! A block of unit shape `(s0, s1)` holds an `a × c` score matrix (`a ≤ s0`, `2 ≤ c ≤ s1`) in the
+//! first `c` columns of its `s1`-wide rows (slot `i·s1 + j`), zeros elsewhere ([`RowLayout`]).
+//! The classes are padded to `c' = 2^⌈log2 c⌉ ≤ s1`. Every method returns the softmax of each row
+//! in the first `c` columns and zeros in the other columns, whatever the input held there.
+//!
+//! # ASoftmax ([`asoftmax`], parameters [`AsoftmaxParams`])
+//!
+//! With `S = 2 R_max = r L^n` (256 for HETAL's `r = 8, L = 2, n = 5`):
+//! 1. `u = mask_c ⊙ x / S`, then `-1/2` in the padding columns `c .. c'` (the authors' padding).
+//!    1 level.
+//! 2. Row maximum at column 0: `log2 c'` rounds of `a ← max(a, rot(a, 2^i))` (left rotations
+//!    stay inside the row for column 0); the last round multiplies by the column-0 mask beside
+//!    the comparison (no extra level); then the maximum is replicated into the first `c`
+//!    columns (right rotations). `log2 c' · (3(F+G) + 1)` levels.
+//! 3. `u - max` (in `[-1, 0]` for the valid columns), domain extension to units of `r`.
+//! 4. `e' = α ⊙ mask_c ⊙ exp(·)`: the mask and the power-of-two factor `α ≤ 1/(6c')` are folded
+//!    into the exp polynomial, so the padding columns hold exact zeros and every value stays
+//!    below 1 (bootstrap-friendly).
+//! 5. `z' = Σ_row e'` at column 0 (left rotations, no level), Goldschmidt for `(α/2)/z'`
+//!    with the column-0 mask folded into its first step, replicated into the first `c` columns.
+//! 6. `(2/α) e' ⊙ inverse` (`2/α` is an exact integer multiplication): the softmax.
+//!
+//! Depth (no bootstrapping): `1 + log2(c')(3(F+G)+1) + 2n (+3 precise) + 7 + (n_inv + 2) + 1`,
+//! i.e. 57 / 67 / 77 for `c = 3 / 7 / 10` with HETAL's parameters (+3 for the precise variant).
+//! Rotations: `1, 2, .., c'/2` (max and sum) and the right rotations of replicating over `c`
+//! columns ([`SoftmaxMethod::rotations`]).
+//!
+//! Error (exact arithmetic, measured by the `hetal softmax-error` harness, max over rows of
+//! `max_i |softmax_i - approx_i|` for rows uniform in `[-R, R]^c`, `R ≤ 128`): see the table in
+//! that command's documentation; it matches the authors' script (papers.md §1.8).
+
+use super::Refresher;
+use super::compare::Comparison;
+use super::domain::DomainExtension;
+use super::exp::ExpApprox;
+use super::inverse::GoldschmidtInverse;
+use super::sigmoid::SigmoidApprox;
+use crate::poly::{DryRun, Polynomial, ceil_log2, dry_run};
+use crate::{Error, Result};
+use hetal_traits::ext::inner_sum_rotations;
+use hetal_traits::mock::MockParams;
+use hetal_traits::{Evaluator, EvaluatorExt, Level, Leveled, RotStep};
+
+/// Where the rows and classes sit in a ciphertext: unit shape `(s0, s1)`, `classes` columns used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowLayout {
+    s0: usize,
+    s1: usize,
+    classes: usize,
+}
+
+impl RowLayout {
+    /// A layout of `s0` rows of width `s1` with `classes` valid columns.
+    ///
+    /// Errors: `s0`, `s1` not powers of two, or `classes` outside `2 ..= s1` once padded to a
+    /// power of two.
+    pub fn new(s0: usize, s1: usize, classes: usize) -> Result<Self> {
+        if !s0.is_power_of_two() || !s1.is_power_of_two() {
+            return Err(Error::shape(format!("unit shape ({s0}, {s1}) must be powers of two")));
+        }
+        if classes < 2 || classes.next_power_of_two() > s1 {
+            return Err(Error::shape(format!("{classes} classes (padded {}) do not fit rows of {s1}", classes.next_power_of_two())));
+        }
+        Ok(RowLayout { s0, s1, classes })
+    }
+
+    /// The densest layout for `classes` on `slots` slots: `s1 = c'`, `s0 = slots / c'`.
+    pub fn dense(slots: usize, classes: usize) -> Result<Self> {
+        let cp = classes.next_power_of_two();
+        if cp > slots {
+            return Err(Error::shape("more classes than slots"));
+        }
+        Self::new(slots / cp, cp, classes)
+    }
+
+    /// Rows per block `s0`.
+    pub fn s0(&self) -> usize {
+        self.s0
+    }
+
+    /// Row width `s1`.
+    pub fn s1(&self) -> usize {
+        self.s1
+    }
+
+    /// Number of classes `c`.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// `c' = 2^⌈log2 c⌉`.
+    pub fn padded(&self) -> usize {
+        self.classes.next_power_of_two()
+    }
+
+    /// `s0 · s1`.
+    pub fn slots(&self) -> usize {
+        self.s0 * self.s1
+    }
+
+    /// `value` in columns `lo .. hi` of every row, zero elsewhere.
+    pub fn column_vector(&self, lo: usize, hi: usize, value: f64) -> Vec<f64> {
+        (0..self.slots()).map(|t| if (lo..hi).contains(&(t % self.s1)) { value } else { 0.0 }).collect()
+    }
+
+    /// Packs an `a × c` row-major score matrix (`a ≤ s0`) into slot values.
+    pub fn pack(&self, scores: &[f64]) -> Result<Vec<f64>> {
+        let c = self.classes;
+        if !scores.len().is_multiple_of(c) || scores.len() / c > self.s0 {
+            return Err(Error::shape(format!("{} scores are not at most {} rows of {c}", scores.len(), self.s0)));
+        }
+        let mut v = vec![0.0; self.slots()];
+        for (i, row) in scores.chunks(c).enumerate() {
+            v[i * self.s1..i * self.s1 + c].copy_from_slice(row);
+        }
+        Ok(v)
+    }
+
+    /// The first `a` rows' `c` valid columns, row-major.
+    pub fn unpack(&self, slots: &[f64], a: usize) -> Vec<f64> {
+        (0..a.min(self.s0)).flat_map(|i| slots[i * self.s1..i * self.s1 + self.classes].iter().copied()).collect()
+    }
+
+    fn check<E: Evaluator>(&self, ev: &E) -> Result<()> {
+        if ev.slots() != self.slots() {
+            return Err(Error::shape(format!("layout ({}, {}) needs {} slots, the evaluator has {}", self.s0, self.s1, self.slots(), ev.slots())));
+        }
+        Ok(())
+    }
+}
+
+/// Row sums at column 0, inverted, and multiplied back: `e / Σ_row e` from `e' = α e`
+/// (zero outside the valid columns). `z_range` bounds `Σ_row e` on valid rows.
+fn normalize_rows<E: Evaluator>(
+    ev: &E,
+    e: &E::Ciphertext,
+    alpha_log2: i32,
+    e_max: f64,
+    z_range: (f64, f64),
+    inv: &GoldschmidtInverse,
+    layout: &RowLayout,
+    rf: &Refresher,
+) -> Result<E::Ciphertext> {
+    if !(1..=40).contains(&alpha_log2) {
+        return Err(Error::param("row normalisation needs α = 2^-k with 1 ≤ k ≤ 40"));
+    }
+    let alpha = (-f64::from(alpha_log2)).exp2();
+    let z = ev.inner_sum(e, 1, layout.padded())?;
+    let g = GoldschmidtInverse { r: inv.r * alpha, iterations: inv.iterations };
+    let w0 = layout.column_vector(0, 1, 1.0);
+    let z_hi = (alpha * z_range.1).min(1.999 * g.r);
+    let z_lo = (alpha * z_range.0).min(z_hi);
+    let y = g.eval(ev, &z, alpha / 2.0, (z_lo, z_hi), Some(&w0), rf)?;
+    let y = ev.inner_sum(&y, -1, layout.classes())?;
+    let e = rf.ensure_same(ev, e, 1, alpha * e_max)?;
+    let y = rf.ensure_same(ev, &y, 1, 0.5 / z_range.0)?;
+    let ek = ev.mul_integer(&e, 1i64 << (alpha_log2 + 1))?;
+    Ok(ev.mul_rescale(&ek, &y)?)
+}
+
+/// `k` with `2^-k ≤ 1 / (2 c' e_max)`, at least 1.
+fn alpha_log2(padded: usize, e_max: f64) -> i32 {
+    ((2.0 * padded as f64 * e_max).log2().ceil() as i32).max(1)
+}
+
+/// ASoftmax parameters (papers.md §1.8).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AsoftmaxParams {
+    /// Domain extension (`r`, `L`, `n`, precise).
+    pub dep: DomainExtension,
+    /// Comparison used by the row maximum.
+    pub cmp: Comparison,
+    /// The exponential.
+    pub exp: ExpApprox,
+    /// The inverse of the row sum.
+    pub inverse: GoldschmidtInverse,
+}
+
+impl AsoftmaxParams {
+    /// HETAL's published runner: `r = 8, L = 2, n = 5` (`R_max = 128`), `F = 1, G = 2`,
+    /// exp degree 8 at `x/8` with 3 squarings, Goldschmidt `R = 100`, 16 iterations.
+    pub fn hetal() -> Self {
+        AsoftmaxParams {
+            dep: DomainExtension::hetal(false),
+            cmp: Comparison::hetal(),
+            exp: ExpApprox::hetal(),
+            inverse: GoldschmidtInverse::hetal(),
+        }
+    }
+
+    /// As [`AsoftmaxParams::hetal`] with the precise domain extension.
+    pub fn hetal_precise() -> Self {
+        AsoftmaxParams { dep: DomainExtension::hetal(true), ..Self::hetal() }
+    }
+
+    /// The runner's "original" row: no domain extension (`R_max = 4`), comparison `F = 3, G = 8`.
+    pub fn original() -> Self {
+        AsoftmaxParams { dep: DomainExtension { r: 8.0, l: 2.0, n: 0, precise: false }, cmp: Comparison::heavy(), ..Self::hetal() }
+    }
+
+    /// `R_max = r L^n / 2`: scores must lie in `[-R_max, R_max]`.
+    pub fn r_max(&self) -> f64 {
+        self.dep.input_radius() / 2.0
+    }
+
+    /// Levels consumed for `classes` classes.
+    pub fn depth(&self, classes: usize) -> u32 {
+        let rounds = ceil_log2(classes);
+        1 + rounds * self.cmp.max_depth() + self.dep.depth() + self.exp.depth() + self.inverse.depth() + 1
+    }
+
+    fn check(&self) -> Result<()> {
+        if (self.dep.r - f64::from(1u32 << self.exp.squarings())).abs() > 0.0 {
+            return Err(Error::param("ASoftmax needs the exp input scale 2^k equal to the domain-extension radius r"));
+        }
+        self.dep.stages()?;
+        self.cmp.stages()?;
+        Ok(())
+    }
+}
+
+/// Plaintext reference of ASoftmax for one row (the authors' computation, in `f64`).
+pub fn asoftmax_plain(row: &[f64], p: &AsoftmaxParams) -> Vec<f64> {
+    let c = row.len();
+    let cp = c.next_power_of_two();
+    let s = 2.0 * p.r_max();
+    let mut a: Vec<f64> = row.iter().map(|x| x / s).chain(std::iter::repeat_n(-0.5, cp - c)).collect();
+    let mut sh = 1;
+    while sh < cp {
+        a = (0..cp).map(|j| p.cmp.max_plain(a[j], a[(j + sh) % cp])).collect();
+        sh *= 2;
+    }
+    let m = a[0] * s;
+    let e: Vec<f64> = row.iter().map(|x| p.exp.eval_plain(p.dep.eval_plain(x - m))).collect();
+    let inv = p.inverse.eval_plain(e.iter().sum(), 1.0);
+    e.iter().map(|v| v * inv).collect()
+}
+
+/// Homomorphic ASoftmax of every row of `x` (scores in `[-R_max, R_max]`, layout `layout`).
+/// The result is the row-wise softmax in the first `c` columns, zeros elsewhere.
+///
+/// Errors: a layout that does not match the evaluator; [`Error::DepthExhausted`] if the input
+/// has fewer than [`AsoftmaxParams::depth`] levels and the evaluator cannot bootstrap; a missing
+/// rotation key ([`SoftmaxMethod::rotations`] lists them).
+pub fn asoftmax<E: Evaluator>(ev: &E, x: &E::Ciphertext, layout: &RowLayout, p: &AsoftmaxParams, rf: &Refresher) -> Result<E::Ciphertext> {
+    layout.check(ev)?;
+    p.check()?;
+    rf.check_total(x, p.depth(layout.classes()))?;
+    let (c, cp) = (layout.classes(), layout.padded());
+    let s = 2.0 * p.r_max();
+    // 1. Normalise and pad.
+    let scale = Polynomial::power(vec![0.0, 1.0 / s])?;
+    let mask_c = layout.column_vector(0, c, 1.0);
+    let u = rf.poly(ev, &scale, x, Some(&mask_c), p.r_max(), 0.5)?;
+    let u = if cp > c {
+        let pad = ev.encode_real(&layout.column_vector(c, cp, -0.5), u.level(), u.scale())?;
+        ev.add_plain(&u, &pad)?
+    } else {
+        u
+    };
+    // 2. Row maximum at column 0, replicated over the valid columns.
+    let w0 = layout.column_vector(0, 1, 1.0);
+    let rounds = ceil_log2(cp);
+    let mut a = u.clone();
+    for i in 0..rounds {
+        let b = ev.rotate(&a, RotStep(1i64 << i))?;
+        let last = i + 1 == rounds;
+        a = p.cmp.max(ev, &a, &b, if last { Some(&w0) } else { None }, rf)?;
+    }
+    let m = ev.inner_sum(&a, -1, c)?;
+    // 3. Subtract, extend the domain.
+    let xn = ev.sub(&u, &m)?;
+    let v = p.dep.eval(ev, &xn, rf)?;
+    // 4. Masked, scaled exponential.
+    let e_max = 3.0;
+    let k = alpha_log2(cp, e_max);
+    let alpha = (-f64::from(k)).exp2();
+    let w = layout.column_vector(0, c, alpha);
+    let e = p.exp.eval(ev, &v, p.dep.r, Some(&w), 1.0, alpha * e_max, rf)?;
+    // 5-6. Normalise the rows.
+    normalize_rows(ev, &e, k, e_max, (0.5, c as f64 * e_max), &p.inverse, layout, rf)
+}
+
+/// Lee et al.'s softmax as in the authors' script: `softmax(x/λ)` with exp by a degree-12
+/// polynomial at `x/(64λ)` and 6 squarings, Goldschmidt `R = 10⁴`, 8 iterations. It
+/// approximates `softmax(x/4)`, not `softmax(x)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GumbelParams {
+    /// The temperature `λ` (4).
+    pub lambda: f64,
+    /// The exponential (degree 12, 6 squarings).
+    pub exp: ExpApprox,
+    /// The inverse (`R = 10⁴`, 8 iterations).
+    pub inverse: GoldschmidtInverse,
+    /// Inputs are assumed in `[-range, range]` (32, the largest range the script uses it on).
+    pub range: f64,
+}
+
+impl GumbelParams {
+    /// The script's defaults.
+    pub fn script() -> Self {
+        GumbelParams { lambda: 4.0, exp: ExpApprox::lee_deg12(), inverse: GoldschmidtInverse { r: 1e4, iterations: 8 }, range: 32.0 }
+    }
+
+    /// Levels consumed.
+    pub fn depth(&self) -> u32 {
+        1 + self.exp.depth() + self.inverse.depth() + 1
+    }
+}
+
+/// Plaintext reference of the Gumbel baseline for one row.
+pub fn gumbel_plain(row: &[f64], p: &GumbelParams) -> Vec<f64> {
+    let e: Vec<f64> = row.iter().map(|x| p.exp.eval_plain(x / p.lambda)).collect();
+    let inv = p.inverse.eval_plain(e.iter().sum(), 1.0);
+    e.iter().map(|v| v * inv).collect()
+}
+
+/// Homomorphic Gumbel baseline.
+pub fn gumbel<E: Evaluator>(ev: &E, x: &E::Ciphertext, layout: &RowLayout, p: &GumbelParams, rf: &Refresher) -> Result<E::Ciphertext> {
+    layout.check(ev)?;
+    rf.check_total(x, p.depth())?;
+    let c = layout.classes();
+    let unit = p.lambda * f64::from(1u32 << p.exp.squarings());
+    let mask_c = layout.column_vector(0, c, 1.0);
+    let v = rf.poly(ev, &Polynomial::power(vec![0.0, 1.0 / unit])?, x, Some(&mask_c), p.range, p.range / unit)?;
+    let e_max = (p.range / p.lambda).exp();
+    let k = alpha_log2(layout.padded(), e_max);
+    let w = layout.column_vector(0, c, (-f64::from(k)).exp2());
+    let e = p.exp.eval(ev, &v, unit / p.lambda, Some(&w), p.range / unit, 0.5, rf)?;
+    let z_lo = c as f64 * (-p.range / p.lambda).exp();
+    normalize_rows(ev, &e, k, e_max, (z_lo, c as f64 * e_max), &p.inverse, layout, rf)
+}
+
+/// Hong et al.'s softmax as in the authors' script: `exp(x) ∝ ((x + 2^r)/L)^(2^r)` with
+/// `r = 4, L = 32`, Goldschmidt `R = 80`, 30 iterations.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HongParams {
+    /// `r` (4): the power is `2^r`.
+    pub r: u32,
+    /// `L` (32).
+    pub l: f64,
+    /// The inverse (`R = 80`, 30 iterations).
+    pub inverse: GoldschmidtInverse,
+    /// Inputs are assumed in `[-range, range]` (8, the largest range the script uses it on).
+    pub range: f64,
+}
+
+impl HongParams {
+    /// The script's defaults.
+    pub fn script() -> Self {
+        HongParams { r: 4, l: 32.0, inverse: GoldschmidtInverse { r: 80.0, iterations: 30 }, range: 8.0 }
+    }
+
+    /// Levels consumed.
+    pub fn depth(&self) -> u32 {
+        1 + self.r + self.inverse.depth() + 1
+    }
+
+    fn exp_plain(&self, x: f64) -> f64 {
+        ((x + f64::from(1u32 << self.r)) / self.l).powi(1 << self.r)
+    }
+}
+
+/// Plaintext reference of the Hong et al. baseline for one row.
+pub fn hong_plain(row: &[f64], p: &HongParams) -> Vec<f64> {
+    let e: Vec<f64> = row.iter().map(|&x| p.exp_plain(x)).collect();
+    let inv = p.inverse.eval_plain(e.iter().sum(), 1.0);
+    e.iter().map(|v| v * inv).collect()
+}
+
+/// Homomorphic Hong et al. baseline.
+pub fn hong<E: Evaluator>(ev: &E, x: &E::Ciphertext, layout: &RowLayout, p: &HongParams, rf: &Refresher) -> Result<E::Ciphertext> {
+    layout.check(ev)?;
+    rf.check_total(x, p.depth())?;
+    let c = layout.classes();
+    let e_max = p.exp_plain(p.range);
+    let k = alpha_log2(layout.padded(), e_max);
+    let root = 1.0 / f64::from(1u32 << p.r);
+    let w = layout.column_vector(0, c, (-f64::from(k) * root).exp2());
+    let lin = Polynomial::power(vec![f64::from(1u32 << p.r) / p.l, 1.0 / p.l])?;
+    let top = (p.range + f64::from(1u32 << p.r)) / p.l;
+    let mut e = rf.poly(ev, &lin, x, Some(&w), p.range, top)?;
+    let mut b = top;
+    for _ in 0..p.r {
+        e = rf.square(ev, &e, b, b * b)?;
+        b *= b;
+    }
+    let z_lo = c as f64 * p.exp_plain(-p.range).max(1e-300);
+    normalize_rows(ev, &e, k, e_max, (z_lo, c as f64 * e_max), &p.inverse, layout, rf)
+}
+
+/// Plaintext reference of PrivGD's softmax (Jin et al.): `Π_{j≠i} σ(x_i - x_j)` with
+/// `σ(t) ≈ 0.5 + 0.15012 t - 0.00156 t³`.
+pub fn privgd_plain(row: &[f64]) -> Vec<f64> {
+    let s = SigmoidApprox::privgd();
+    (0..row.len()).map(|i| (0..row.len()).filter(|&j| j != i).map(|j| s.eval_plain(row[i] - row[j])).product()).collect()
+}
+
+/// Levels consumed by [`privgd`]: 1 (cyclic shifts) + 2 (sigmoid) + `⌈log2(c - 1)⌉` (product).
+pub fn privgd_depth(classes: usize) -> u32 {
+    3 + ceil_log2(classes - 1)
+}
+
+/// Homomorphic PrivGD softmax (inputs in `[-4, 4]`, the range the script uses it on).
+pub fn privgd<E: Evaluator>(ev: &E, x: &E::Ciphertext, layout: &RowLayout, rf: &Refresher) -> Result<E::Ciphertext> {
+    layout.check(ev)?;
+    let c = layout.classes();
+    rf.check_total(x, privgd_depth(c))?;
+    let sig = SigmoidApprox::privgd();
+    let bound = 4.0;
+    let mask_c = layout.column_vector(0, c, 1.0);
+    let x = rf.ensure_same(ev, x, privgd_depth(c), bound)?;
+    let u = ev.mask(&x, &mask_c)?;
+    let mut factors = Vec::with_capacity(c - 1);
+    for k in 1..c {
+        // x_{(i + k) mod c} in column i < c: two rotations, each masked to where it is right.
+        let r1 = ev.rotate(&x, RotStep(k as i64))?;
+        let r2 = ev.rotate(&x, RotStep(k as i64 - c as i64))?;
+        let xk = ev.add(&ev.mask(&r1, &layout.column_vector(0, c - k, 1.0))?, &ev.mask(&r2, &layout.column_vector(c - k, c, 1.0))?)?;
+        let t = ev.sub(&u, &xk)?;
+        let w = if k == 1 { Some(mask_c.as_slice()) } else { None };
+        factors.push(rf.poly(ev, sig.poly(), &t, w, 2.0 * bound, 1.0)?);
+    }
+    while factors.len() > 1 {
+        let mut next = Vec::with_capacity(factors.len().div_ceil(2));
+        for pair in factors.chunks(2) {
+            next.push(if pair.len() == 2 { rf.mul(ev, &pair[0], &pair[1], 1.0, 1.0, 1.0)? } else { pair[0].clone() });
+        }
+        factors = next;
+    }
+    factors.pop().ok_or_else(|| Error::param("PrivGD needs at least 2 classes"))
+}
+
+/// The softmax methods of the authors' error script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SoftmaxMethod {
+    /// HETAL's ASoftmax ([`AsoftmaxParams::hetal`]).
+    Asoftmax,
+    /// ASoftmax with the precise domain extension ([`AsoftmaxParams::hetal_precise`]).
+    AsoftmaxPrecise,
+    /// The runner's no-domain-extension row ([`AsoftmaxParams::original`]).
+    AsoftmaxOriginal,
+    /// Hong et al. ([`HongParams::script`]).
+    Hong,
+    /// PrivGD, Jin et al. ([`privgd`]).
+    PrivGd,
+    /// Lee et al., Gumbel softmax with `λ = 4` ([`GumbelParams::script`]).
+    Gumbel,
+}
+
+impl SoftmaxMethod {
+    /// Every method, in the order of the authors' table.
+    pub const ALL: [SoftmaxMethod; 6] = [
+        SoftmaxMethod::Asoftmax,
+        SoftmaxMethod::AsoftmaxPrecise,
+        SoftmaxMethod::AsoftmaxOriginal,
+        SoftmaxMethod::Hong,
+        SoftmaxMethod::PrivGd,
+        SoftmaxMethod::Gumbel,
+    ];
+
+    /// A short stable name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SoftmaxMethod::Asoftmax => "asoftmax",
+            SoftmaxMethod::AsoftmaxPrecise => "asoftmax-precise",
+            SoftmaxMethod::AsoftmaxOriginal => "asoftmax-original",
+            SoftmaxMethod::Hong => "hong",
+            SoftmaxMethod::PrivGd => "privgd",
+            SoftmaxMethod::Gumbel => "gumbel",
+        }
+    }
+
+    /// The largest input range `R` (scores in `[-R, R]`) the authors' runner evaluates the
+    /// method on; beyond it the method is not meant to work.
+    pub fn max_range(&self) -> f64 {
+        match self {
+            SoftmaxMethod::Asoftmax | SoftmaxMethod::AsoftmaxPrecise => 128.0,
+            SoftmaxMethod::AsoftmaxOriginal | SoftmaxMethod::PrivGd => 4.0,
+            SoftmaxMethod::Hong => 8.0,
+            SoftmaxMethod::Gumbel => 32.0,
+        }
+    }
+
+    /// ASoftmax parameters, for the ASoftmax variants.
+    pub fn asoftmax_params(&self) -> Option<AsoftmaxParams> {
+        match self {
+            SoftmaxMethod::Asoftmax => Some(AsoftmaxParams::hetal()),
+            SoftmaxMethod::AsoftmaxPrecise => Some(AsoftmaxParams::hetal_precise()),
+            SoftmaxMethod::AsoftmaxOriginal => Some(AsoftmaxParams::original()),
+            SoftmaxMethod::Hong | SoftmaxMethod::PrivGd | SoftmaxMethod::Gumbel => None,
+        }
+    }
+
+    /// Levels consumed for `classes` classes (no bootstrapping).
+    pub fn depth(&self, classes: usize) -> u32 {
+        match self {
+            SoftmaxMethod::Hong => HongParams::script().depth(),
+            SoftmaxMethod::PrivGd => privgd_depth(classes),
+            SoftmaxMethod::Gumbel => GumbelParams::script().depth(),
+            SoftmaxMethod::Asoftmax | SoftmaxMethod::AsoftmaxPrecise | SoftmaxMethod::AsoftmaxOriginal => {
+                self.asoftmax_params().map(|p| p.depth(classes)).unwrap_or(0)
+            }
+        }
+    }
+
+    /// The rotation steps the method uses on `layout` (for key generation).
+    pub fn rotations(&self, layout: &RowLayout) -> Vec<RotStep> {
+        let (c, cp) = (layout.classes() as i64, layout.padded());
+        let mut v: Vec<RotStep> = match self {
+            SoftmaxMethod::PrivGd => (1..c).flat_map(|k| [RotStep(k), RotStep(k - c)]).collect(),
+            SoftmaxMethod::Asoftmax
+            | SoftmaxMethod::AsoftmaxPrecise
+            | SoftmaxMethod::AsoftmaxOriginal
+            | SoftmaxMethod::Hong
+            | SoftmaxMethod::Gumbel => {
+                let mut v = inner_sum_rotations(1, cp);
+                v.extend(inner_sum_rotations(-1, layout.classes()));
+                v
+            }
+        };
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Plaintext reference for one row.
+    pub fn eval_plain(&self, row: &[f64]) -> Vec<f64> {
+        match self {
+            SoftmaxMethod::Hong => hong_plain(row, &HongParams::script()),
+            SoftmaxMethod::PrivGd => privgd_plain(row),
+            SoftmaxMethod::Gumbel => gumbel_plain(row, &GumbelParams::script()),
+            SoftmaxMethod::Asoftmax | SoftmaxMethod::AsoftmaxPrecise | SoftmaxMethod::AsoftmaxOriginal => {
+                self.asoftmax_params().map(|p| asoftmax_plain(row, &p)).unwrap_or_default()
+            }
+        }
+    }
+
+    /// Homomorphic evaluation on a packed block.
+    pub fn eval<E: Evaluator>(&self, ev: &E, x: &E::Ciphertext, layout: &RowLayout, rf: &Refresher) -> Result<E::Ciphertext> {
+        match self {
+            SoftmaxMethod::Hong => hong(ev, x, layout, &HongParams::script(), rf),
+            SoftmaxMethod::PrivGd => privgd(ev, x, layout, rf),
+            SoftmaxMethod::Gumbel => gumbel(ev, x, layout, &GumbelParams::script(), rf),
+            SoftmaxMethod::Asoftmax | SoftmaxMethod::AsoftmaxPrecise | SoftmaxMethod::AsoftmaxOriginal => {
+                let p = self.asoftmax_params().ok_or_else(|| Error::param("not an ASoftmax variant"))?;
+                asoftmax(ev, x, layout, &p, rf)
+            }
+        }
+    }
+
+    /// Dry run on a mock with the chain and bootstrapping of `chain` (e.g. from
+    /// [`crate::poly::mirror_params`]; its slot count is replaced by `2 c'`), from `input_level`.
+    pub fn dry_run(&self, chain: &MockParams, classes: usize, input_level: Level) -> Result<DryRun> {
+        let layout = RowLayout::new(2, classes.next_power_of_two(), classes)?;
+        let params = MockParams { slots: layout.slots(), ..chain.clone() };
+        dry_run(params, input_level, &[], |ev, x| {
+            let rf = Refresher::new(ev);
+            self.eval(ev, x, &layout, &rf)
+        })
+    }
+}
+
+/// Exact softmax of one row in `f64` (max subtracted first).
+pub fn softmax_exact(row: &[f64]) -> Vec<f64> {
+    let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = row.iter().map(|x| (x - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
