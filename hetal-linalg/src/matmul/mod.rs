@@ -41,6 +41,7 @@
 mod baselines;
 mod diag;
 mod primitives;
+pub mod sim;
 
 use crate::error::{Error, Result};
 use crate::packed::{Layout, Matrix, PackedMatrix, UnitShape, check_slots};
