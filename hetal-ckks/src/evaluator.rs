@@ -194,7 +194,7 @@ impl CkksEvaluator {
         let basis = ring::q_basis(l);
         let mut d0 = vec![0u64; n * basis.len()];
         let mut d1 = vec![0u64; n * basis.len()];
-        let mut d2 = vec![0u64; n * basis.len()];
+        let mut d2 = ring::scratch::take(n * basis.len());
         {
             use rayon::prelude::*;
             let work = |(pos, ((x0, x1), x2)): (usize, ((&mut [u64], &mut [u64]), &mut [u64]))| {
@@ -216,6 +216,9 @@ impl CkksEvaluator {
         let [k0, k1] = keyswitch::key_switch(p, &d2, l, key);
         ring::add_assign(p, &mut d0, &k0, &basis);
         ring::add_assign(p, &mut d1, &k1, &basis);
+        ring::scratch::give(d2);
+        ring::scratch::give(k0);
+        ring::scratch::give(k1);
         Ok(Ciphertext { c0: d0, c1: d1, scale: a.scale * b.scale, ..a })
     }
 
@@ -240,6 +243,8 @@ impl CkksEvaluator {
         let [k0, k1] = keyswitch::inner_product(p, dec, key, Some(&table));
         let mut c0 = keyswitch::mod_down(p, &k0, l);
         let c1 = keyswitch::mod_down(p, &k1, l);
+        ring::scratch::give(k0);
+        ring::scratch::give(k1);
         let basis = ring::q_basis(l);
         zip_limbs(&mut c0, &a.c0, p.n, &basis, |_, g, o, x| {
             let m = p.moduli[g];

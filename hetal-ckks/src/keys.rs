@@ -181,3 +181,10 @@ pub(crate) fn galois_key<R: Rng>(p: &CkksParams, sk: &SecretKey, g: usize, rng: 
     let sg = ring::permute(p, &s, &table, basis.len());
     SwitchingKey::generate(p, sk, &sg, rng)
 }
+
+impl EvaluationKeys {
+    /// The relinearisation key, if generated.
+    pub fn relin_key(&self) -> Option<&SwitchingKey> {
+        self.relin.as_ref()
+    }
+}

@@ -7,7 +7,7 @@
 
 use crate::keys::SwitchingKey;
 use crate::params::CkksParams;
-use crate::ring::{self, zip_limbs};
+use crate::ring::{self, scratch, zip_limbs};
 use rayon::prelude::*;
 
 /// A polynomial decomposed into digits and raised to `Q_l·P` (NTT domain). Each digit is a
@@ -20,11 +20,19 @@ pub struct Decomposed {
     pub digits: Vec<Vec<u64>>,
 }
 
+impl Drop for Decomposed {
+    fn drop(&mut self) {
+        for d in self.digits.drain(..) {
+            scratch::give(d);
+        }
+    }
+}
+
 /// Decomposes `d` (NTT domain, `level + 1` limbs) into digits and raises each to `Q_l·P`.
 pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
     let n = p.n;
     let basis_q = ring::q_basis(level);
-    let mut coeff = d[..(level + 1) * n].to_vec();
+    let mut coeff = scratch::copy_of(&d[..(level + 1) * n]);
     ring::ntt_inverse(p, &mut coeff, &basis_q);
     let ext = p.qp_indices(level);
     let digits = p
@@ -33,7 +41,7 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
         .map(|dr| {
             let src: Vec<usize> = dr.clone().collect();
             // y_i = [x_i · (Q̃/q_i)^-1]_{q_i}
-            let mut y = vec![0u64; src.len() * n];
+            let mut y = scratch::take(src.len() * n);
             let consts: Vec<(u64, u64)> = src
                 .iter()
                 .map(|&i| {
@@ -50,7 +58,7 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
                     *u = m.mul_shoup(v, w, ws);
                 }
             });
-            let mut out = vec![0u64; ext.len() * n];
+            let mut out = scratch::take(ext.len() * n);
             let work = |(pos, limb): (usize, &mut [u64])| {
                 let g = ext[pos];
                 if dr.contains(&g) {
@@ -70,44 +78,48 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
             } else {
                 out.chunks_mut(n).enumerate().for_each(work);
             }
+            scratch::give(y);
             out
         })
         .collect();
+    scratch::give(coeff);
     Decomposed { level, digits }
 }
 
-/// `Σ_i y_i[c] · hats[i]` as a 128-bit value for every coefficient `c`.
+/// `Σ_i y_i[c] · hats[i]` as a 128-bit value for every coefficient `c` (each term is below
+/// 2^122, so up to 63 terms fit without overflow).
 #[inline]
 fn basis_convert(y: &[u64], hats: &[u64], n: usize, mut put: impl FnMut(usize, u128)) {
+    let rows: Vec<&[u64]> = (0..hats.len()).map(|i| &y[i * n..(i + 1) * n]).collect();
+    macro_rules! fixed {
+        ($k:literal) => {{
+            let r: [&[u64]; $k] = std::array::from_fn(|i| rows[i]);
+            let h: [u128; $k] = std::array::from_fn(|i| hats[i] as u128);
+            for c in 0..n {
+                let mut acc = 0u128;
+                for i in 0..$k {
+                    acc += r[i][c] as u128 * h[i];
+                }
+                put(c, acc);
+            }
+        }};
+    }
     match hats.len() {
-        1 => {
-            let h = hats[0] as u128;
-            for c in 0..n {
-                put(c, y[c] as u128 * h);
-            }
-        }
-        2 => {
-            let (h0, h1) = (hats[0] as u128, hats[1] as u128);
-            let (y0, y1) = y.split_at(n);
-            for c in 0..n {
-                put(c, y0[c] as u128 * h0 + y1[c] as u128 * h1);
-            }
-        }
+        1 => fixed!(1),
+        2 => fixed!(2),
+        3 => fixed!(3),
+        4 => fixed!(4),
+        5 => fixed!(5),
+        6 => fixed!(6),
+        7 => fixed!(7),
+        8 => fixed!(8),
         _ => {
-            const B: usize = 256;
-            let mut acc = [0u128; B];
-            for c0 in (0..n).step_by(B) {
-                let len = B.min(n - c0);
-                acc[..len].iter_mut().for_each(|a| *a = 0);
-                for (i, &h) in hats.iter().enumerate() {
-                    let yi = &y[i * n + c0..i * n + c0 + len];
-                    for (a, &v) in acc[..len].iter_mut().zip(yi) {
-                        *a += v as u128 * h as u128;
-                    }
+            for c in 0..n {
+                let mut acc = 0u128;
+                for (r, &h) in rows.iter().zip(hats) {
+                    acc += r[c] as u128 * h as u128;
                 }
-                for (k, &a) in acc[..len].iter().enumerate() {
-                    put(c0 + k, a);
-                }
+                put(c, acc);
             }
         }
     }
@@ -118,8 +130,8 @@ fn basis_convert(y: &[u64], hats: &[u64], n: usize, mut put: impl FnMut(usize, u
 pub fn inner_product(p: &CkksParams, dec: &Decomposed, key: &SwitchingKey, table: Option<&[u32]>) -> [Vec<u64>; 2] {
     let n = p.n;
     let ext = p.qp_indices(dec.level);
-    let mut out0 = vec![0u64; ext.len() * n];
-    let mut out1 = vec![0u64; ext.len() * n];
+    let mut out0 = scratch::take(ext.len() * n);
+    let mut out1 = scratch::take(ext.len() * n);
     let nd = dec.digits.len();
     let work = |(pos, (o0, o1)): (usize, (&mut [u64], &mut [u64]))| {
         let g = ext[pos];
@@ -177,7 +189,7 @@ pub fn mod_down(p: &CkksParams, x: &[u64], level: usize) -> Vec<u64> {
     let l1 = level + 1;
     // Inverse NTT of the P limbs and multiplication by (P/p_j)^-1.
     let p_basis: Vec<usize> = (p.num_q..p.num_q + k).collect();
-    let mut y = x[l1 * n..(l1 + k) * n].to_vec();
+    let mut y = scratch::copy_of(&x[l1 * n..(l1 + k) * n]);
     ring::for_each_limb(&mut y, n, &p_basis, |pos, g, limb| {
         p.ntt[g].inverse(limb);
         let m = p.moduli[g];
@@ -190,14 +202,16 @@ pub fn mod_down(p: &CkksParams, x: &[u64], level: usize) -> Vec<u64> {
     let basis = ring::q_basis(level);
     ring::for_each_limb(&mut out, n, &basis, |_, g, limb| {
         let m = p.moduli[g];
-        let mut conv = vec![0u64; n];
+        let mut conv = scratch::take(n);
         basis_convert(&y, &p.p_hat_mod_q[g], n, |c, v| conv[c] = m.reduce_u128(v));
         p.ntt[g].forward(&mut conv);
         let (w, ws) = p.p_inv_mod_q[g];
         for (u, &v) in limb.iter_mut().zip(&conv) {
             *u = m.mul_shoup(*u + m.q - v, w, ws);
         }
+        scratch::give(conv);
     });
+    scratch::give(y);
     out
 }
 
@@ -206,5 +220,8 @@ pub fn mod_down(p: &CkksParams, x: &[u64], level: usize) -> Vec<u64> {
 pub fn key_switch(p: &CkksParams, d: &[u64], level: usize, key: &SwitchingKey) -> [Vec<u64>; 2] {
     let dec = decompose(p, d, level);
     let [a, b] = inner_product(p, &dec, key, None);
-    [mod_down(p, &a, level), mod_down(p, &b, level)]
+    let out = [mod_down(p, &a, level), mod_down(p, &b, level)];
+    scratch::give(a);
+    scratch::give(b);
+    out
 }

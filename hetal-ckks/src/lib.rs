@@ -29,6 +29,7 @@
 //! ```
 
 pub mod arith;
+pub mod bootstrap;
 pub mod ciphertext;
 pub mod client;
 pub mod encoder;
@@ -40,6 +41,7 @@ pub mod ntt;
 pub mod params;
 pub mod ring;
 pub mod sampling;
+pub mod serial;
 
 pub use ciphertext::{Ciphertext, Plaintext};
 pub use client::CkksClient;

@@ -152,7 +152,7 @@ pub fn small_to_ntt(p: &CkksParams, coeffs: &[i64], basis: &[usize]) -> Vec<u64>
 pub fn rescale(p: &CkksParams, a: &[u64], level: usize) -> Vec<u64> {
     let n = p.n;
     debug_assert!(level >= 1 && a.len() >= (level + 1) * n);
-    let mut last = a[level * n..(level + 1) * n].to_vec();
+    let mut last = scratch::copy_of(&a[level * n..(level + 1) * n]);
     p.ntt[level].inverse(&mut last);
     let ql = p.moduli[level].q;
     let half = ql / 2;
@@ -162,18 +162,66 @@ pub fn rescale(p: &CkksParams, a: &[u64], level: usize) -> Vec<u64> {
     for_each_limb(&mut out, n, &basis, |pos, g, limb| {
         let m = p.moduli[g];
         let ql_mod = m.reduce(ql);
-        let mut t: Vec<u64> = last
-            .iter()
-            .map(|&v| {
-                let r = m.reduce(v);
-                if v > half { m.sub(r, ql_mod) } else { r }
-            })
-            .collect();
+        let mut t = scratch::take(n);
+        for (x, &v) in t.iter_mut().zip(last.iter()) {
+            let r = m.reduce(v);
+            *x = if v > half { m.sub(r, ql_mod) } else { r };
+        }
         p.ntt[g].forward(&mut t);
         let (w, ws) = inv[pos];
         for (x, &y) in limb.iter_mut().zip(&t) {
             *x = m.mul_shoup(*x + m.q - y, w, ws);
         }
+        scratch::give(t);
     });
+    scratch::give(last);
     out
+}
+
+/// A small process-wide pool of scratch buffers, so that the hot paths (key switching,
+/// rescaling) do not pay for fresh zeroed pages on every call.
+pub mod scratch {
+    use std::sync::Mutex;
+
+    static POOL: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
+    const MAX_POOLED: usize = 32;
+
+    /// A zeroed buffer of `len` words, reusing pooled memory when possible.
+    pub fn take(len: usize) -> Vec<u64> {
+        let reused = {
+            let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+            let best = pool.iter().enumerate().filter(|(_, v)| v.capacity() >= len).min_by_key(|(_, v)| v.capacity()).map(|(i, _)| i);
+            best.map(|i| pool.swap_remove(i))
+        };
+        match reused {
+            Some(mut v) => {
+                v.clear();
+                v.resize(len, 0);
+                v
+            }
+            None => vec![0u64; len],
+        }
+    }
+
+    /// A buffer holding a copy of `src`.
+    pub fn copy_of(src: &[u64]) -> Vec<u64> {
+        let mut v = take(0);
+        v.extend_from_slice(src);
+        v
+    }
+
+    /// Returns a buffer to the pool.
+    pub fn give(v: Vec<u64>) {
+        if v.capacity() < 4096 {
+            return;
+        }
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < MAX_POOLED {
+            pool.push(v);
+        } else if let Some((i, _)) = pool.iter().enumerate().min_by_key(|(_, b)| b.capacity()) {
+            if pool[i].capacity() < v.capacity() {
+                pool[i] = v;
+            }
+        }
+    }
 }

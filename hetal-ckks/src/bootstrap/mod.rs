@@ -1,0 +1,477 @@
+//! CKKS bootstrapping on the leveled backend.
+//!
+//! [`BootstrappingEvaluator`] wraps a [`CkksEvaluator`] together with the bootstrapping circuit
+//! and implements [`hetal_traits::Evaluator`] by delegation, overriding `bootstrap` and
+//! `bootstrap_info`. The pipeline:
+//!
+//! 1. the input is brought to level 0 (canonical scale `Δ_0`);
+//! 2. **ModRaise**: `(c_0, c_1) mod q_0` is lifted (centred) to every prime of the chain, so that it
+//!    decrypts to `t = m + q_0·I` with a small integer polynomial `I`;
+//! 3. for sparse packing (`n < N/2` slots) the **trace** `Σ_{g ≡ 1 mod 4n} σ_g` keeps only the
+//!    coefficients of the slot sub-ring (multiplying them by `N/2n`; `log2(N/2n)` automorphisms);
+//! 4. the backend-independent [`circuit`]: CoeffToSlot ([`dft`], level-collapsed butterfly groups,
+//!    BSGS with hoisted baby steps), EvalMod ([`evalmod`]: Chebyshev interpolant of the scaled
+//!    cosine and double angles) on the real and imaginary parts, SlotToCoeff.
+//!
+//! Keys: [`generate_bootstrap_keys`] computes the key set's memory first ([`estimate_memory`]) and
+//! refuses with an error when it exceeds the budget. Presets: [`presets`]. The EvalMod range and
+//! its failure probability are derived in `docs/bootstrapping.md`.
+
+pub mod circuit;
+pub mod dft;
+pub mod evalmod;
+
+use crate::ciphertext::{Ciphertext, Plaintext};
+use crate::client::CkksClient;
+use crate::encoder::{CkksEncoder, delegate_encoder};
+use crate::evaluator::CkksEvaluator;
+use crate::keys::{self, EvaluationKeys};
+use crate::params::{CkksParams, Moduli, ParamsLiteral, Security};
+use crate::ring;
+use crate::sampling::{new_seed, os_rng};
+use circuit::{BootstrapCircuit, CircuitConstants, CircuitSpec};
+use evalmod::EvalModSpec;
+use hetal_traits::{
+    BootstrapInfo, Complex64, Encoder, Error, Evaluator, EvaluatorExt, KeyGenerator, KeyRequest, Level, Leveled, Result, RotStep, Scale,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use std::sync::Arc;
+
+/// What a bootstrappable parameter set adds to the leveled parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BootstrapConfig {
+    /// The circuit's shape (DFT groups, EvalMod approximation).
+    pub circuit: CircuitSpec,
+    /// Precision (bits, `-log2` of the largest slot error) promised after one bootstrap of values
+    /// in `[-1, 1]`; the tests check it, also after 20 bootstraps in a row.
+    pub precision_bits: f64,
+    /// Memory the key set and the encoded matrices may take; `None`: 80% of the memory available
+    /// when keys are generated (`MemAvailable` of `/proc/meminfo`).
+    pub memory_budget_bytes: Option<u64>,
+}
+
+/// A bootstrappable parameter set: the leveled literal and the bootstrapping configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BootstrapPreset {
+    /// The leveled parameters.
+    pub params: ParamsLiteral,
+    /// The bootstrapping configuration.
+    pub config: BootstrapConfig,
+}
+
+/// A literal whose chain is `q_0` (`q0_bits`), `user` scaling primes of `user_bits` near the
+/// scale, then `boot` primes of `boot_bits` for the bootstrapping circuit; the default scale is
+/// chosen so that the canonical scales (`Δ_{l-1} = Δ_l²/q_l`) are `2^user_bits` at level 0 and
+/// on the user levels, and grow towards `2^boot_bits` on the bootstrapping levels (EvalMod runs at
+/// large scales for free).
+#[allow(clippy::too_many_arguments)]
+pub fn bootstrappable_literal(
+    name: &str,
+    log_n: u32,
+    log_slots: Option<u32>,
+    q0_bits: u32,
+    user: usize,
+    user_bits: u32,
+    boot: usize,
+    boot_bits: u32,
+    p_bits: &[u32],
+    dnum: usize,
+    hamming_weight: usize,
+    security: Security,
+) -> Result<ParamsLiteral> {
+    use crate::arith::{PrimeWalk, generate_primes};
+    let n = 1usize << log_n;
+    let none = || Error::invalid("not enough NTT-friendly primes");
+    let mut all: Vec<u64> = Vec::new();
+    let q0 = generate_primes(q0_bits, 1, n, PrimeWalk::Below, &all).ok_or_else(none)?;
+    all.extend(&q0);
+    let users = generate_primes(user_bits, user, n, PrimeWalk::Alternate, &all).ok_or_else(none)?;
+    all.extend(&users);
+    let boots = generate_primes(boot_bits, boot, n, PrimeWalk::Below, &all).ok_or_else(none)?;
+    all.extend(&boots);
+    let mut ps = Vec::new();
+    for &b in p_bits {
+        let c = generate_primes(b, 1, n, PrimeWalk::Below, &all).ok_or_else(none)?;
+        all.extend(&c);
+        ps.push(c[0]);
+    }
+    let q: Vec<u64> = q0.iter().chain(&users).chain(&boots).copied().collect();
+    let mut s = f64::from(user_bits).exp2();
+    for &x in &q[1..] {
+        s = (s * x as f64).sqrt();
+    }
+    Ok(ParamsLiteral {
+        name: name.to_string(),
+        log_n,
+        log_slots,
+        moduli: Moduli::Primes { q, p: ps },
+        dnum,
+        log_scale: s.log2(),
+        hamming_weight,
+        sigma: 3.2,
+        security,
+    })
+}
+
+/// Bootstrappable parameter sets.
+pub mod presets {
+    use super::*;
+
+    fn small(name: &str, log_slots: Option<u32>) -> BootstrapPreset {
+        let circuit = CircuitSpec { cts_groups: 3, stc_groups: 3, evalmod: EvalModSpec { k: 12.0, degree: 31, double_angle: 3 } };
+        let boot = circuit.depth() as usize;
+        let params = bootstrappable_literal(name, 12, log_slots, 50, 2, 40, boot, 58, &[60; 6], 3, 32, Security::Insecure)
+            .unwrap_or_else(|e| panic!("preset {name}: {e}"));
+        BootstrapPreset { params, config: BootstrapConfig { circuit, precision_bits: 17.0, memory_budget_bytes: None } }
+    }
+
+    /// N = 2^12, full packing (2048 slots), 2 levels after bootstrapping, scale 2^40, Hamming
+    /// weight 32. **Insecure** (log QP far above the 109-bit bound for N = 2^12): for tests.
+    pub fn insecure_boot_n12() -> BootstrapPreset {
+        small("INSECURE_TEST_BOOT_N12", None)
+    }
+
+    /// As [`insecure_boot_n12`] with sparse packing: 2^7 = 128 slots. **Insecure**, for tests.
+    pub fn insecure_boot_n12_sparse() -> BootstrapPreset {
+        small("INSECURE_TEST_BOOT_N12_SPARSE", Some(7))
+    }
+
+    /// N = 2^16, 32768 slots, 9 levels after bootstrapping at scale 2^40, `q_0` 50 bits,
+    /// bootstrapping primes 58 bits, dnum 5, Hamming weight 192; log QP ≤ 1747.
+    pub fn boot_n16() -> BootstrapPreset {
+        let circuit = CircuitSpec { cts_groups: 3, stc_groups: 3, evalmod: EvalModSpec { k: 32.0, degree: 63, double_angle: 3 } };
+        let boot = circuit.depth() as usize;
+        let params = bootstrappable_literal("BOOT_N16", 16, None, 50, 9, 40, boot, 58, &[59; 6], 5, 192, Security::Classic128)
+            .unwrap_or_else(|e| panic!("preset BOOT_N16: {e}"));
+        BootstrapPreset { params, config: BootstrapConfig { circuit, precision_bits: 22.0, memory_budget_bytes: None } }
+    }
+}
+
+/// The Galois elements of the trace onto the sub-ring of `slots` slots: `5^(slots·2^i) mod 2N`
+/// for `2^i < N/(2·slots)`.
+pub fn trace_elements(p: &CkksParams) -> Vec<usize> {
+    let gap = p.n / (2 * p.slots);
+    let two_n = 2 * p.n;
+    let mut out = Vec::new();
+    let mut step = p.slots;
+    while step < p.slots * gap {
+        let mut g = 1usize;
+        for _ in 0..step {
+            g = g * 5 % two_n;
+        }
+        out.push(g);
+        step *= 2;
+    }
+    out
+}
+
+/// The constants of the circuit for a parameter set.
+pub fn circuit_constants(p: &CkksParams) -> CircuitConstants {
+    CircuitConstants {
+        q0: p.moduli[0].q as f64,
+        top_scale: p.scales[p.max_level()],
+        input_scale: p.scales[0],
+        trace_factor: (p.n / (2 * p.slots)) as f64,
+    }
+}
+
+/// The memory a bootstrapping key set and its encoded matrices take, computed before generating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryEstimate {
+    /// Number of key-switching keys (relinearisation, rotations, conjugation, trace).
+    pub keys: usize,
+    /// Bytes per key-switching key (both parts, every digit, all primes of `Q·P`).
+    pub bytes_per_key: u64,
+    /// Number of encoded DFT diagonals.
+    pub diagonals: usize,
+    /// Bytes of the encoded DFT diagonals.
+    pub plaintext_bytes: u64,
+}
+
+impl MemoryEstimate {
+    /// Keys plus plaintexts.
+    pub fn total_bytes(&self) -> u64 {
+        self.keys as u64 * self.bytes_per_key + self.plaintext_bytes
+    }
+}
+
+/// The rotation steps (normalised) the circuit needs.
+pub fn circuit_rotations(p: &CkksParams, config: &BootstrapConfig) -> Vec<usize> {
+    let (cts, stc) = circuit::matrices(p.slots, &config.circuit, &circuit_constants(p));
+    let mut r: Vec<usize> = cts.iter().chain(&stc).flat_map(dft::PreparedTransform::<()>::rotations_of).collect();
+    r.sort_unstable();
+    r.dedup();
+    r
+}
+
+/// Computes the memory of the bootstrapping key set (plus the extra rotations of `extra`) and of
+/// the encoded matrices, without generating anything.
+pub fn estimate_memory(p: &CkksParams, config: &BootstrapConfig, extra: &KeyRequest) -> Result<MemoryEstimate> {
+    let top = p.max_level() as u32;
+    let depth = config.circuit.depth();
+    if top < depth {
+        return Err(Error::invalid(format!("bootstrapping needs {depth} levels; the chain has {top}")));
+    }
+    let mut rots = circuit_rotations(p, config);
+    rots.extend(extra.normalized_rotations(p.slots));
+    rots.sort_unstable();
+    rots.dedup();
+    let keys = 1 + 1 + rots.len() + trace_elements(p).len();
+    let bytes_per_key = (p.digits.len() * 2 * p.moduli.len() * p.n * 8) as u64;
+    let (cts, stc) = circuit::matrices(p.slots, &config.circuit, &circuit_constants(p));
+    let mut plaintext_bytes = 0u64;
+    let mut diagonals = 0usize;
+    let mut level = top as usize;
+    for m in &cts {
+        diagonals += m.diagonals().len();
+        plaintext_bytes += (m.diagonals().len() * (level + 1) * p.n * 8) as u64;
+        level -= 1;
+    }
+    level -= config.circuit.evalmod.depth() as usize;
+    for m in &stc {
+        diagonals += m.diagonals().len();
+        plaintext_bytes += (m.diagonals().len() * (level + 1) * p.n * 8) as u64;
+        level -= 1;
+    }
+    Ok(MemoryEstimate { keys, bytes_per_key, diagonals, plaintext_bytes })
+}
+
+/// 80% of `MemAvailable` from `/proc/meminfo` (or 4 GiB when it cannot be read).
+pub fn default_memory_budget() -> u64 {
+    let avail = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("MemAvailable:"))
+            .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+            .map(|kib| kib * 1024)
+    });
+    avail.map_or(4 << 30, |b| b / 10 * 8)
+}
+
+fn gib(b: u64) -> f64 {
+    b as f64 / (1u64 << 30) as f64
+}
+
+/// Generates the evaluation keys for bootstrapping (relinearisation, the DFT rotations,
+/// conjugation, the trace automorphisms of sparse packing) plus whatever `extra` asks for.
+///
+/// The memory of the key set and of the encoded matrices is computed first; if it exceeds the
+/// budget ([`BootstrapConfig::memory_budget_bytes`], else [`default_memory_budget`]) nothing is
+/// generated and an error says how much was needed.
+pub fn generate_bootstrap_keys(client: &mut CkksClient, config: &BootstrapConfig, extra: &KeyRequest) -> Result<(EvaluationKeys, MemoryEstimate)> {
+    let p = client.params().clone();
+    let est = estimate_memory(&p, config, extra)?;
+    let budget = config.memory_budget_bytes.unwrap_or_else(default_memory_budget);
+    if est.total_bytes() > budget {
+        return Err(Error::BootstrapUnavailable {
+            reason: format!(
+                "the bootstrapping key set needs {:.2} GiB ({} keys of {:.1} MiB, {} diagonals {:.2} GiB) but the budget is {:.2} GiB",
+                gib(est.total_bytes()),
+                est.keys,
+                est.bytes_per_key as f64 / (1 << 20) as f64,
+                est.diagonals,
+                gib(est.plaintext_bytes),
+                gib(budget)
+            ),
+        });
+    }
+    let mut req = KeyRequest::with_rotations(circuit_rotations(&p, config).into_iter().map(|r| r as i64));
+    req.merge(&KeyRequest { bootstrapping: false, ..extra.clone() });
+    req.conjugation = true;
+    let mut keys = client.generate_evaluation_keys(&req)?;
+    let mut rng = ChaCha20Rng::from_seed(new_seed(&mut os_rng()));
+    for g in trace_elements(&p) {
+        let k = keys::galois_key(&p, &client.sk, g, &mut rng);
+        keys.rotations.insert(g, k);
+    }
+    Ok((keys, est))
+}
+
+/// A CKKS evaluator that can bootstrap: every operation is the wrapped [`CkksEvaluator`]'s,
+/// `bootstrap` runs ModRaise, the trace (sparse packing) and the circuit.
+#[derive(Clone, Debug)]
+pub struct BootstrappingEvaluator {
+    enc: CkksEncoder,
+    inner: CkksEvaluator,
+    circuit: Arc<BootstrapCircuit<Plaintext>>,
+    trace: Vec<usize>,
+    info: BootstrapInfo,
+}
+
+delegate_encoder!(BootstrappingEvaluator);
+
+impl BootstrappingEvaluator {
+    /// Builds the evaluator from keys made by [`generate_bootstrap_keys`] (encodes the DFT
+    /// matrices once).
+    pub fn new(params: CkksParams, keys: EvaluationKeys, config: &BootstrapConfig) -> Result<Self> {
+        let inner = CkksEvaluator::new(params, keys)?;
+        Self::from_evaluator(inner, config)
+    }
+
+    /// Wraps an existing evaluator (e.g. one with a dedicated thread pool).
+    pub fn from_evaluator(inner: CkksEvaluator, config: &BootstrapConfig) -> Result<Self> {
+        let p = inner.params().clone();
+        let top = inner.max_level();
+        let circuit = BootstrapCircuit::new(&inner, config.circuit, top, &circuit_constants(&p))?;
+        for r in circuit.rotations() {
+            if !inner.has_rotation_key(RotStep(r as i64)) {
+                return Err(Error::MissingRotationKey { step: RotStep(r as i64), normalized: r });
+            }
+        }
+        if !inner.has_conjugation_key() {
+            return Err(Error::MissingConjugationKey);
+        }
+        let trace = trace_elements(&p);
+        for g in &trace {
+            if !inner.keys().rotations.contains_key(g) {
+                return Err(Error::BootstrapUnavailable { reason: format!("missing the trace key of Galois element {g}") });
+            }
+        }
+        let info = BootstrapInfo { min_input_level: Level(0), output_level: circuit.output_level(), input_bound: 1.0 };
+        Ok(BootstrappingEvaluator { enc: inner.encoder().clone(), inner, circuit: Arc::new(circuit), trace, info })
+    }
+
+    /// The wrapped leveled evaluator.
+    pub fn inner(&self) -> &CkksEvaluator {
+        &self.inner
+    }
+
+    /// The circuit.
+    pub fn circuit(&self) -> &BootstrapCircuit<Plaintext> {
+        &self.circuit
+    }
+
+    /// ModRaise: a level-0 ciphertext lifted to the top level (declared at the top canonical scale),
+    /// decrypting to `t = m + q_0·I`.
+    pub fn mod_raise(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        if a.level != 0 {
+            return Err(Error::LevelMismatch { op: hetal_traits::Operation::Bootstrap, expected: Level(0), actual: a.level() });
+        }
+        let p = self.inner.params();
+        let n = p.n;
+        let m0 = p.moduli[0];
+        let top = p.max_level();
+        let basis = ring::q_basis(top);
+        let lift = |c: &[u64]| -> Vec<u64> {
+            let mut x = c[..n].to_vec();
+            p.ntt[0].inverse(&mut x);
+            let centred: Vec<i64> = x.iter().map(|&v| m0.center(v)).collect();
+            ring::small_to_ntt(p, &centred, &basis)
+        };
+        let (c0, c1) = rayon::join(|| lift(&a.c0), || lift(&a.c1));
+        Ok(Ciphertext { c0, c1, level: top, scale: p.scales[top], ..a.clone() })
+    }
+
+    /// The trace onto the slot sub-ring (sparse packing): `Σ σ_g` over the `N/(2·slots)`
+    /// automorphisms fixing the sub-ring, as `log2(N/(2·slots))` doublings.
+    pub fn trace(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        let mut x = a.clone();
+        for &g in &self.trace {
+            let key = self.inner.keys().rotations.get(&g).ok_or_else(|| Error::BootstrapUnavailable { reason: format!("missing the trace key of Galois element {g}") })?;
+            let dec = self.inner.decompose(&x)?;
+            let r = self.inner.automorphism_hoisted(&x, &dec, g, key);
+            x = self.inner.add(&x, &r)?;
+        }
+        Ok(x)
+    }
+
+    fn refresh(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        // Level 0 at the canonical scale Δ_0 (what the SlotToCoeff constants assume).
+        let mut x = a.clone();
+        let canonical = |c: &Ciphertext| c.scale().matches(self.canonical_scale(c.level()));
+        if !canonical(&x) {
+            if x.level == 0 {
+                return Err(Error::invalid("bootstrap input at level 0 must have the canonical scale of level 0"));
+            }
+            let below = Level(x.level as u32 - 1);
+            x = self.inner.mul_const_to_scale(&x, Complex64::new(1.0, 0.0), self.canonical_scale(below))?;
+        }
+        let x = self.inner.drop_to_level(&x, Level(0))?;
+        let raised = self.mod_raise(&x)?;
+        let traced = self.trace(&raised)?;
+        let out = self.circuit.run(&self.inner, &traced)?;
+        debug_assert!(out.scale().matches(self.canonical_scale(out.level())));
+        Ok(out)
+    }
+}
+
+impl Evaluator for BootstrappingEvaluator {
+    type Ciphertext = Ciphertext;
+
+    fn add(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        self.inner.add(a, b)
+    }
+    fn sub(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        self.inner.sub(a, b)
+    }
+    fn neg(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.inner.neg(a)
+    }
+    fn add_plain(&self, a: &Ciphertext, p: &Plaintext) -> Result<Ciphertext> {
+        self.inner.add_plain(a, p)
+    }
+    fn sub_plain(&self, a: &Ciphertext, p: &Plaintext) -> Result<Ciphertext> {
+        self.inner.sub_plain(a, p)
+    }
+    fn add_const(&self, a: &Ciphertext, c: Complex64) -> Result<Ciphertext> {
+        self.inner.add_const(a, c)
+    }
+    fn mul(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        self.inner.mul(a, b)
+    }
+    fn square(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.inner.square(a)
+    }
+    fn mul_plain(&self, a: &Ciphertext, p: &Plaintext) -> Result<Ciphertext> {
+        self.inner.mul_plain(a, p)
+    }
+    fn mul_const(&self, a: &Ciphertext, c: Complex64, const_scale: Scale) -> Result<Ciphertext> {
+        self.inner.mul_const(a, c, const_scale)
+    }
+    fn mul_integer(&self, a: &Ciphertext, k: i64) -> Result<Ciphertext> {
+        self.inner.mul_integer(a, k)
+    }
+    fn mul_i(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.inner.mul_i(a)
+    }
+    fn rescale(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.inner.rescale(a)
+    }
+    fn drop_to_level(&self, a: &Ciphertext, level: Level) -> Result<Ciphertext> {
+        self.inner.drop_to_level(a, level)
+    }
+    fn rotate(&self, a: &Ciphertext, step: RotStep) -> Result<Ciphertext> {
+        self.inner.rotate(a, step)
+    }
+    fn rotate_hoisted(&self, a: &Ciphertext, steps: &[RotStep]) -> Result<Vec<Ciphertext>> {
+        self.inner.rotate_hoisted(a, steps)
+    }
+    fn conjugate(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.inner.conjugate(a)
+    }
+    fn has_rotation_key(&self, step: RotStep) -> bool {
+        self.inner.has_rotation_key(step)
+    }
+    fn has_conjugation_key(&self) -> bool {
+        self.inner.has_conjugation_key()
+    }
+    fn bootstrap_info(&self) -> Option<BootstrapInfo> {
+        Some(self.info)
+    }
+    fn bootstrap(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.refresh(a)
+    }
+}
+
+/// Precision in bits of `got` against `want`: `(min over slots, mean)`, i.e.
+/// `(-log2 max error, -log2 mean error)`.
+pub fn precision_bits(got: &[Complex64], want: &[Complex64]) -> (f64, f64) {
+    let n = want.len().max(1);
+    let (mut max, mut sum) = (0.0f64, 0.0f64);
+    for (g, w) in got.iter().zip(want) {
+        let e = (g - w).norm();
+        max = max.max(e);
+        sum += e;
+    }
+    (-(max.max(f64::MIN_POSITIVE)).log2(), -((sum / n as f64).max(f64::MIN_POSITIVE)).log2())
+}

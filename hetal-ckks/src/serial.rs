@@ -1,0 +1,396 @@
+//! Versioned, validated serialisation (bincode 2 over serde) of parameters, keys, plaintexts and
+//! ciphertexts.
+//!
+//! Every blob starts with a header (magic `HCKS`, format version, object kind). Residues are
+//! packed limb by limb in the fewest whole bytes that hold that limb's largest value. Reading
+//! checks everything: header, version, kind, parameter identity, level range, lengths, residues
+//! below their primes, Galois elements, trailing bytes. Malformed input gives an error, never a
+//! panic. Key-switching keys and public keys are stored compressed: only `b` and the 32-byte seed
+//! from which `a` is re-expanded.
+
+use crate::ciphertext::{Ciphertext, Plaintext};
+use crate::keys::{EvaluationKeys, PublicKey, SecretKey, SwitchingKey};
+use crate::params::{CkksParams, ParamsLiteral};
+use crate::sampling::{Seed, uniform_from_seed};
+use crate::ring;
+use hetal_traits::{Error, Result};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::collections::BTreeMap;
+
+/// The current format version.
+pub const FORMAT_VERSION: u16 = 1;
+const MAGIC: [u8; 4] = *b"HCKS";
+/// Upper bound on the size of one blob (16 GiB).
+const MAX_BYTES: usize = 1 << 34;
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Params,
+    Ciphertext,
+    Plaintext,
+    PublicKey,
+    SecretKey,
+    EvaluationKeys,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    magic: [u8; 4],
+    version: u16,
+    kind: Kind,
+}
+
+/// A polynomial packed limb by limb: `widths[i]` bytes per residue of limb `i`.
+#[derive(Serialize, Deserialize)]
+struct Packed {
+    widths: Vec<u8>,
+    #[serde(with = "serde_bytes_compat")]
+    bytes: Vec<u8>,
+}
+
+/// serde helpers that serialise a `Vec<u8>` as a byte string (bincode writes it in one copy).
+mod serde_bytes_compat {
+    use serde::{Deserializer, Serializer, de::Visitor};
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+                while let Some(b) = seq.next_element()? {
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
+fn pack(data: &[u64], n: usize) -> Packed {
+    let limbs = data.len() / n;
+    let mut widths = Vec::with_capacity(limbs);
+    let mut bytes = Vec::new();
+    for limb in data.chunks(n) {
+        let max = limb.iter().copied().max().unwrap_or(0);
+        let w = (64 - max.leading_zeros()).div_ceil(8).max(1) as usize;
+        widths.push(w as u8);
+        bytes.reserve(w * n);
+        for &x in limb {
+            bytes.extend_from_slice(&x.to_le_bytes()[..w]);
+        }
+    }
+    Packed { widths, bytes }
+}
+
+fn bad(what: impl Into<String>) -> Error {
+    Error::invalid(format!("deserialisation: {}", what.into()))
+}
+
+/// Unpacks a polynomial over `basis`, checking the shape and that each residue is below its prime.
+fn unpack(p: &CkksParams, packed: &Packed, basis: &[usize]) -> Result<Vec<u64>> {
+    let n = p.n;
+    if packed.widths.len() != basis.len() {
+        return Err(bad(format!("{} limbs where {} were expected", packed.widths.len(), basis.len())));
+    }
+    if packed.widths.iter().any(|&w| !(1..=8).contains(&w)) {
+        return Err(bad("invalid residue width"));
+    }
+    let total: usize = packed.widths.iter().map(|&w| w as usize * n).sum();
+    if packed.bytes.len() != total {
+        return Err(bad("polynomial data has the wrong length"));
+    }
+    let mut out = Vec::with_capacity(n * basis.len());
+    let mut off = 0;
+    for (&w, &g) in packed.widths.iter().zip(basis) {
+        let w = w as usize;
+        let q = p.moduli[g].q;
+        for chunk in packed.bytes[off..off + w * n].chunks_exact(w) {
+            let mut b = [0u8; 8];
+            b[..w].copy_from_slice(chunk);
+            let x = u64::from_le_bytes(b);
+            if x >= q {
+                return Err(bad("residue out of range"));
+            }
+            out.push(x);
+        }
+        off += w * n;
+    }
+    Ok(out)
+}
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_fixed_int_encoding().with_limit::<MAX_BYTES>()
+}
+
+fn encode<T: Serialize>(kind: Kind, body: &T) -> Vec<u8> {
+    let header = Header { magic: MAGIC, version: FORMAT_VERSION, kind };
+    // Serialising plain data structures into a Vec cannot fail.
+    bincode::serde::encode_to_vec((header, body), config()).unwrap_or_default()
+}
+
+fn decode<T: DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T> {
+    let (header, read): (Header, usize) =
+        bincode::serde::decode_from_slice(bytes, config()).map_err(|e| bad(format!("header: {e}")))?;
+    if header.magic != MAGIC {
+        return Err(bad("not a hetal-ckks blob (bad magic)"));
+    }
+    if header.version != FORMAT_VERSION {
+        return Err(bad(format!("format version {} is not supported (expected {FORMAT_VERSION})", header.version)));
+    }
+    if header.kind != kind {
+        return Err(bad(format!("expected a {kind:?}, found a {:?}", header.kind)));
+    }
+    let (body, used): (T, usize) =
+        bincode::serde::decode_from_slice(&bytes[read..], config()).map_err(|e| bad(format!("{kind:?}: {e}")))?;
+    if read + used != bytes.len() {
+        return Err(bad("trailing bytes"));
+    }
+    Ok(body)
+}
+
+fn check_params(p: &CkksParams, id: u64, what: &str) -> Result<()> {
+    if id != p.id {
+        return Err(Error::mismatch(format!("{what} belongs to another parameter set")));
+    }
+    Ok(())
+}
+
+fn check_level(p: &CkksParams, level: u32) -> Result<usize> {
+    let l = level as usize;
+    if l > p.max_level() {
+        return Err(bad(format!("level {l} above the maximum {}", p.max_level())));
+    }
+    Ok(l)
+}
+
+fn check_scale(scale: f64) -> Result<()> {
+    if !(scale.is_finite() && scale > 0.0) {
+        return Err(bad("invalid scale"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+struct ParamsWire {
+    literal: ParamsLiteral,
+}
+
+impl CkksParams {
+    /// Serialises the parameter set (with its resolved primes).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(Kind::Params, &ParamsWire { literal: self.literal.clone() })
+    }
+
+    /// Reads and re-validates a parameter set.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let w: ParamsWire = decode(Kind::Params, bytes)?;
+        CkksParams::new(&w.literal)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct CiphertextWire {
+    params_id: u64,
+    key_id: u64,
+    level: u32,
+    scale: f64,
+    c0: Packed,
+    c1: Packed,
+}
+
+impl Ciphertext {
+    /// Serialises the ciphertext.
+    pub fn to_bytes(&self, p: &CkksParams) -> Vec<u8> {
+        encode(
+            Kind::Ciphertext,
+            &CiphertextWire {
+                params_id: self.params_id,
+                key_id: self.key_id,
+                level: self.level as u32,
+                scale: self.scale,
+                c0: pack(&self.c0, p.n),
+                c1: pack(&self.c1, p.n),
+            },
+        )
+    }
+
+    /// Reads and validates a ciphertext for `p`.
+    pub fn from_bytes(p: &CkksParams, bytes: &[u8]) -> Result<Self> {
+        let w: CiphertextWire = decode(Kind::Ciphertext, bytes)?;
+        check_params(p, w.params_id, "ciphertext")?;
+        let level = check_level(p, w.level)?;
+        check_scale(w.scale)?;
+        let basis = ring::q_basis(level);
+        Ok(Ciphertext {
+            params_id: w.params_id,
+            key_id: w.key_id,
+            level,
+            scale: w.scale,
+            c0: unpack(p, &w.c0, &basis)?,
+            c1: unpack(p, &w.c1, &basis)?,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct PlaintextWire {
+    params_id: u64,
+    level: u32,
+    scale: f64,
+    data: Packed,
+}
+
+impl Plaintext {
+    /// Serialises the plaintext.
+    pub fn to_bytes(&self, p: &CkksParams) -> Vec<u8> {
+        encode(
+            Kind::Plaintext,
+            &PlaintextWire { params_id: self.params_id, level: self.level as u32, scale: self.scale, data: pack(&self.data, p.n) },
+        )
+    }
+
+    /// Reads and validates a plaintext for `p`.
+    pub fn from_bytes(p: &CkksParams, bytes: &[u8]) -> Result<Self> {
+        let w: PlaintextWire = decode(Kind::Plaintext, bytes)?;
+        check_params(p, w.params_id, "plaintext")?;
+        let level = check_level(p, w.level)?;
+        check_scale(w.scale)?;
+        Ok(Plaintext { params_id: w.params_id, level, scale: w.scale, data: unpack(p, &w.data, &ring::q_basis(level))? })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct PublicKeyWire {
+    params_id: u64,
+    key_id: u64,
+    b: Packed,
+    seed: Seed,
+}
+
+impl PublicKey {
+    /// Serialises the public key (`b` and the seed of `a`).
+    pub fn to_bytes(&self, p: &CkksParams) -> Vec<u8> {
+        encode(Kind::PublicKey, &PublicKeyWire { params_id: self.params_id, key_id: self.key_id, b: pack(&self.b, p.n), seed: self.seed })
+    }
+
+    /// Reads and validates a public key for `p` (re-expanding `a`).
+    pub fn from_bytes(p: &CkksParams, bytes: &[u8]) -> Result<Self> {
+        let w: PublicKeyWire = decode(Kind::PublicKey, bytes)?;
+        check_params(p, w.params_id, "public key")?;
+        let basis = ring::q_basis(p.max_level());
+        let b = unpack(p, &w.b, &basis)?;
+        let a = uniform_from_seed(p, &w.seed, &basis);
+        Ok(PublicKey { params_id: w.params_id, key_id: w.key_id, b, a, seed: w.seed })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SecretKeyWire {
+    params_id: u64,
+    key_id: u64,
+    coeffs: Vec<i8>,
+}
+
+impl SecretKey {
+    /// Serialises the secret key (its ternary coefficients). Keep the bytes secret.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let w = SecretKeyWire { params_id: self.params_id, key_id: self.key_id, coeffs: self.coeffs.clone() };
+        let out = encode(Kind::SecretKey, &w);
+        let SecretKeyWire { mut coeffs, .. } = w;
+        zeroize::Zeroize::zeroize(&mut coeffs);
+        out
+    }
+
+    /// Reads and validates a secret key for `p`.
+    pub fn from_bytes(p: &CkksParams, bytes: &[u8]) -> Result<Self> {
+        let mut w: SecretKeyWire = decode(Kind::SecretKey, bytes)?;
+        check_params(p, w.params_id, "secret key")?;
+        if w.coeffs.len() != p.n || w.coeffs.iter().any(|c| !(-1..=1).contains(c)) {
+            zeroize::Zeroize::zeroize(&mut w.coeffs);
+            return Err(bad("secret key coefficients must be N ternary values"));
+        }
+        let coeffs = std::mem::take(&mut w.coeffs);
+        Ok(SecretKey::from_coeffs(p, coeffs, w.key_id))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SwitchingKeyWire {
+    rows: Vec<(Packed, Seed)>,
+}
+
+fn switching_key_to_wire(k: &SwitchingKey, p: &CkksParams) -> SwitchingKeyWire {
+    SwitchingKeyWire { rows: k.rows.iter().map(|r| (pack(&r.b, p.n), r.seed)).collect() }
+}
+
+fn switching_key_from_wire(p: &CkksParams, w: &SwitchingKeyWire) -> Result<SwitchingKey> {
+    if w.rows.len() != p.digits.len() {
+        return Err(bad(format!("{} key rows where dnum = {}", w.rows.len(), p.digits.len())));
+    }
+    let basis: Vec<usize> = (0..p.moduli.len()).collect();
+    let parts = w.rows.iter().map(|(b, seed)| Ok((unpack(p, b, &basis)?, *seed))).collect::<Result<Vec<_>>>()?;
+    Ok(SwitchingKey::from_compressed(p, parts))
+}
+
+#[derive(Serialize, Deserialize)]
+struct EvaluationKeysWire {
+    params_id: u64,
+    key_id: u64,
+    relin: Option<SwitchingKeyWire>,
+    rotations: Vec<(u64, SwitchingKeyWire)>,
+    conjugation: Option<SwitchingKeyWire>,
+}
+
+impl EvaluationKeys {
+    /// Serialises the evaluation keys (compressed: `b` parts and seeds).
+    pub fn to_bytes(&self, p: &CkksParams) -> Vec<u8> {
+        encode(
+            Kind::EvaluationKeys,
+            &EvaluationKeysWire {
+                params_id: self.params_id,
+                key_id: self.key_id,
+                relin: self.relin.as_ref().map(|k| switching_key_to_wire(k, p)),
+                rotations: self.rotations.iter().map(|(&g, k)| (g as u64, switching_key_to_wire(k, p))).collect(),
+                conjugation: self.conjugation.as_ref().map(|k| switching_key_to_wire(k, p)),
+            },
+        )
+    }
+
+    /// Reads and validates evaluation keys for `p` (re-expanding the `a` parts).
+    pub fn from_bytes(p: &CkksParams, bytes: &[u8]) -> Result<Self> {
+        let w: EvaluationKeysWire = decode(Kind::EvaluationKeys, bytes)?;
+        check_params(p, w.params_id, "evaluation keys")?;
+        let two_n = 2 * p.n as u64;
+        let mut rotations = BTreeMap::new();
+        for (g, k) in &w.rotations {
+            if g % 2 == 0 || *g >= two_n || *g == 1 {
+                return Err(bad(format!("invalid Galois element {g}")));
+            }
+            if rotations.insert(*g as usize, switching_key_from_wire(p, k)?).is_some() {
+                return Err(bad(format!("duplicate Galois element {g}")));
+            }
+        }
+        Ok(EvaluationKeys {
+            params_id: w.params_id,
+            key_id: w.key_id,
+            relin: w.relin.as_ref().map(|k| switching_key_from_wire(p, k)).transpose()?,
+            rotations,
+            conjugation: w.conjugation.as_ref().map(|k| switching_key_from_wire(p, k)).transpose()?,
+        })
+    }
+}

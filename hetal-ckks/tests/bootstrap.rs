@@ -1,0 +1,91 @@
+//! Bootstrapping on the small insecure presets (N = 2^12): precision of one bootstrap for full
+//! and sparse packing, 20 bootstraps in a row, the key-memory guard.
+
+use hetal_ckks::bootstrap::{BootstrapPreset, circuit_rotations, BootstrappingEvaluator, estimate_memory, generate_bootstrap_keys, precision_bits, presets};
+use hetal_ckks::{CkksClient, CkksParams};
+use hetal_traits::{Complex64, Decryptor, Encryptor, Evaluator, EvaluatorExt, KeyRequest, Level, Leveled};
+use rand::{RngExt, SeedableRng};
+
+fn setup(preset: &BootstrapPreset, seed: u64) -> (CkksClient, BootstrappingEvaluator) {
+    let params = CkksParams::new(&preset.params).unwrap();
+    let mut client = CkksClient::from_seed(params.clone(), seed);
+    let (keys, _) = generate_bootstrap_keys(&mut client, &preset.config, &KeyRequest::default()).unwrap();
+    let eval = BootstrappingEvaluator::new(params, keys, &preset.config).unwrap();
+    (client, eval)
+}
+
+fn random_values(slots: usize, seed: u64, complex: bool) -> Vec<Complex64> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..slots)
+        .map(|_| {
+            let re = rng.random_range(-1.0..=1.0);
+            let im = if complex { rng.random_range(-1.0..=1.0) } else { 0.0 };
+            Complex64::new(re, im)
+        })
+        .collect()
+}
+
+fn check_one(preset: BootstrapPreset, complex: bool) {
+    let (mut client, eval) = setup(&preset, 11);
+    let info = eval.bootstrap_info().unwrap();
+    assert_eq!(info.min_input_level, Level(0));
+    assert!(info.output_level >= Level(2));
+    let v = random_values(eval.slots(), 5, complex);
+    let ct = client.encrypt_values(&v, Level(0)).unwrap();
+    let out = eval.bootstrap(&ct).unwrap();
+    assert_eq!(out.level(), info.output_level);
+    assert!(out.scale().matches(eval.canonical_scale(info.output_level)));
+    let got = client.decrypt_values(&out).unwrap();
+    let (min, mean) = precision_bits(&got, &v);
+    eprintln!("{}: {} slots, precision min {min:.2} mean {mean:.2} bits", preset.params.name, eval.slots());
+    assert!(min >= preset.config.precision_bits, "min precision {min} < declared {}", preset.config.precision_bits);
+    // The refreshed ciphertext is usable: square it and compare.
+    let sq = eval.square_rescale(&out).unwrap();
+    let got = client.decrypt_values(&sq).unwrap();
+    let want: Vec<Complex64> = v.iter().map(|z| z * z).collect();
+    let (min_sq, _) = precision_bits(&got, &want);
+    assert!(min_sq >= preset.config.precision_bits - 2.0, "after a square: {min_sq}");
+}
+
+#[test]
+fn bootstrap_full_packing_real_and_complex() {
+    check_one(presets::insecure_boot_n12(), true);
+}
+
+#[test]
+fn bootstrap_sparse_packing() {
+    check_one(presets::insecure_boot_n12_sparse(), true);
+}
+
+#[test]
+fn bootstrap_twenty_times_in_a_row() {
+    let preset = presets::insecure_boot_n12();
+    let (mut client, eval) = setup(&preset, 12);
+    let v = random_values(eval.slots(), 6, false);
+    let mut ct = client.encrypt_values(&v, eval.bootstrap_info().unwrap().output_level).unwrap();
+    for i in 0..20 {
+        ct = eval.bootstrap(&ct).unwrap();
+        let got = client.decrypt_values(&ct).unwrap();
+        let (min, mean) = precision_bits(&got, &v);
+        eprintln!("bootstrap {}: min {min:.2} mean {mean:.2} bits", i + 1);
+        assert!(min >= preset.config.precision_bits, "bootstrap {}: {min} < {}", i + 1, preset.config.precision_bits);
+    }
+}
+
+#[test]
+fn key_generation_refuses_when_over_budget() {
+    let mut preset = presets::insecure_boot_n12();
+    let params = CkksParams::new(&preset.params).unwrap();
+    let est = estimate_memory(&params, &preset.config, &KeyRequest::default()).unwrap();
+    assert!(est.keys > 10 && est.bytes_per_key > 0 && est.plaintext_bytes > 0);
+    preset.config.memory_budget_bytes = Some(est.total_bytes() - 1);
+    let mut client = CkksClient::from_seed(params, 1);
+    let err = generate_bootstrap_keys(&mut client, &preset.config, &KeyRequest::default()).unwrap_err();
+    assert!(err.to_string().contains("GiB"), "{err}");
+    preset.config.memory_budget_bytes = Some(est.total_bytes());
+    let used = circuit_rotations(client.params(), &preset.config);
+    let extra = (1..).find(|k| !used.contains(k)).unwrap() as i64;
+    let (keys, got) = generate_bootstrap_keys(&mut client, &preset.config, &KeyRequest::with_rotations([extra])).unwrap();
+    assert_eq!(got.keys, est.keys + 1);
+    assert_eq!(keys.galois_elements().len() + 2, got.keys);
+}
