@@ -18,12 +18,15 @@ struct Cli {
 enum Command {
     /// An encrypted dot product on the mock backend, with its op counts.
     Demo(cmd::demo::DemoArgs),
+    /// Single-threaded timings of the basic CKKS operations on a preset (for peer comparisons).
+    CkksOps(cmd::ckks_ops::CkksOpsArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Demo(a) => cmd::demo::run(a),
+        Command::CkksOps(a) => cmd::ckks_ops::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
