@@ -1,0 +1,300 @@
+//! The client role: plans the run, generates keys, encrypts the data, judges each epoch on the
+//! decrypted validation logits, and decrypts the final model.
+
+use crate::config::{EarlyStopping, TrainConfig};
+use crate::data::Splits;
+use crate::error::{Error, Result};
+use crate::plain::{
+    EpochRecord, Model, accuracy, argmax_rows, batch_ranges, cross_entropy_logits,
+    cross_entropy_probs,
+};
+use crate::protocol::{Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, Plan};
+use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm, MatmulDims};
+use hetal_linalg::packed::{
+    Layout, Matrix, PackedMatrix, UnitShape, tile_columns_keys, tile_rows_keys,
+};
+use hetal_traits::{Encryptor, KeyRequest};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+impl Plan {
+    /// Plans a run: HETAL's unit shape rule (`run.py`) for the batch size and the padded class
+    /// count, the batch boundaries of the training set, and the hyperparameters.
+    pub fn new(
+        splits: &Splits,
+        config: &TrainConfig,
+        slots: usize,
+        weight_bound: f64,
+    ) -> Result<Plan> {
+        config.validate()?;
+        if !(weight_bound.is_finite() && weight_bound > 0.0) {
+            return Err(Error::config(format!(
+                "weight bound {weight_bound} must be positive"
+            )));
+        }
+        let classes = splits.num_classes;
+        let padded = classes.next_power_of_two().max(2);
+        let shape = UnitShape::training(config.batch_size, padded, slots)?;
+        if shape.s0 < padded || shape.s1 < padded {
+            return Err(Error::config(format!(
+                "{padded} padded classes do not fit the unit shape ({}, {}) of {slots} slots",
+                shape.s0, shape.s1
+            )));
+        }
+        Ok(Plan {
+            slots,
+            unit: (shape.s0, shape.s1),
+            features: splits.num_features(),
+            classes,
+            padded_classes: padded,
+            batch_rows: batch_ranges(splits.train.len(), config.batch_size)
+                .iter()
+                .map(|r| r.len())
+                .collect(),
+            val_rows: splits.val.len(),
+            config: config.clone(),
+            report_train_loss: true,
+            weight_bound,
+        })
+    }
+
+    /// The evaluation keys the server needs for the matrix products and tilings (without the
+    /// softmax's, which `softmax_keys` adds), plus bootstrapping if asked for.
+    pub fn key_request(
+        &self,
+        softmax_keys: &KeyRequest,
+        bootstrapping: bool,
+    ) -> Result<KeyRequest> {
+        let shape = self.shape()?;
+        let c = self.padded_classes;
+        let rows = self
+            .batch_rows
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(1)
+            .max(self.val_rows);
+        let dims = MatmulDims::new(rows, self.width(), c, shape)?;
+        let mut req = AbtAlgorithm::DiagAbt.required_keys(&dims)?;
+        req.merge(&AtbAlgorithm::DiagAtbAuto.required_keys(&dims)?);
+        req.merge(&tile_columns_keys(c, shape));
+        req.merge(&tile_rows_keys(c, shape));
+        req.merge(softmax_keys);
+        req.bootstrapping |= bootstrapping;
+        Ok(req)
+    }
+}
+
+/// Adds the bias column and converts to the linear-algebra matrix type.
+pub fn design_matrix(x: &Array2<f64>) -> Matrix {
+    let d = x.ncols();
+    Matrix::from_fn(x.nrows(), d + 1, |i, j| if j < d { x[[i, j]] } else { 1.0 })
+}
+
+/// One-hot labels, `n × width`.
+pub fn label_matrix(labels: &[usize], width: usize) -> Matrix {
+    Matrix::from_fn(
+        labels.len(),
+        width,
+        |i, j| if labels[i] == j { 1.0 } else { 0.0 },
+    )
+}
+
+/// What the client remembers between epochs (saved between processes in the two-process flow).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientState {
+    /// Early-stopping bookkeeping (validation losses, best epoch).
+    pub stopping: EarlyStopping,
+    /// Per-epoch history.
+    pub history: Vec<EpochRecord>,
+}
+
+/// The client: a backend client (secret key holder) and the plan.
+#[derive(Debug)]
+pub struct Client<K> {
+    /// The backend client: encryption, decryption, key generation.
+    pub backend: K,
+    /// The plan of the run.
+    pub plan: Plan,
+    /// Early stopping and history.
+    pub state: ClientState,
+}
+
+impl<K> Client<K>
+where
+    K: Encryptor + hetal_traits::Decryptor<Ciphertext = <K as Encryptor>::Ciphertext>,
+{
+    /// A client for `plan`.
+    pub fn new(backend: K, plan: Plan) -> Result<Self> {
+        if backend.slots() != plan.slots {
+            return Err(Error::config(format!(
+                "the plan is for {} slots, the backend has {}",
+                plan.slots,
+                backend.slots()
+            )));
+        }
+        Ok(Client {
+            backend,
+            plan,
+            state: ClientState::default(),
+        })
+    }
+
+    fn encrypt_matrix(&mut self, m: &Matrix) -> Result<EncMatrix<<K as Encryptor>::Ciphertext>> {
+        let shape = self.plan.shape()?;
+        let level = self.backend.max_level();
+        Ok(EncMatrix::from_packed(&PackedMatrix::encrypt(
+            &mut self.backend,
+            m,
+            shape,
+            Layout::Plain,
+            level,
+        )?))
+    }
+
+    /// Encrypts the training batches (features with bias, one-hot labels), the validation
+    /// features and zero initial weights, all at the top level.
+    pub fn encrypt_data(
+        &mut self,
+        splits: &Splits,
+    ) -> Result<EncryptedData<<K as Encryptor>::Ciphertext>> {
+        self.check_splits(splits)?;
+        let ranges = batch_ranges(splits.train.len(), self.plan.config.batch_size);
+        let mut train_x = Vec::new();
+        let mut train_y = Vec::new();
+        for r in ranges {
+            let b = splits.train.slice(r);
+            train_x.push(self.encrypt_matrix(&design_matrix(&b.features))?);
+            train_y.push(self.encrypt_matrix(&label_matrix(&b.labels, self.plan.padded_classes))?);
+        }
+        let val_x = self.encrypt_matrix(&design_matrix(&splits.val.features))?;
+        let initial_weights =
+            self.encrypt_matrix(&Matrix::zeros(self.plan.padded_classes, self.plan.width()))?;
+        Ok(EncryptedData {
+            plan: self.plan.clone(),
+            train_x,
+            train_y,
+            val_x,
+            initial_weights,
+        })
+    }
+
+    /// Encrypts features (bias column added) for encrypted inference.
+    pub fn encrypt_features(
+        &mut self,
+        x: &Array2<f64>,
+    ) -> Result<EncMatrix<<K as Encryptor>::Ciphertext>> {
+        if x.ncols() != self.plan.features {
+            return Err(Error::FeatureCountMismatch {
+                what: "inference features".into(),
+                expected: self.plan.features,
+                actual: x.ncols(),
+            });
+        }
+        self.encrypt_matrix(&design_matrix(x))
+    }
+
+    /// Decrypts a packed matrix to an array (all logical rows and columns).
+    pub fn decrypt_matrix(
+        &self,
+        m: &EncMatrix<<K as Encryptor>::Ciphertext>,
+    ) -> Result<Array2<f64>> {
+        let d = m.to_packed()?.decrypt(&self.backend)?;
+        Array2::from_shape_vec((d.rows(), d.cols()), d.data().to_vec())
+            .map_err(|e| Error::format("decrypted matrix", e.to_string()))
+    }
+
+    fn check_splits(&self, splits: &Splits) -> Result<()> {
+        if splits.num_features() != self.plan.features || splits.num_classes != self.plan.classes {
+            return Err(Error::config(format!(
+                "the data have {} features and {} classes, the plan {} and {}",
+                splits.num_features(),
+                splits.num_classes,
+                self.plan.features,
+                self.plan.classes
+            )));
+        }
+        if splits.val.len() != self.plan.val_rows {
+            return Err(Error::config("the validation set does not match the plan"));
+        }
+        Ok(())
+    }
+
+    /// Judges an epoch: decrypts the validation logits, computes the validation loss and
+    /// accuracy (and the training loss from the batches' softmax outputs), updates early
+    /// stopping, and returns the decision for the server with the epoch's record.
+    pub fn review_epoch(
+        &mut self,
+        r: &EpochResult<<K as Encryptor>::Ciphertext>,
+        splits: &Splits,
+    ) -> Result<(Decision, EpochRecord)> {
+        let expected = self.state.stopping.losses.len();
+        if r.epoch != expected {
+            return Err(Error::protocol(format!(
+                "the server sent epoch {}, the client expected epoch {expected}",
+                r.epoch
+            )));
+        }
+        let c = self.plan.classes;
+        let z = self.decrypt_matrix(&r.val_logits)?;
+        if z.nrows() != splits.val.len() {
+            return Err(Error::protocol("validation logits of the wrong size"));
+        }
+        let val_loss = cross_entropy_logits(&z, &splits.val.labels, c);
+        let val_accuracy = accuracy(&argmax_rows(&z, c), &splits.val.labels);
+        let ranges = batch_ranges(splits.train.len(), self.plan.config.batch_size);
+        let (mut sum, mut n) = (0.0, 0usize);
+        for (b, p) in &r.train_probs {
+            let range = ranges
+                .get(*b)
+                .ok_or_else(|| Error::protocol(format!("softmax outputs of unknown batch {b}")))?;
+            let p = self.decrypt_matrix(p)?;
+            sum +=
+                cross_entropy_probs(&p, &splits.train.labels[range.clone()]) * range.len() as f64;
+            n += range.len();
+        }
+        let train_loss = if n > 0 { sum / n as f64 } else { f64::NAN };
+        let improved = self.state.stopping.record(val_loss);
+        let stop = self
+            .state
+            .stopping
+            .should_stop(self.plan.config.patience, self.plan.config.epochs);
+        let record = EpochRecord {
+            epoch: r.epoch,
+            train_loss,
+            val_loss,
+            val_accuracy,
+        };
+        self.state.history.push(record.clone());
+        Ok((
+            Decision {
+                epoch: r.epoch,
+                improved,
+                stop,
+            },
+            record,
+        ))
+    }
+
+    /// Decrypts the model (the real classes' rows).
+    pub fn decrypt_model(&self, m: &EncryptedModel<<K as Encryptor>::Ciphertext>) -> Result<Model> {
+        let w = self.decrypt_matrix(&m.weights)?;
+        if w.ncols() != self.plan.width() || w.nrows() < self.plan.classes {
+            return Err(Error::protocol("encrypted model of the wrong shape"));
+        }
+        Ok(Model::from_matrix(
+            &w.slice(ndarray::s![..self.plan.classes, ..]).to_owned(),
+        ))
+    }
+
+    /// Predictions from decrypted encrypted-inference logits.
+    pub fn predictions(
+        &self,
+        logits: &EncMatrix<<K as Encryptor>::Ciphertext>,
+    ) -> Result<Vec<usize>> {
+        Ok(argmax_rows(
+            &self.decrypt_matrix(logits)?,
+            self.plan.classes,
+        ))
+    }
+}

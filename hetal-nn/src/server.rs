@@ -1,0 +1,566 @@
+//! The server role: trains on encrypted data with evaluation keys only.
+//!
+//! [`Server`] is generic over `E: Evaluator` and nothing else: the trait has no decryption, so
+//! the server cannot see the data, the labels, the logits or the model, by construction.
+//!
+//! # One training step (batch `X`, labels `Y`, weights `W`, look-ahead `V`)
+//!
+//! 1. `Ṽ = tile_rows(V)`; `Z = X Ṽ^T` by DiagABT (3 levels on each input);
+//! 2. `P = softmax(Z)` (the [`SoftmaxApprox`], which may bootstrap);
+//! 3. `D = P − Y`, `D̃ = tile_columns(D)`; `G = D̃^T X` by DiagATB (the variant with the higher
+//!    output level; 4 or 3 levels on `D`, 2 or 3 on `X`);
+//! 4. `W' = V − (η/n) G` and, for Nesterov, `V' = (1 + μ) W' − μ W`, each computed as one linear
+//!    combination of `V`, `G`, `W` with a single rescale (1 level).
+//!
+//! # Bootstrapping
+//!
+//! Before each stage the operands go through hetal-linalg's [`Refresher`] with the depth the
+//! stage consumes: when the evaluator bootstraps, a ciphertext is refreshed if the stage would
+//! leave its result below the lowest level from which that result can still be bootstrapped
+//! (one level more for values beyond the bootstrapping input range, which are scaled down by a
+//! power of two first and multiplied back after). The bounds used are
+//! [`Plan::weight_bound`] for `W` and `V`, the softmax's output bound for `P − Y`, and the softmax's
+//! input radius for the logits. Without bootstrapping a stage that lacks depth fails with
+//! [`hetal_linalg::Error::DepthExhausted`].
+
+use crate::config::Optimizer;
+use crate::error::{Error, Result};
+use crate::protocol::{
+    Checkpoint, Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, Plan, ServerStats,
+};
+use crate::softmax::SoftmaxApprox;
+use hetal_linalg::approx::Refresher;
+use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm};
+use hetal_linalg::packed::{Layout, PackedMatrix, UnitShape, tile_columns, tile_rows};
+use hetal_traits::{Complex64, Evaluator, Leveled, Scale};
+use std::time::Instant;
+
+type Ct<E> = <E as Evaluator>::Ciphertext;
+type Packed<E> = PackedMatrix<Ct<E>>;
+
+/// Progress of a training run, for progress bars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// A step finished: `done` of `total` in `epoch` (0-based).
+    Step {
+        /// The epoch.
+        epoch: usize,
+        /// Steps done in this epoch.
+        done: usize,
+        /// Steps in this epoch.
+        total: usize,
+    },
+    /// The validation logits of `epoch` are computed.
+    Validated {
+        /// The epoch.
+        epoch: usize,
+    },
+}
+
+/// Refreshes every block of `m` that has fewer than `need` levels above the floor of
+/// `out_bound` ([`Refresher::ensure`]), counting the bootstraps.
+fn ensure<E: Evaluator>(
+    rf: &Refresher,
+    ev: &E,
+    m: &Packed<E>,
+    need: u32,
+    bound: f64,
+    out_bound: f64,
+    stats: &mut ServerStats,
+) -> Result<Packed<E>> {
+    let t = Instant::now();
+    let mut count = 0;
+    let out = m.try_map(|c| {
+        let r = rf.ensure(ev, c, need, bound, out_bound)?;
+        if r.level() > c.level() {
+            count += 1;
+        }
+        Ok(r)
+    })?;
+    if count > 0 {
+        stats.bootstraps += count;
+        stats.bootstrap_time += t.elapsed();
+    }
+    Ok(out)
+}
+
+/// `Σ coef_i · x_i` with one rescale: every term is brought to the lowest level `l` among the
+/// inputs, multiplied by its constant at the scale that makes all products equal, summed and
+/// rescaled to the canonical scale of level `l − 1`. Depth 1.
+pub fn linear_combination<E: Evaluator>(ev: &E, terms: &[(&Ct<E>, f64)]) -> Result<Ct<E>> {
+    let level = terms
+        .iter()
+        .map(|(c, _)| c.level())
+        .min()
+        .ok_or_else(|| Error::config("empty linear combination"))?;
+    let below = level.below().ok_or(hetal_traits::Error::LevelExhausted {
+        op: hetal_traits::Operation::MulConst,
+        level,
+    })?;
+    let target = ev.canonical_scale(below).value() * ev.prime(level);
+    let mut acc: Option<Ct<E>> = None;
+    for (c, coef) in terms {
+        let c = ev.drop_to_level(c, level)?;
+        let cs = Scale(target / c.scale().value());
+        let t = ev.mul_const(&c, Complex64::new(*coef, 0.0), cs)?;
+        acc = Some(match acc {
+            None => t,
+            Some(a) => ev.add(&a, &t)?,
+        });
+    }
+    let acc = acc.ok_or_else(|| Error::config("empty linear combination"))?;
+    Ok(ev.rescale(&acc)?)
+}
+
+/// Block-wise [`linear_combination`] of packed matrices of equal shape.
+fn combine<E: Evaluator>(ev: &E, terms: &[(&Packed<E>, f64)]) -> Result<Packed<E>> {
+    let first = terms[0].0;
+    let blocks = (0..first.blocks().len())
+        .map(|i| {
+            let t: Vec<(&Ct<E>, f64)> = terms.iter().map(|(m, c)| (&m.blocks()[i], *c)).collect();
+            linear_combination(ev, &t)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(PackedMatrix::from_blocks(
+        first.rows(),
+        first.cols(),
+        first.shape(),
+        first.layout(),
+        blocks,
+    )?)
+}
+
+/// Block-wise `a − b` (levels aligned by the evaluator).
+fn sub<E: Evaluator>(ev: &E, a: &Packed<E>, b: &Packed<E>) -> Result<Packed<E>> {
+    if a.blocks().len() != b.blocks().len() || a.rows() != b.rows() || a.cols() != b.cols() {
+        return Err(Error::protocol(format!(
+            "P is {}x{} but Y is {}x{}",
+            a.rows(),
+            a.cols(),
+            b.rows(),
+            b.cols()
+        )));
+    }
+    let blocks = a
+        .blocks()
+        .iter()
+        .zip(b.blocks())
+        .map(|(x, y)| ev.sub(x, y))
+        .collect::<hetal_traits::Result<Vec<_>>>()?;
+    Ok(PackedMatrix::from_blocks(
+        a.rows(),
+        a.cols(),
+        a.shape(),
+        a.layout(),
+        blocks,
+    )?)
+}
+
+fn expect(
+    m: &PackedMatrix<impl Clone>,
+    what: &str,
+    rows: usize,
+    cols: usize,
+    shape: UnitShape,
+) -> Result<()> {
+    if m.rows() != rows || m.cols() != cols || m.shape() != shape || m.layout() != Layout::Plain {
+        return Err(Error::protocol(format!(
+            "{what}: a {}x{} {:?} matrix in ({}, {}) blocks, expected {rows}x{cols} Plain in ({}, {})",
+            m.rows(),
+            m.cols(),
+            m.layout(),
+            m.shape().s0,
+            m.shape().s1,
+            shape.s0,
+            shape.s1
+        )));
+    }
+    Ok(())
+}
+
+/// The server: encrypted data, encrypted model state, and an evaluator without a secret key.
+pub struct Server<E: Evaluator> {
+    ev: E,
+    softmax: Box<dyn SoftmaxApprox<E>>,
+    plan: Plan,
+    shape: UnitShape,
+    refresher: Refresher,
+    logit_bound: f64,
+    train_x: Vec<Packed<E>>,
+    train_y: Vec<Packed<E>>,
+    val_x: Packed<E>,
+    epochs_done: usize,
+    step: u64,
+    w: Packed<E>,
+    v: Packed<E>,
+    best: Option<(usize, Packed<E>)>,
+    pending: Option<EpochResult<Ct<E>>>,
+    stopped: bool,
+    stats: ServerStats,
+}
+
+impl<E: Evaluator> Server<E> {
+    /// A server for the data of a client; the model starts at the client's encrypted initial weights.
+    pub fn new(
+        ev: E,
+        softmax: Box<dyn SoftmaxApprox<E>>,
+        data: &EncryptedData<Ct<E>>,
+    ) -> Result<Self> {
+        let plan = data.plan.clone();
+        plan.config.validate()?;
+        let shape = plan.shape()?;
+        if ev.slots() != plan.slots || shape.slots() != plan.slots {
+            return Err(Error::protocol(format!(
+                "the plan is for {} slots, the evaluator has {}",
+                plan.slots,
+                ev.slots()
+            )));
+        }
+        if data.train_x.len() != plan.batch_rows.len()
+            || data.train_y.len() != plan.batch_rows.len()
+        {
+            return Err(Error::protocol(
+                "the number of encrypted batches does not match the plan",
+            ));
+        }
+        let (c, width) = (plan.padded_classes, plan.width());
+        let mut train_x = Vec::new();
+        let mut train_y = Vec::new();
+        for (i, (x, y)) in data.train_x.iter().zip(&data.train_y).enumerate() {
+            let (x, y) = (x.to_packed()?, y.to_packed()?);
+            expect(
+                &x,
+                &format!("batch {i} features"),
+                plan.batch_rows[i],
+                width,
+                shape,
+            )?;
+            expect(
+                &y,
+                &format!("batch {i} labels"),
+                plan.batch_rows[i],
+                c,
+                shape,
+            )?;
+            train_x.push(x);
+            train_y.push(y);
+        }
+        let val_x = data.val_x.to_packed()?;
+        expect(&val_x, "validation features", plan.val_rows, width, shape)?;
+        let w = data.initial_weights.to_packed()?;
+        expect(&w, "initial weights", c, width, shape)?;
+        let refresher = Refresher::new(&ev);
+        let logit_bound = softmax.input_bound();
+        Ok(Server {
+            ev,
+            softmax,
+            shape,
+            refresher,
+            logit_bound,
+            train_x,
+            train_y,
+            val_x,
+            epochs_done: 0,
+            step: 0,
+            v: w.clone(),
+            w,
+            best: None,
+            pending: None,
+            stopped: false,
+            stats: ServerStats::default(),
+            plan,
+        })
+    }
+
+    /// A server that continues from a checkpoint (same data and plan).
+    pub fn resume(
+        ev: E,
+        softmax: Box<dyn SoftmaxApprox<E>>,
+        data: &EncryptedData<Ct<E>>,
+        ckpt: &Checkpoint<Ct<E>>,
+    ) -> Result<Self> {
+        let mut s = Server::new(ev, softmax, data)?;
+        if ckpt.plan != s.plan {
+            return Err(Error::protocol("the checkpoint belongs to another plan"));
+        }
+        let (c, width) = (s.plan.padded_classes, s.plan.width());
+        let w = ckpt.w.to_packed()?;
+        let v = ckpt.v.to_packed()?;
+        expect(&w, "checkpoint weights", c, width, s.shape)?;
+        expect(&v, "checkpoint look-ahead weights", c, width, s.shape)?;
+        s.best = match &ckpt.best {
+            Some((e, m)) => {
+                let m = m.to_packed()?;
+                expect(&m, "checkpoint best weights", c, width, s.shape)?;
+                Some((*e, m))
+            }
+            None => None,
+        };
+        s.w = w;
+        s.v = v;
+        s.epochs_done = ckpt.epochs_done;
+        s.step = ckpt.step;
+        s.pending = ckpt.pending.clone();
+        s.stopped = ckpt.stopped;
+        s.stats = ckpt.stats;
+        Ok(s)
+    }
+
+    /// The state to save (after an epoch or a decision).
+    pub fn checkpoint(&self) -> Checkpoint<Ct<E>> {
+        Checkpoint {
+            plan: self.plan.clone(),
+            epochs_done: self.epochs_done,
+            step: self.step,
+            w: EncMatrix::from_packed(&self.w),
+            v: EncMatrix::from_packed(&self.v),
+            best: self
+                .best
+                .as_ref()
+                .map(|(e, m)| (*e, EncMatrix::from_packed(m))),
+            pending: self.pending.clone(),
+            stopped: self.stopped,
+            stats: self.stats,
+        }
+    }
+
+    /// The evaluator.
+    pub fn evaluator(&self) -> &E {
+        &self.ev
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Epochs finished.
+    pub fn epochs_done(&self) -> usize {
+        self.epochs_done
+    }
+
+    /// The timings so far.
+    pub fn stats(&self) -> ServerStats {
+        self.stats
+    }
+
+    /// Whether the last epoch's result awaits the client's decision.
+    pub fn awaiting_decision(&self) -> Option<&EpochResult<Ct<E>>> {
+        self.pending.as_ref()
+    }
+
+    /// Whether training is over (the client said stop, or the epoch cap is reached).
+    pub fn is_done(&self) -> bool {
+        self.stopped
+    }
+
+    /// Trains one epoch and computes the encrypted validation logits. The result must be
+    /// answered with [`Server::apply_decision`] before the next epoch.
+    pub fn run_epoch(&mut self, progress: &mut dyn FnMut(Progress)) -> Result<EpochResult<Ct<E>>> {
+        if self.stopped {
+            return Err(Error::protocol("training is over"));
+        }
+        if let Some(p) = &self.pending {
+            return Err(Error::protocol(format!(
+                "epoch {} still awaits the client's decision",
+                p.epoch
+            )));
+        }
+        let start = Instant::now();
+        let epoch = self.epochs_done;
+        let order = self.plan.config.batch_order(epoch, self.train_x.len());
+        let mut train_probs = Vec::new();
+        for (i, &b) in order.iter().enumerate() {
+            let p = self.train_step(b)?;
+            if self.plan.report_train_loss {
+                train_probs.push((b, EncMatrix::from_packed(&p)));
+            }
+            progress(Progress::Step {
+                epoch,
+                done: i + 1,
+                total: order.len(),
+            });
+        }
+        let val_logits = EncMatrix::from_packed(&self.val_logits()?);
+        progress(Progress::Validated { epoch });
+        let epoch_time = start.elapsed();
+        self.stats.train_time += epoch_time;
+        self.epochs_done += 1;
+        let result = EpochResult {
+            epoch,
+            val_logits,
+            train_probs,
+            epoch_time,
+        };
+        self.pending = Some(result.clone());
+        Ok(result)
+    }
+
+    /// Applies the client's decision on the pending epoch.
+    pub fn apply_decision(&mut self, d: Decision) -> Result<()> {
+        let Some(p) = &self.pending else {
+            return Err(Error::protocol(format!(
+                "a decision on epoch {} but no epoch awaits one",
+                d.epoch
+            )));
+        };
+        if p.epoch != d.epoch {
+            return Err(Error::protocol(format!(
+                "a decision on epoch {} but epoch {} awaits one",
+                d.epoch, p.epoch
+            )));
+        }
+        if d.improved {
+            self.best = Some((d.epoch, self.w.clone()));
+        }
+        self.stopped = d.stop || self.epochs_done >= self.plan.config.epochs;
+        self.pending = None;
+        Ok(())
+    }
+
+    /// The encrypted weights of the best epoch (or the current ones if no epoch was judged yet).
+    pub fn final_model(&self) -> EncryptedModel<Ct<E>> {
+        let (epoch, w) = match &self.best {
+            Some((e, w)) => (*e, w),
+            None => (self.epochs_done.saturating_sub(1), &self.w),
+        };
+        EncryptedModel {
+            epoch,
+            weights: EncMatrix::from_packed(w),
+            stats: self.stats,
+        }
+    }
+
+    /// Encrypted inference: the logits `X W^T` of encrypted features (Plain, `n × (features + 1)`,
+    /// bias column included) under the best weights.
+    pub fn infer(&mut self, x: &EncMatrix<Ct<E>>) -> Result<EncMatrix<Ct<E>>> {
+        let x = x.to_packed()?;
+        expect(
+            &x,
+            "inference features",
+            x.rows(),
+            self.plan.width(),
+            self.shape,
+        )?;
+        let w = match &self.best {
+            Some((_, w)) => w.clone(),
+            None => self.w.clone(),
+        };
+        let mut stats = self.stats;
+        let z = self.forward(&x, &w, self.plan.weight_bound, &mut stats)?;
+        Ok(EncMatrix::from_packed(&z))
+    }
+
+    fn forward(
+        &self,
+        x: &Packed<E>,
+        w: &Packed<E>,
+        bound: f64,
+        stats: &mut ServerStats,
+    ) -> Result<Packed<E>> {
+        let (_, db) = AbtAlgorithm::DiagAbt.depths();
+        let w = ensure(
+            &self.refresher,
+            &self.ev,
+            w,
+            db,
+            bound,
+            self.logit_bound,
+            stats,
+        )?;
+        let wt = tile_rows(&self.ev, &w)?;
+        let t = Instant::now();
+        let z = AbtAlgorithm::DiagAbt.multiply(&self.ev, x, &wt)?;
+        stats.abt_time += t.elapsed();
+        Ok(z)
+    }
+
+    fn val_logits(&mut self) -> Result<Packed<E>> {
+        let mut stats = self.stats;
+        let (_, db) = AbtAlgorithm::DiagAbt.depths();
+        self.w = ensure(
+            &self.refresher,
+            &self.ev,
+            &self.w,
+            db,
+            self.plan.weight_bound,
+            self.logit_bound,
+            &mut stats,
+        )?;
+        let z = self.forward(&self.val_x, &self.w, self.plan.weight_bound, &mut stats)?;
+        self.stats = stats;
+        Ok(z)
+    }
+
+    /// One optimiser step on batch `b`; returns the softmax outputs `P`.
+    fn train_step(&mut self, b: usize) -> Result<Packed<E>> {
+        let mut stats = self.stats;
+        let bound = self.plan.weight_bound;
+        let ev = &self.ev;
+        let (_, db) = AbtAlgorithm::DiagAbt.depths();
+        self.v = ensure(
+            &self.refresher,
+            ev,
+            &self.v,
+            db,
+            bound,
+            self.logit_bound,
+            &mut stats,
+        )?;
+        let x = &self.train_x[b];
+        let z = self.forward(x, &self.v, bound, &mut stats)?;
+        let t = Instant::now();
+        let p = self.softmax.apply(ev, &z, self.plan.classes)?;
+        stats.softmax_time += t.elapsed();
+
+        let d = sub(ev, &p, &self.train_y[b])?;
+        // DiagATB takes at most 4 levels on D; one more for the update.
+        // |P − Y| ≤ max(|P|, 1) since P ≥ 0 and Y is one-hot.
+        let residual_bound = self.softmax.output_bound().max(1.0);
+        let d = ensure(
+            &self.refresher,
+            ev,
+            &d,
+            4 + 1,
+            residual_bound,
+            bound,
+            &mut stats,
+        )?;
+        let dt = tile_columns(ev, &d)?;
+        let t = Instant::now();
+        let g = AtbAlgorithm::DiagAtbAuto.multiply(ev, &dt, x)?;
+        stats.atb_time += t.elapsed();
+
+        let eta = self.plan.config.learning_rate / self.plan.batch_rows[b] as f64;
+        let w_next = combine(ev, &[(&self.v, 1.0), (&g, -eta)])?;
+        let v_next = match self.plan.config.optimizer {
+            Optimizer::Sgd => w_next.clone(),
+            Optimizer::Nesterov => {
+                let mu = self.plan.config.optimizer.momentum(self.step);
+                self.w = ensure(&self.refresher, ev, &self.w, 1, bound, bound, &mut stats)?;
+                combine(
+                    ev,
+                    &[(&self.v, 1.0 + mu), (&g, -(1.0 + mu) * eta), (&self.w, -mu)],
+                )?
+            }
+        };
+        self.w = w_next;
+        self.v = v_next;
+        self.step += 1;
+        stats.steps += 1;
+        self.stats = stats;
+        Ok(p)
+    }
+}
+
+impl<E: Evaluator> std::fmt::Debug for Server<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("softmax", &self.softmax.name())
+            .field("plan", &self.plan)
+            .field("epochs_done", &self.epochs_done)
+            .field("step", &self.step)
+            .field("stopped", &self.stopped)
+            .finish_non_exhaustive()
+    }
+}
