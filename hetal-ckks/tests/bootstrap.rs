@@ -3,7 +3,7 @@
 
 use hetal_ckks::bootstrap::{BootstrapPreset, circuit_rotations, BootstrappingEvaluator, estimate_memory, generate_bootstrap_keys, precision_bits, presets};
 use hetal_ckks::{CkksClient, CkksParams};
-use hetal_traits::{Complex64, Decryptor, Encryptor, Evaluator, EvaluatorExt, KeyRequest, Level, Leveled};
+use hetal_traits::{Complex64, Decryptor, Encoder, Encryptor, Evaluator, EvaluatorExt, KeyRequest, Level, Leveled};
 use rand::{RngExt, SeedableRng};
 
 fn setup(preset: &BootstrapPreset, seed: u64) -> (CkksClient, BootstrappingEvaluator) {
@@ -82,10 +82,12 @@ fn key_generation_refuses_when_over_budget() {
     let mut client = CkksClient::from_seed(params, 1);
     let err = generate_bootstrap_keys(&mut client, &preset.config, &KeyRequest::default()).unwrap_err();
     assert!(err.to_string().contains("GiB"), "{err}");
-    preset.config.memory_budget_bytes = Some(est.total_bytes());
     let used = circuit_rotations(client.params(), &preset.config);
-    let extra = (1..).find(|k| !used.contains(k)).unwrap() as i64;
-    let (keys, got) = generate_bootstrap_keys(&mut client, &preset.config, &KeyRequest::with_rotations([extra])).unwrap();
-    assert_eq!(got.keys, est.keys + 1);
+    let extra = KeyRequest::with_rotations([(1..).find(|k| !used.contains(k)).unwrap() as i64]);
+    let with_extra = estimate_memory(client.params(), &preset.config, &extra).unwrap();
+    assert_eq!(with_extra.keys, est.keys + 1);
+    preset.config.memory_budget_bytes = Some(with_extra.total_bytes());
+    let (keys, got) = generate_bootstrap_keys(&mut client, &preset.config, &extra).unwrap();
+    assert_eq!(got, with_extra);
     assert_eq!(keys.galois_elements().len() + 2, got.keys);
 }

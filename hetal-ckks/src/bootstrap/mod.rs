@@ -119,7 +119,7 @@ pub mod presets {
     use super::*;
 
     fn small(name: &str, log_slots: Option<u32>) -> BootstrapPreset {
-        let circuit = CircuitSpec { cts_groups: 3, stc_groups: 3, evalmod: EvalModSpec { k: 12.0, degree: 31, double_angle: 3 } };
+        let circuit = CircuitSpec { cts_groups: 3, stc_groups: 3, evalmod: EvalModSpec { k: 12.0, degree: 63, double_angle: 2 } };
         let boot = circuit.depth() as usize;
         let params = bootstrappable_literal(name, 12, log_slots, 50, 2, 40, boot, 58, &[60; 6], 3, 32, Security::Insecure)
             .unwrap_or_else(|e| panic!("preset {name}: {e}"));
@@ -140,7 +140,7 @@ pub mod presets {
     /// N = 2^16, 32768 slots, 9 levels after bootstrapping at scale 2^40, `q_0` 50 bits,
     /// bootstrapping primes 58 bits, dnum 5, Hamming weight 192; log QP ≤ 1747.
     pub fn boot_n16() -> BootstrapPreset {
-        let circuit = CircuitSpec { cts_groups: 3, stc_groups: 3, evalmod: EvalModSpec { k: 32.0, degree: 63, double_angle: 3 } };
+        let circuit = CircuitSpec { cts_groups: 3, stc_groups: 3, evalmod: EvalModSpec { k: 32.0, degree: 127, double_angle: 2 } };
         let boot = circuit.depth() as usize;
         let params = bootstrappable_literal("BOOT_N16", 16, None, 50, 9, 40, boot, 58, &[59; 6], 5, 192, Security::Classic128)
             .unwrap_or_else(|e| panic!("preset BOOT_N16: {e}"));
