@@ -57,3 +57,10 @@ impl Plaintext {
         self.params_id
     }
 }
+
+impl Ciphertext {
+    /// The scale as a plain number.
+    pub fn scale_value(&self) -> f64 {
+        self.scale
+    }
+}

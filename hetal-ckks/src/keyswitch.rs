@@ -5,6 +5,7 @@
 //! can share one decomposition among many keys: [`decompose`] once, then [`inner_product`] with
 //! an optional automorphism table per key, then [`mod_down`].
 
+use crate::arith::Modulus;
 use crate::keys::SwitchingKey;
 use crate::params::CkksParams;
 use crate::ring::{self, scratch, zip_limbs};
@@ -58,6 +59,7 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
                     *u = m.mul_shoup(v, w, ws);
                 }
             });
+            let inv_q: Vec<f64> = src.iter().map(|&i| 1.0 / p.moduli[i].q as f64).collect();
             let mut out = scratch::take(ext.len() * n);
             let work = |(pos, limb): (usize, &mut [u64])| {
                 let g = ext[pos];
@@ -70,7 +72,8 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
                     .iter()
                     .map(|&i| src.iter().filter(|&&k| k != i).fold(1u64, |acc, &k| m.mul(acc, m.reduce(p.moduli[k].q))))
                     .collect();
-                basis_convert(&y, &hats, n, |c, v| limb[c] = m.reduce_u128(v));
+                let prod = src.iter().fold(1u64, |acc, &k| m.mul(acc, m.reduce(p.moduli[k].q)));
+                basis_convert(&m, &y, &hats, &inv_q, &v_table(&m, prod, src.len()), limb);
                 p.ntt[g].forward(limb);
             };
             if out.len() >= 1 << 15 {
@@ -86,21 +89,32 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
     Decomposed { level, digits }
 }
 
-/// `Σ_i y_i[c] · hats[i]` as a 128-bit value for every coefficient `c` (each term is below
-/// 2^122, so up to 63 terms fit without overflow).
+/// Exact, centred fast basis conversion of one target limb.
+///
+/// With `y_i = [x_i · (Q̃/q_i)^-1]_{q_i}` for the source primes `q_i` (rows of `y`), the integer
+/// `Σ_i y_i · Q̃/q_i` equals `x + v·Q̃` with `v = round(Σ_i y_i / q_i)` when `x` is taken in
+/// `(−Q̃/2, Q̃/2]`. This writes `[Σ_i y_i·hats_i − v·Q̃]_t` to `out`, i.e. the centred
+/// representative of `x` modulo the target prime `t` (`hats_i = Q̃/q_i mod t`,
+/// `v_table[v] = v·Q̃ mod t`, `inv_q_i = 1/q_i`). Centring matters: a biased lift would add a
+/// large error to the slots whose root of unity is close to 1.
 #[inline]
-fn basis_convert(y: &[u64], hats: &[u64], n: usize, mut put: impl FnMut(usize, u128)) {
+fn basis_convert(m: &Modulus, y: &[u64], hats: &[u64], inv_q: &[f64], v_table: &[u64], out: &mut [u64]) {
+    let n = out.len();
     let rows: Vec<&[u64]> = (0..hats.len()).map(|i| &y[i * n..(i + 1) * n]).collect();
     macro_rules! fixed {
         ($k:literal) => {{
             let r: [&[u64]; $k] = std::array::from_fn(|i| rows[i]);
             let h: [u128; $k] = std::array::from_fn(|i| hats[i] as u128);
+            let f: [f64; $k] = std::array::from_fn(|i| inv_q[i]);
             for c in 0..n {
                 let mut acc = 0u128;
+                let mut v = 0.0f64;
                 for i in 0..$k {
-                    acc += r[i][c] as u128 * h[i];
+                    let x = r[i][c];
+                    acc += x as u128 * h[i];
+                    v += x as f64 * f[i];
                 }
-                put(c, acc);
+                out[c] = m.sub(m.reduce_u128(acc), v_table[v.round() as usize]);
             }
         }};
     }
@@ -116,13 +130,20 @@ fn basis_convert(y: &[u64], hats: &[u64], n: usize, mut put: impl FnMut(usize, u
         _ => {
             for c in 0..n {
                 let mut acc = 0u128;
-                for (r, &h) in rows.iter().zip(hats) {
+                let mut v = 0.0f64;
+                for ((r, &h), &f) in rows.iter().zip(hats).zip(inv_q) {
                     acc += r[c] as u128 * h as u128;
+                    v += r[c] as f64 * f;
                 }
-                put(c, acc);
+                out[c] = m.sub(m.reduce_u128(acc), v_table[v.round() as usize]);
             }
         }
     }
+}
+
+/// `[v · prod]_t` for `v = 0 ..= len` (the correction table of [`basis_convert`]).
+fn v_table(m: &Modulus, prod_mod_t: u64, len: usize) -> Vec<u64> {
+    (0..=len as u64 + 1).map(|v| m.mul(v, prod_mod_t)).collect()
 }
 
 /// `Σ_j digit_j ⊙ (b_j, a_j)` over `Q_l·P` (NTT domain), reading every digit through the
@@ -198,12 +219,14 @@ pub fn mod_down(p: &CkksParams, x: &[u64], level: usize) -> Vec<u64> {
             *v = m.mul_shoup(*v, w, ws);
         }
     });
+    let inv_p: Vec<f64> = p_basis.iter().map(|&g| 1.0 / p.moduli[g].q as f64).collect();
     let mut out = x[..l1 * n].to_vec();
     let basis = ring::q_basis(level);
     ring::for_each_limb(&mut out, n, &basis, |_, g, limb| {
         let m = p.moduli[g];
         let mut conv = scratch::take(n);
-        basis_convert(&y, &p.p_hat_mod_q[g], n, |c, v| conv[c] = m.reduce_u128(v));
+        let p_mod = p.p_mod_q[g];
+        basis_convert(&m, &y, &p.p_hat_mod_q[g], &inv_p, &v_table(&m, p_mod, k), &mut conv);
         p.ntt[g].forward(&mut conv);
         let (w, ws) = p.p_inv_mod_q[g];
         for (u, &v) in limb.iter_mut().zip(&conv) {

@@ -110,7 +110,7 @@ pub mod presets {
 
     /// N = 2^12, 6 levels, scale 2^40, dnum 7 (one prime per digit). Insecure, for tests.
     pub fn insecure_test_n12() -> ParamsLiteral {
-        literal("INSECURE_TEST_N12", 12, vec![55, 40, 40, 40, 40, 40, 40], vec![56], 7, 40.0, 192, Security::Insecure)
+        literal("INSECURE_TEST_N12", 12, vec![55, 40, 40, 40, 40, 40, 40], vec![60], 7, 40.0, 192, Security::Insecure)
     }
 
     /// N = 2^14, 7 levels at scale 2^40 (q_0 55 bits), dnum 4, 128-bit secure (log QP = 435 ≤ 438).
