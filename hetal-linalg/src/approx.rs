@@ -3,10 +3,10 @@
 //!
 //! | piece | input range | depth | error (exact arithmetic) |
 //! |---|---|---|---|
-//! | [`exp::ExpApprox::hetal`] | `x ∈ [-8, 8]` | 4 + 3 | relative `< 2e-7` on `[-8, 0]` |
+//! | [`exp::ExpApprox::hetal`] | `x ∈ [-8, 8]` | 4 + 3 | relative `< 6e-7` |
 //! | [`inverse::GoldschmidtInverse`] | `z ∈ (0, 2R)` | `n + 2` | relative `|1 - z/R|^(2^(n+1))` |
 //! | [`compare::Comparison::hetal`] (`f∘g∘g`) | `d ∈ [-1, 1]` | 9 | see [`compare`] |
-//! | [`compare::Comparison::max`] | `a, b ∈ [-1/2, 1/2]` | 10 | `< 3e-3` |
+//! | [`compare::Comparison::max`] | `a, b ∈ [-1/2, 1/2]` | 10 | `< 5.2e-3` |
 //! | [`domain::DomainExtension`] | `x ∈ [-r L^n, r L^n]` | `2n` (+3 precise) | see [`domain`] |
 //! | [`softmax::Asoftmax`] | scores in `[-R_max, R_max]` | e.g. 77 for `c = 10` | see [`softmax`] |
 //! | [`sigmoid::SigmoidApprox`] | documented per variant | 2 or more | documented per variant |

@@ -66,7 +66,11 @@ pub struct Polynomial {
 
 /// `⌈log2 n⌉` for `n ≥ 1` (0 for `n ≤ 1`).
 pub fn ceil_log2(n: usize) -> u32 {
-    if n <= 1 { 0 } else { usize::BITS - (n - 1).leading_zeros() }
+    if n <= 1 {
+        0
+    } else {
+        usize::BITS - (n - 1).leading_zeros()
+    }
 }
 
 fn floor_pow2(n: usize) -> usize {
@@ -91,7 +95,9 @@ impl Polynomial {
     /// Errors: `a ≥ b`, a non-finite end, no coefficient, or a non-finite coefficient.
     pub fn chebyshev(coeffs: Vec<f64>, a: f64, b: f64) -> Result<Self> {
         if !(a.is_finite() && b.is_finite() && a < b) {
-            return Err(Error::param(format!("Chebyshev interval [{a}, {b}] is not a finite interval with a < b")));
+            return Err(Error::param(format!(
+                "Chebyshev interval [{a}, {b}] is not a finite interval with a < b"
+            )));
         }
         Self::new(Basis::Chebyshev { a, b }, coeffs)
     }
@@ -111,18 +117,30 @@ impl Polynomial {
     /// of the best uniform approximation of that degree.
     pub fn interpolate(f: impl Fn(f64) -> f64, a: f64, b: f64, degree: usize) -> Result<Self> {
         if !(a.is_finite() && b.is_finite() && a < b) {
-            return Err(Error::param(format!("interpolation interval [{a}, {b}] is invalid")));
+            return Err(Error::param(format!(
+                "interpolation interval [{a}, {b}] is invalid"
+            )));
         }
         let n = degree + 1;
-        let nodes: Vec<f64> = (0..n).map(|j| (std::f64::consts::PI * (j as f64 + 0.5) / n as f64).cos()).collect();
-        let values: Vec<f64> = nodes.iter().map(|&y| f(0.5 * (b - a) * y + 0.5 * (a + b))).collect();
+        let nodes: Vec<f64> = (0..n)
+            .map(|j| (std::f64::consts::PI * (j as f64 + 0.5) / n as f64).cos())
+            .collect();
+        let values: Vec<f64> = nodes
+            .iter()
+            .map(|&y| f(0.5 * (b - a) * y + 0.5 * (a + b)))
+            .collect();
         if values.iter().any(|v| !v.is_finite()) {
-            return Err(Error::param("function is not finite at an interpolation node"));
+            return Err(Error::param(
+                "function is not finite at an interpolation node",
+            ));
         }
         let coeffs: Vec<f64> = (0..n)
             .map(|k| {
                 let s: f64 = (0..n)
-                    .map(|j| values[j] * (std::f64::consts::PI * k as f64 * (j as f64 + 0.5) / n as f64).cos())
+                    .map(|j| {
+                        values[j]
+                            * (std::f64::consts::PI * k as f64 * (j as f64 + 0.5) / n as f64).cos()
+                    })
                     .sum();
                 let c = 2.0 * s / n as f64;
                 if k == 0 { c / 2.0 } else { c }
@@ -176,7 +194,9 @@ impl Polynomial {
     /// Errors: a Chebyshev polynomial (change its interval instead), or a non-finite result.
     pub fn scale_input(&self, factor: f64) -> Result<Self> {
         if self.basis != Basis::Power {
-            return Err(Error::param("scale_input applies to power-basis polynomials"));
+            return Err(Error::param(
+                "scale_input applies to power-basis polynomials",
+            ));
         }
         let mut f = 1.0;
         let mut c = Vec::with_capacity(self.coeffs.len());
@@ -246,16 +266,23 @@ impl<E: Evaluator> Engine<'_, E> {
     }
 
     fn weighted(&self, c: f64) -> Vec<f64> {
-        self.weights.map(|w| w.iter().map(|v| v * c).collect()).unwrap_or_default()
+        self.weights
+            .map(|w| w.iter().map(|v| v * c).collect())
+            .unwrap_or_default()
     }
 
     /// `c · a` (or `c · w ⊙ a`), rescaled to the canonical scale of the level below.
     fn mul_coeff(&self, a: &E::Ciphertext, c: f64) -> Result<E::Ciphertext> {
         let l = a.level();
-        let below = l.below().ok_or(hetal_traits::Error::LevelExhausted { op: hetal_traits::Operation::MulConst, level: l })?;
+        let below = l.below().ok_or(hetal_traits::Error::LevelExhausted {
+            op: hetal_traits::Operation::MulConst,
+            level: l,
+        })?;
         let target = self.canonical(below);
         match self.weights {
-            None => Ok(self.ev.mul_const_to_scale(a, Complex64::new(c, 0.0), target)?),
+            None => Ok(self
+                .ev
+                .mul_const_to_scale(a, Complex64::new(c, 0.0), target)?),
             Some(_) => {
                 let ps = Scale(target.value() * self.ev.prime(l) / a.scale().value());
                 let p = self.ev.encode_real(&self.weighted(c), l, ps)?;
@@ -268,7 +295,9 @@ impl<E: Evaluator> Engine<'_, E> {
         match self.weights {
             None => Ok(self.ev.add_const(a, Complex64::new(c, 0.0))?),
             Some(_) => {
-                let p = self.ev.encode_real(&self.weighted(c), a.level(), a.scale())?;
+                let p = self
+                    .ev
+                    .encode_real(&self.weighted(c), a.level(), a.scale())?;
                 Ok(self.ev.add_plain(a, &p)?)
             }
         }
@@ -326,16 +355,29 @@ impl<E: Evaluator> Engine<'_, E> {
     }
 
     fn leaf(&mut self, c: &[f64]) -> Result<Val<E::Ciphertext>> {
-        let terms: Vec<(usize, f64)> = c.iter().enumerate().skip(1).filter(|(_, v)| **v != 0.0).map(|(i, v)| (i, *v)).collect();
+        let terms: Vec<(usize, f64)> = c
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, v)| **v != 0.0)
+            .map(|(i, v)| (i, *v))
+            .collect();
         if terms.is_empty() {
-            return Ok(if c[0] == 0.0 { Val::Zero } else { Val::Const(c[0]) });
+            return Ok(if c[0] == 0.0 {
+                Val::Zero
+            } else {
+                Val::Const(c[0])
+            });
         }
         let mut elems = Vec::with_capacity(terms.len());
         for &(i, _) in &terms {
             elems.push(self.get(i)?);
         }
         let top = elems.iter().map(|e| e.level()).min().unwrap_or_default();
-        let t = top.below().ok_or(Error::DepthExhausted { needed: 1, available: 0 })?;
+        let t = top.below().ok_or(Error::DepthExhausted {
+            needed: 1,
+            available: 0,
+        })?;
         let target = self.canonical(t);
         let q = self.ev.prime(top);
         let mut acc: Option<E::Ciphertext> = None;
@@ -363,7 +405,9 @@ impl<E: Evaluator> Engine<'_, E> {
     }
 
     fn eval_rec(&mut self, c: &[f64], budget: u32) -> Result<Val<E::Ciphertext>> {
-        let Some(deg) = degree_of(c) else { return Ok(Val::Zero) };
+        let Some(deg) = degree_of(c) else {
+            return Ok(Val::Zero);
+        };
         let c = &c[..=deg];
         if deg == 0 {
             return Ok(Val::Const(c[0]));
@@ -390,7 +434,9 @@ impl<E: Evaluator> Engine<'_, E> {
         Ok(match (a, b) {
             (Val::Zero, x) | (x, Val::Zero) => x,
             (Val::Const(u), Val::Const(v)) => Val::Const(u + v),
-            (Val::Const(u), Val::Ct(x)) | (Val::Ct(x), Val::Const(u)) => Val::Ct(self.add_coeff(&x, u)?),
+            (Val::Const(u), Val::Ct(x)) | (Val::Ct(x), Val::Const(u)) => {
+                Val::Ct(self.add_coeff(&x, u)?)
+            }
             (Val::Ct(x), Val::Ct(y)) => Val::Ct(self.ev.add(&x, &y)?),
         })
     }
@@ -422,19 +468,33 @@ pub fn evaluate<E: Evaluator>(ev: &E, p: &Polynomial, x: &E::Ciphertext) -> Resu
 /// Evaluates `w ⊙ p(x)` for a plaintext weight vector `w` (one entry per slot, missing entries
 /// zero) at the depth of `p(x)` alone: every coefficient multiplication becomes a plaintext
 /// multiplication by `c_i w`. With a 0/1 mask this zeroes the slots outside the mask for free.
-pub fn evaluate_weighted<E: Evaluator>(ev: &E, p: &Polynomial, x: &E::Ciphertext, weights: Option<&[f64]>) -> Result<E::Ciphertext> {
+pub fn evaluate_weighted<E: Evaluator>(
+    ev: &E,
+    p: &Polynomial,
+    x: &E::Ciphertext,
+    weights: Option<&[f64]>,
+) -> Result<E::Ciphertext> {
     let deg = degree_of(&p.coeffs).unwrap_or(0);
     if deg == 0 {
-        return Err(Error::param("a constant polynomial needs no homomorphic evaluation"));
+        return Err(Error::param(
+            "a constant polynomial needs no homomorphic evaluation",
+        ));
     }
     if let Some(w) = weights
         && w.len() > ev.slots()
     {
-        return Err(Error::param(format!("{} weights for {} slots", w.len(), ev.slots())));
+        return Err(Error::param(format!(
+            "{} weights for {} slots",
+            w.len(),
+            ev.slots()
+        )));
     }
     let depth = p.depth();
     if x.level().0 < depth {
-        return Err(Error::DepthExhausted { needed: depth, available: x.level().0 });
+        return Err(Error::DepthExhausted {
+            needed: depth,
+            available: x.level().0,
+        });
     }
     check_canonical(ev, x)?;
     let out_level = Level(x.level().0 - depth);
@@ -445,7 +505,11 @@ pub fn evaluate_weighted<E: Evaluator>(ev: &E, p: &Polynomial, x: &E::Ciphertext
                 let alpha = 2.0 / (b - a);
                 let beta = -(a + b) / (b - a);
                 let below = Level(x.level().0 - 1);
-                let y = ev.mul_const_to_scale(x, Complex64::new(alpha, 0.0), ev.canonical_scale(below))?;
+                let y = ev.mul_const_to_scale(
+                    x,
+                    Complex64::new(alpha, 0.0),
+                    ev.canonical_scale(below),
+                )?;
                 (true, ev.add_const(&y, Complex64::new(beta, 0.0))?)
             } else {
                 (true, x.clone())
@@ -466,11 +530,17 @@ pub fn evaluate_weighted<E: Evaluator>(ev: &E, p: &Polynomial, x: &E::Ciphertext
     match v {
         Val::Ct(r) => {
             if r.level() < out_level {
-                return Err(Error::param(format!("internal: polynomial landed at {} below {}", r.level(), out_level)));
+                return Err(Error::param(format!(
+                    "internal: polynomial landed at {} below {}",
+                    r.level(),
+                    out_level
+                )));
             }
             Ok(ev.drop_to_level(&r, out_level)?)
         }
-        Val::Zero | Val::Const(_) => Err(Error::param("internal: a non-constant polynomial evaluated to a constant")),
+        Val::Zero | Val::Const(_) => Err(Error::param(
+            "internal: a non-constant polynomial evaluated to a constant",
+        )),
     }
 }
 
@@ -530,17 +600,24 @@ where
 /// Dry run of [`evaluate`] for `p` on a mock of 2 slots with `p.depth() + 2` ideal levels.
 pub fn dry_run_poly(p: &Polynomial) -> Result<DryRun> {
     let levels = p.depth() + 2;
-    dry_run(MockParams::ideal(2, levels, 40.0), Level(levels), &[0.0, 0.0], |ev, x| evaluate(ev, p, x))
+    dry_run(
+        MockParams::ideal(2, levels, 40.0),
+        Level(levels),
+        &[0.0, 0.0],
+        |ev, x| evaluate(ev, p, x),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hetal_traits::Decryptor;
+    use hetal_traits::{Decryptor, Encoder};
 
     fn setup(levels: u32) -> (MockClient, MockEvaluator) {
         // A chain whose primes differ from the scale, so that scale management is exercised.
-        let primes: Vec<u64> = std::iter::once(1u64 << 55).chain((0..levels).map(|i| (1u64 << 40) - 87 - 1000 * i as u64)).collect();
+        let primes: Vec<u64> = std::iter::once(1u64 << 55)
+            .chain((0..levels).map(|i| (1u64 << 40) - 87 - 1000 * i as u64))
+            .collect();
         let p = MockParams::from_chain(8, &primes, (1u64 << 40) as f64 * 1.01);
         let c = MockClient::new(p, 1);
         let e = MockEvaluator::new(c.unrestricted_keys());
@@ -549,7 +626,10 @@ mod tests {
 
     #[test]
     fn ceil_log2_values() {
-        assert_eq!((0..10).map(ceil_log2).collect::<Vec<_>>(), vec![0, 0, 1, 2, 2, 3, 3, 3, 3, 4]);
+        assert_eq!(
+            (0..10).map(ceil_log2).collect::<Vec<_>>(),
+            vec![0, 0, 1, 2, 2, 3, 3, 3, 3, 4]
+        );
     }
 
     #[test]
@@ -557,14 +637,20 @@ mod tests {
         let (mut c, e) = setup(12);
         let xs = [-1.0, -0.7, -0.2, 0.0, 0.3, 0.55, 0.9, 1.0];
         for deg in 1..=17usize {
-            let coeffs: Vec<f64> = (0..=deg).map(|i| ((i * 37 % 11) as f64 - 5.0) / 7.0).collect();
+            let coeffs: Vec<f64> = (0..=deg)
+                .map(|i| ((i * 37 % 11) as f64 - 5.0) / 7.0)
+                .collect();
             let polys = [
                 Polynomial::power(coeffs.clone()).unwrap(),
                 Polynomial::chebyshev(coeffs.clone(), -1.0, 1.0).unwrap(),
                 Polynomial::chebyshev(coeffs.clone(), -3.0, 5.0).unwrap(),
             ];
             for p in &polys {
-                let inputs: Vec<f64> = if p.needs_affine() { xs.iter().map(|x| 1.0 + 4.0 * x).collect() } else { xs.to_vec() };
+                let inputs: Vec<f64> = if p.needs_affine() {
+                    xs.iter().map(|x| 1.0 + 4.0 * x).collect()
+                } else {
+                    xs.to_vec()
+                };
                 let ct = c.encrypt_real(&inputs, Level(12)).unwrap();
                 let y = evaluate(&e, p, &ct).unwrap();
                 assert_eq!(y.level().0, 12 - p.depth(), "deg {deg} {:?}", p.basis());
@@ -572,7 +658,10 @@ mod tests {
                 let got = c.decrypt_real(&y).unwrap();
                 for (g, &x) in got.iter().zip(&inputs) {
                     let want = p.eval(x);
-                    assert!((g - want).abs() < 1e-9 * (1.0 + want.abs()), "deg {deg}: {g} vs {want}");
+                    assert!(
+                        (g - want).abs() < 1e-9 * (1.0 + want.abs()),
+                        "deg {deg}: {g} vs {want}"
+                    );
                 }
                 let d = dry_run_poly(p).unwrap();
                 assert_eq!(d.levels_consumed, p.depth());
@@ -607,7 +696,17 @@ mod tests {
 
     #[test]
     fn degree_seven_odd_costs_five_mults() {
-        let p = Polynomial::power(vec![0.0, 35.0 / 16.0, 0.0, -35.0 / 16.0, 0.0, 21.0 / 16.0, 0.0, -5.0 / 16.0]).unwrap();
+        let p = Polynomial::power(vec![
+            0.0,
+            35.0 / 16.0,
+            0.0,
+            -35.0 / 16.0,
+            0.0,
+            21.0 / 16.0,
+            0.0,
+            -5.0 / 16.0,
+        ])
+        .unwrap();
         let d = dry_run_poly(&p).unwrap();
         assert_eq!(d.levels_consumed, 3);
         assert_eq!(d.counts.get(OpKind::Mult), 5);
@@ -619,6 +718,12 @@ mod tests {
         let (mut c, e) = setup(2);
         let p = Polynomial::power(vec![0.0; 8].into_iter().chain([1.0]).collect()).unwrap();
         let ct = c.encrypt_real(&[0.5], Level(2)).unwrap();
-        assert_eq!(evaluate(&e, &p, &ct).unwrap_err(), Error::DepthExhausted { needed: 4, available: 2 });
+        assert_eq!(
+            evaluate(&e, &p, &ct).unwrap_err(),
+            Error::DepthExhausted {
+                needed: 4,
+                available: 2
+            }
+        );
     }
 }

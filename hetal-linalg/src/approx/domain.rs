@@ -41,7 +41,12 @@ pub struct DomainExtension {
 impl DomainExtension {
     /// HETAL's: `r = 8`, `L = 2`, `n = 5`.
     pub fn hetal(precise: bool) -> Self {
-        DomainExtension { r: 8.0, l: 2.0, n: 5, precise }
+        DomainExtension {
+            r: 8.0,
+            l: 2.0,
+            n: 5,
+            precise,
+        }
     }
 
     /// The input radius `r L^n`: inputs in `[-r L^n, r L^n]` map into `[-r, r]`.
@@ -57,7 +62,9 @@ impl DomainExtension {
 
     fn check(&self) -> Result<()> {
         if !(self.r > 0.0 && self.l > 1.0 && self.l <= 2.59 && self.r.is_finite()) || self.n > 30 {
-            return Err(Error::param("domain extension needs r > 0, 1 < L ≤ 2.59 and n ≤ 30"));
+            return Err(Error::param(
+                "domain extension needs r > 0, 1 < L ≤ 2.59 and n ≤ 30",
+            ));
         }
         if self.precise && self.n == 0 {
             return Err(Error::param("the precise domain extension needs n ≥ 1"));
@@ -99,7 +106,12 @@ impl DomainExtension {
 
     /// Homomorphic: the input holds `x / (r L^n)` in `[-1, 1]`, the output `DEP(x) / r`.
     /// With `n = 0` and no precise step this is the identity (no level).
-    pub fn eval<E: Evaluator>(&self, ev: &E, x: &E::Ciphertext, rf: &Refresher) -> Result<E::Ciphertext> {
+    pub fn eval<E: Evaluator>(
+        &self,
+        ev: &E,
+        x: &E::Ciphertext,
+        rf: &Refresher,
+    ) -> Result<E::Ciphertext> {
         let mut v = x.clone();
         for p in self.stages()? {
             v = rf.poly(ev, &p, &v, None, 1.0, 1.0)?;

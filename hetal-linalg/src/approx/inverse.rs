@@ -23,7 +23,10 @@ pub struct GoldschmidtInverse {
 impl GoldschmidtInverse {
     /// HETAL's ASoftmax inverse: `R = 100`, 16 iterations.
     pub fn hetal() -> Self {
-        GoldschmidtInverse { r: 100.0, iterations: 16 }
+        GoldschmidtInverse {
+            r: 100.0,
+            iterations: 16,
+        }
     }
 
     /// Levels consumed.
@@ -33,7 +36,9 @@ impl GoldschmidtInverse {
 
     fn check(&self) -> Result<()> {
         if !(self.r.is_finite() && self.r > 0.0) || self.iterations > 64 {
-            return Err(Error::param("Goldschmidt inverse needs R > 0 and at most 64 iterations"));
+            return Err(Error::param(
+                "Goldschmidt inverse needs R > 0 and at most 64 iterations",
+            ));
         }
         Ok(())
     }
@@ -52,16 +57,29 @@ impl GoldschmidtInverse {
     /// Homomorphic `w ⊙ out / z` for a ciphertext holding `z ∈ [z_lo, z_hi]`, `0 < z_lo`,
     /// `z_hi < 2R` (slots whose weight is zero may hold any `z ∈ [0, 2R)`). `w` are optional
     /// plaintext weights folded into `y_0` at no extra level.
-    pub fn eval<E: Evaluator>(&self, ev: &E, z: &E::Ciphertext, out: f64, z_range: (f64, f64), weights: Option<&[f64]>, rf: &Refresher) -> Result<E::Ciphertext> {
+    pub fn eval<E: Evaluator>(
+        &self,
+        ev: &E,
+        z: &E::Ciphertext,
+        out: f64,
+        z_range: (f64, f64),
+        weights: Option<&[f64]>,
+        rf: &Refresher,
+    ) -> Result<E::Ciphertext> {
         self.check()?;
         let (z_lo, z_hi) = z_range;
         if !(z_lo > 0.0 && z_lo <= z_hi && z_hi < 2.0 * self.r) {
-            return Err(Error::param(format!("Goldschmidt inverse: z range [{z_lo}, {z_hi}] is not inside (0, 2R) with R = {}", self.r)));
+            return Err(Error::param(format!(
+                "Goldschmidt inverse: z range [{z_lo}, {z_hi}] is not inside (0, 2R) with R = {}",
+                self.r
+            )));
         }
         let r = self.r;
         // t ∈ [-1, 1]; every iterate y_k = out (1 - t_0^(2^(k+1))) / z lies between 0 and out / z.
         let t_bound = 1.0;
-        let wmax = weights.map(|w| w.iter().fold(0.0f64, |m, v| m.max(v.abs()))).unwrap_or(1.0);
+        let wmax = weights
+            .map(|w| w.iter().fold(0.0f64, |m, v| m.max(v.abs())))
+            .unwrap_or(1.0);
         let y_bound = wmax * out.abs() / z_lo;
         let tp = Polynomial::power(vec![1.0, -1.0 / r])?;
         let yp = Polynomial::power(vec![2.0 * out / r, -out / (r * r)])?;
@@ -69,6 +87,8 @@ impl GoldschmidtInverse {
         let mut y = rf.poly(ev, &yp, z, weights, z_hi, y_bound)?;
         for _ in 0..self.iterations {
             t = rf.square(ev, &t, t_bound, t_bound)?;
+            // 1 + t (bound 2) must be multipliable without a scale-down: refresh t first if needed.
+            t = rf.ensure(ev, &t, 1, t_bound, 2.0f64.max(y_bound))?;
             let one_plus = ev.add_const(&t, Complex64::new(1.0, 0.0))?;
             y = rf.mul(ev, &y, &one_plus, y_bound, 2.0, y_bound)?;
         }

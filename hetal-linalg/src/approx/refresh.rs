@@ -18,7 +18,9 @@ pub struct Refresher {
 impl Refresher {
     /// Uses the evaluator's bootstrapping, if it offers any.
     pub fn new<E: Evaluator>(ev: &E) -> Self {
-        Refresher { info: ev.bootstrap_info() }
+        Refresher {
+            info: ev.bootstrap_info(),
+        }
     }
 
     /// Never bootstraps.
@@ -43,7 +45,10 @@ impl Refresher {
     /// than `total` levels: the up-front check of a whole computation.
     pub fn check_total<C: Leveled>(&self, ct: &C, total: u32) -> Result<()> {
         if self.info.is_none() && ct.level().0 < total {
-            return Err(Error::DepthExhausted { needed: total, available: ct.level().0 });
+            return Err(Error::DepthExhausted {
+                needed: total,
+                available: ct.level().0,
+            });
         }
         Ok(())
     }
@@ -52,25 +57,41 @@ impl Refresher {
     /// [`Refresher::floor`]`(out_bound)`. `bound` bounds `|value|` of every slot of `ct`; above the
     /// bootstrap input bound, the value is scaled down by a power of two before bootstrapping
     /// (one level) and back up after it (an exact integer multiplication).
-    pub fn ensure<E: Evaluator>(&self, ev: &E, ct: &E::Ciphertext, need: u32, bound: f64, out_bound: f64) -> Result<E::Ciphertext> {
+    pub fn ensure<E: Evaluator>(
+        &self,
+        ev: &E,
+        ct: &E::Ciphertext,
+        need: u32,
+        bound: f64,
+        out_bound: f64,
+    ) -> Result<E::Ciphertext> {
         let floor = self.floor(out_bound);
         let level = ct.level().0;
         if level >= need + floor {
             return Ok(ct.clone());
         }
         let Some(info) = self.info else {
-            return Err(Error::DepthExhausted { needed: need, available: level });
+            return Err(Error::DepthExhausted {
+                needed: need,
+                available: level,
+            });
         };
         let after = info.output_level.0;
         if after < need + floor {
-            return Err(Error::DepthExhausted { needed: need + floor, available: after });
+            return Err(Error::DepthExhausted {
+                needed: need + floor,
+                available: after,
+            });
         }
         if bound <= info.input_bound {
             return Ok(ev.bootstrap(ct)?);
         }
         let k = (bound / info.input_bound).log2().ceil().max(1.0) as u32;
         if k > 60 || level < info.min_input_level.0 + 1 {
-            return Err(Error::DepthExhausted { needed: info.min_input_level.0 + 1, available: level });
+            return Err(Error::DepthExhausted {
+                needed: info.min_input_level.0 + 1,
+                available: level,
+            });
         }
         let down = Polynomial::power(vec![0.0, (-(k as f64)).exp2()])?;
         let scaled = evaluate_weighted(ev, &down, ct, None)?;
@@ -79,31 +100,65 @@ impl Refresher {
     }
 
     /// [`Refresher::ensure`] for a value whose bound does not change (`out_bound = bound`).
-    pub fn ensure_same<E: Evaluator>(&self, ev: &E, ct: &E::Ciphertext, need: u32, bound: f64) -> Result<E::Ciphertext> {
+    pub fn ensure_same<E: Evaluator>(
+        &self,
+        ev: &E,
+        ct: &E::Ciphertext,
+        need: u32,
+        bound: f64,
+    ) -> Result<E::Ciphertext> {
         self.ensure(ev, ct, need, bound, bound)
     }
 
     /// Evaluates `w ⊙ p(x)` after making sure `x` has the levels for it.
-    pub fn poly<E: Evaluator>(&self, ev: &E, p: &Polynomial, x: &E::Ciphertext, weights: Option<&[f64]>, in_bound: f64, out_bound: f64) -> Result<E::Ciphertext> {
+    pub fn poly<E: Evaluator>(
+        &self,
+        ev: &E,
+        p: &Polynomial,
+        x: &E::Ciphertext,
+        weights: Option<&[f64]>,
+        in_bound: f64,
+        out_bound: f64,
+    ) -> Result<E::Ciphertext> {
         let x = self.ensure(ev, x, p.depth(), in_bound, out_bound)?;
         evaluate_weighted(ev, p, &x, weights)
     }
 
     /// `a ⊙ b`, rescaled, after making sure both operands have a level to spend.
-    pub fn mul<E: Evaluator>(&self, ev: &E, a: &E::Ciphertext, b: &E::Ciphertext, a_bound: f64, b_bound: f64, out_bound: f64) -> Result<E::Ciphertext> {
+    pub fn mul<E: Evaluator>(
+        &self,
+        ev: &E,
+        a: &E::Ciphertext,
+        b: &E::Ciphertext,
+        a_bound: f64,
+        b_bound: f64,
+        out_bound: f64,
+    ) -> Result<E::Ciphertext> {
         let a = self.ensure(ev, a, 1, a_bound, out_bound)?;
         let b = self.ensure(ev, b, 1, b_bound, out_bound)?;
         Ok(ev.mul_rescale(&a, &b)?)
     }
 
     /// `a²`, rescaled, after making sure `a` has a level to spend.
-    pub fn square<E: Evaluator>(&self, ev: &E, a: &E::Ciphertext, bound: f64, out_bound: f64) -> Result<E::Ciphertext> {
+    pub fn square<E: Evaluator>(
+        &self,
+        ev: &E,
+        a: &E::Ciphertext,
+        bound: f64,
+        out_bound: f64,
+    ) -> Result<E::Ciphertext> {
         let a = self.ensure(ev, a, 1, bound, out_bound)?;
         Ok(ev.square_rescale(&a)?)
     }
 
     /// `mask ⊙ a` (plaintext multiply, rescaled), after making sure `a` has a level to spend.
-    pub fn mask<E: Evaluator>(&self, ev: &E, a: &E::Ciphertext, mask: &[f64], bound: f64) -> Result<E::Ciphertext> {
+    pub fn mask<E: Evaluator>(
+        &self,
+        ev: &E,
+        a: &E::Ciphertext,
+        mask: &[f64],
+        bound: f64,
+    ) -> Result<E::Ciphertext> {
         let a = self.ensure_same(ev, a, 1, bound)?;
         Ok(ev.mask(&a, mask)?)
     }

@@ -31,7 +31,8 @@ impl SigmoidApprox {
     /// Depth 2; 2 Mult, 2 constant multiplications.
     pub fn hecnn() -> Self {
         SigmoidApprox {
-            poly: Polynomial::power(vec![0.5, 0.10679534503216294, 0.0, -0.00038503259805075]).expect("finite"),
+            poly: Polynomial::power(vec![0.5, 0.10679534503216294, 0.0, -0.00038503259805075])
+                .expect("finite"),
             range: 8.0,
             max_error: 0.18,
         }
@@ -40,7 +41,11 @@ impl SigmoidApprox {
     /// PrivGD's (Jin et al.) cubic `0.5 + 0.15012 x - 0.00156 x³`, the least-squares fit on
     /// `[-8, 8]`: within `0.1` of the sigmoid there (largest error about `0.0982`). Depth 2.
     pub fn privgd() -> Self {
-        SigmoidApprox { poly: Polynomial::power(vec![0.5, 0.15012, 0.0, -0.00156]).expect("finite"), range: 8.0, max_error: 0.1 }
+        SigmoidApprox {
+            poly: Polynomial::power(vec![0.5, 0.15012, 0.0, -0.00156]).expect("finite"),
+            range: 8.0,
+            max_error: 0.1,
+        }
     }
 
     /// The Chebyshev interpolant of `degree` (odd, ≥ 1) on `[-range, range]` (even coefficients,
@@ -48,14 +53,20 @@ impl SigmoidApprox {
     /// grid, times 1.5 (covers the points between grid nodes). Depth `⌈log2(degree + 1)⌉ + 1`.
     pub fn chebyshev(range: f64, degree: usize) -> Result<Self> {
         if !(range > 0.0 && range.is_finite()) || degree.is_multiple_of(2) {
-            return Err(Error::param("Chebyshev sigmoid needs a positive range and an odd degree"));
+            return Err(Error::param(
+                "Chebyshev sigmoid needs a positive range and an odd degree",
+            ));
         }
         let p = Polynomial::interpolate(|x| sigmoid(x) - 0.5, -range, range, degree)?.prune(1e-15);
         let mut c = p.coeffs().to_vec();
         c[0] = 0.5;
         let poly = Polynomial::chebyshev(c, -range, range)?;
         let err = poly.max_error_on(sigmoid, -range, range, 20_001);
-        Ok(SigmoidApprox { poly, range, max_error: 1.5 * err + 1e-12 })
+        Ok(SigmoidApprox {
+            poly,
+            range,
+            max_error: 1.5 * err + 1e-12,
+        })
     }
 
     /// The polynomial.
@@ -84,7 +95,13 @@ impl SigmoidApprox {
     }
 
     /// Homomorphic evaluation; `in_bound` bounds the input values (for bootstrapping decisions).
-    pub fn eval<E: Evaluator>(&self, ev: &E, x: &E::Ciphertext, in_bound: f64, rf: &Refresher) -> Result<E::Ciphertext> {
+    pub fn eval<E: Evaluator>(
+        &self,
+        ev: &E,
+        x: &E::Ciphertext,
+        in_bound: f64,
+        rf: &Refresher,
+    ) -> Result<E::Ciphertext> {
         rf.check_total(x, self.depth())?;
         rf.poly(ev, &self.poly, x, None, in_bound, 1.0 + self.max_error)
     }

@@ -61,10 +61,15 @@ impl RowLayout {
     /// power of two.
     pub fn new(s0: usize, s1: usize, classes: usize) -> Result<Self> {
         if !s0.is_power_of_two() || !s1.is_power_of_two() {
-            return Err(Error::shape(format!("unit shape ({s0}, {s1}) must be powers of two")));
+            return Err(Error::shape(format!(
+                "unit shape ({s0}, {s1}) must be powers of two"
+            )));
         }
         if classes < 2 || classes.next_power_of_two() > s1 {
-            return Err(Error::shape(format!("{classes} classes (padded {}) do not fit rows of {s1}", classes.next_power_of_two())));
+            return Err(Error::shape(format!(
+                "{classes} classes (padded {}) do not fit rows of {s1}",
+                classes.next_power_of_two()
+            )));
         }
         Ok(RowLayout { s0, s1, classes })
     }
@@ -105,14 +110,26 @@ impl RowLayout {
 
     /// `value` in columns `lo .. hi` of every row, zero elsewhere.
     pub fn column_vector(&self, lo: usize, hi: usize, value: f64) -> Vec<f64> {
-        (0..self.slots()).map(|t| if (lo..hi).contains(&(t % self.s1)) { value } else { 0.0 }).collect()
+        (0..self.slots())
+            .map(|t| {
+                if (lo..hi).contains(&(t % self.s1)) {
+                    value
+                } else {
+                    0.0
+                }
+            })
+            .collect()
     }
 
     /// Packs an `a × c` row-major score matrix (`a ≤ s0`) into slot values.
     pub fn pack(&self, scores: &[f64]) -> Result<Vec<f64>> {
         let c = self.classes;
         if !scores.len().is_multiple_of(c) || scores.len() / c > self.s0 {
-            return Err(Error::shape(format!("{} scores are not at most {} rows of {c}", scores.len(), self.s0)));
+            return Err(Error::shape(format!(
+                "{} scores are not at most {} rows of {c}",
+                scores.len(),
+                self.s0
+            )));
         }
         let mut v = vec![0.0; self.slots()];
         for (i, row) in scores.chunks(c).enumerate() {
@@ -123,12 +140,24 @@ impl RowLayout {
 
     /// The first `a` rows' `c` valid columns, row-major.
     pub fn unpack(&self, slots: &[f64], a: usize) -> Vec<f64> {
-        (0..a.min(self.s0)).flat_map(|i| slots[i * self.s1..i * self.s1 + self.classes].iter().copied()).collect()
+        (0..a.min(self.s0))
+            .flat_map(|i| {
+                slots[i * self.s1..i * self.s1 + self.classes]
+                    .iter()
+                    .copied()
+            })
+            .collect()
     }
 
     fn check<E: Evaluator>(&self, ev: &E) -> Result<()> {
         if ev.slots() != self.slots() {
-            return Err(Error::shape(format!("layout ({}, {}) needs {} slots, the evaluator has {}", self.s0, self.s1, self.slots(), ev.slots())));
+            return Err(Error::shape(format!(
+                "layout ({}, {}) needs {} slots, the evaluator has {}",
+                self.s0,
+                self.s1,
+                self.slots(),
+                ev.slots()
+            )));
         }
         Ok(())
     }
@@ -147,17 +176,24 @@ fn normalize_rows<E: Evaluator>(
     rf: &Refresher,
 ) -> Result<E::Ciphertext> {
     if !(1..=40).contains(&alpha_log2) {
-        return Err(Error::param("row normalisation needs α = 2^-k with 1 ≤ k ≤ 40"));
+        return Err(Error::param(
+            "row normalisation needs α = 2^-k with 1 ≤ k ≤ 40",
+        ));
     }
     let alpha = (-f64::from(alpha_log2)).exp2();
-    let z = ev.inner_sum(e, 1, layout.padded())?;
-    let g = GoldschmidtInverse { r: inv.r * alpha, iterations: inv.iterations };
-    let w0 = layout.column_vector(0, 1, 1.0);
+    let g = GoldschmidtInverse {
+        r: inv.r * alpha,
+        iterations: inv.iterations,
+    };
     let z_hi = (alpha * z_range.1).min(1.999 * g.r);
+    // The row sum has a larger bound than the terms: refresh the terms first if needed.
+    let e = rf.ensure(ev, e, 0, alpha * e_max, z_hi)?;
+    let z = ev.inner_sum(&e, 1, layout.padded())?;
+    let w0 = layout.column_vector(0, 1, 1.0);
     let z_lo = (alpha * z_range.0).min(z_hi);
     let y = g.eval(ev, &z, alpha / 2.0, (z_lo, z_hi), Some(&w0), rf)?;
     let y = ev.inner_sum(&y, -1, layout.classes())?;
-    let e = rf.ensure_same(ev, e, 1, alpha * e_max)?;
+    let e = rf.ensure_same(ev, &e, 1, alpha * e_max)?;
     let y = rf.ensure_same(ev, &y, 1, 0.5 / z_range.0)?;
     let ek = ev.mul_integer(&e, 1i64 << (alpha_log2 + 1))?;
     Ok(ev.mul_rescale(&ek, &y)?)
@@ -195,12 +231,24 @@ impl AsoftmaxParams {
 
     /// As [`AsoftmaxParams::hetal`] with the precise domain extension.
     pub fn hetal_precise() -> Self {
-        AsoftmaxParams { dep: DomainExtension::hetal(true), ..Self::hetal() }
+        AsoftmaxParams {
+            dep: DomainExtension::hetal(true),
+            ..Self::hetal()
+        }
     }
 
     /// The runner's "original" row: no domain extension (`R_max = 4`), comparison `F = 3, G = 8`.
     pub fn original() -> Self {
-        AsoftmaxParams { dep: DomainExtension { r: 8.0, l: 2.0, n: 0, precise: false }, cmp: Comparison::heavy(), ..Self::hetal() }
+        AsoftmaxParams {
+            dep: DomainExtension {
+                r: 8.0,
+                l: 2.0,
+                n: 0,
+                precise: false,
+            },
+            cmp: Comparison::heavy(),
+            ..Self::hetal()
+        }
     }
 
     /// `R_max = r L^n / 2`: scores must lie in `[-R_max, R_max]`.
@@ -211,12 +259,18 @@ impl AsoftmaxParams {
     /// Levels consumed for `classes` classes.
     pub fn depth(&self, classes: usize) -> u32 {
         let rounds = ceil_log2(classes);
-        1 + rounds * self.cmp.max_depth() + self.dep.depth() + self.exp.depth() + self.inverse.depth() + 1
+        1 + rounds * self.cmp.max_depth()
+            + self.dep.depth()
+            + self.exp.depth()
+            + self.inverse.depth()
+            + 1
     }
 
     fn check(&self) -> Result<()> {
         if (self.dep.r - f64::from(1u32 << self.exp.squarings())).abs() > 0.0 {
-            return Err(Error::param("ASoftmax needs the exp input scale 2^k equal to the domain-extension radius r"));
+            return Err(Error::param(
+                "ASoftmax needs the exp input scale 2^k equal to the domain-extension radius r",
+            ));
         }
         self.dep.stages()?;
         self.cmp.stages()?;
@@ -229,14 +283,23 @@ pub fn asoftmax_plain(row: &[f64], p: &AsoftmaxParams) -> Vec<f64> {
     let c = row.len();
     let cp = c.next_power_of_two();
     let s = 2.0 * p.r_max();
-    let mut a: Vec<f64> = row.iter().map(|x| x / s).chain(std::iter::repeat_n(-0.5, cp - c)).collect();
+    let mut a: Vec<f64> = row
+        .iter()
+        .map(|x| x / s)
+        .chain(std::iter::repeat_n(-0.5, cp - c))
+        .collect();
     let mut sh = 1;
     while sh < cp {
-        a = (0..cp).map(|j| p.cmp.max_plain(a[j], a[(j + sh) % cp])).collect();
+        a = (0..cp)
+            .map(|j| p.cmp.max_plain(a[j], a[(j + sh) % cp]))
+            .collect();
         sh *= 2;
     }
     let m = a[0] * s;
-    let e: Vec<f64> = row.iter().map(|x| p.exp.eval_plain(p.dep.eval_plain(x - m))).collect();
+    let e: Vec<f64> = row
+        .iter()
+        .map(|x| p.exp.eval_plain(p.dep.eval_plain(x - m)))
+        .collect();
     let inv = p.inverse.eval_plain(e.iter().sum(), 1.0);
     e.iter().map(|v| v * inv).collect()
 }
@@ -247,7 +310,13 @@ pub fn asoftmax_plain(row: &[f64], p: &AsoftmaxParams) -> Vec<f64> {
 /// Errors: a layout that does not match the evaluator; [`Error::DepthExhausted`] if the input
 /// has fewer than [`AsoftmaxParams::depth`] levels and the evaluator cannot bootstrap; a missing
 /// rotation key ([`SoftmaxMethod::rotations`] lists them).
-pub fn asoftmax<E: Evaluator>(ev: &E, x: &E::Ciphertext, layout: &RowLayout, p: &AsoftmaxParams, rf: &Refresher) -> Result<E::Ciphertext> {
+pub fn asoftmax<E: Evaluator>(
+    ev: &E,
+    x: &E::Ciphertext,
+    layout: &RowLayout,
+    p: &AsoftmaxParams,
+    rf: &Refresher,
+) -> Result<E::Ciphertext> {
     layout.check(ev)?;
     p.check()?;
     rf.check_total(x, p.depth(layout.classes()))?;
@@ -270,10 +339,14 @@ pub fn asoftmax<E: Evaluator>(ev: &E, x: &E::Ciphertext, layout: &RowLayout, p: 
     for i in 0..rounds {
         let b = ev.rotate(&a, RotStep(1i64 << i))?;
         let last = i + 1 == rounds;
-        a = p.cmp.max(ev, &a, &b, if last { Some(&w0) } else { None }, rf)?;
+        a = p
+            .cmp
+            .max(ev, &a, &b, if last { Some(&w0) } else { None }, rf)?;
     }
     let m = ev.inner_sum(&a, -1, c)?;
     // 3. Subtract, extend the domain.
+    let u = rf.ensure(ev, &u, 0, 0.5, 1.0)?;
+    let m = rf.ensure(ev, &m, 0, 0.5, 1.0)?;
     let xn = ev.sub(&u, &m)?;
     let v = p.dep.eval(ev, &xn, rf)?;
     // 4. Masked, scaled exponential.
@@ -281,9 +354,20 @@ pub fn asoftmax<E: Evaluator>(ev: &E, x: &E::Ciphertext, layout: &RowLayout, p: 
     let k = alpha_log2(cp, e_max);
     let alpha = (-f64::from(k)).exp2();
     let w = layout.column_vector(0, c, alpha);
-    let e = p.exp.eval(ev, &v, p.dep.r, Some(&w), 1.0, alpha * e_max, rf)?;
+    let e = p
+        .exp
+        .eval(ev, &v, p.dep.r, Some(&w), 1.0, alpha * e_max, rf)?;
     // 5-6. Normalise the rows.
-    normalize_rows(ev, &e, k, e_max, (0.5, c as f64 * e_max), &p.inverse, layout, rf)
+    normalize_rows(
+        ev,
+        &e,
+        k,
+        e_max,
+        (0.5, c as f64 * e_max),
+        &p.inverse,
+        layout,
+        rf,
+    )
 }
 
 /// Lee et al.'s softmax as in the authors' script: `softmax(x/λ)` with exp by a degree-12
@@ -304,7 +388,15 @@ pub struct GumbelParams {
 impl GumbelParams {
     /// The script's defaults.
     pub fn script() -> Self {
-        GumbelParams { lambda: 4.0, exp: ExpApprox::lee_deg12(), inverse: GoldschmidtInverse { r: 1e4, iterations: 8 }, range: 32.0 }
+        GumbelParams {
+            lambda: 4.0,
+            exp: ExpApprox::lee_deg12(),
+            inverse: GoldschmidtInverse {
+                r: 1e4,
+                iterations: 8,
+            },
+            range: 32.0,
+        }
     }
 
     /// Levels consumed.
@@ -321,19 +413,43 @@ pub fn gumbel_plain(row: &[f64], p: &GumbelParams) -> Vec<f64> {
 }
 
 /// Homomorphic Gumbel baseline.
-pub fn gumbel<E: Evaluator>(ev: &E, x: &E::Ciphertext, layout: &RowLayout, p: &GumbelParams, rf: &Refresher) -> Result<E::Ciphertext> {
+pub fn gumbel<E: Evaluator>(
+    ev: &E,
+    x: &E::Ciphertext,
+    layout: &RowLayout,
+    p: &GumbelParams,
+    rf: &Refresher,
+) -> Result<E::Ciphertext> {
     layout.check(ev)?;
     rf.check_total(x, p.depth())?;
     let c = layout.classes();
     let unit = p.lambda * f64::from(1u32 << p.exp.squarings());
     let mask_c = layout.column_vector(0, c, 1.0);
-    let v = rf.poly(ev, &Polynomial::power(vec![0.0, 1.0 / unit])?, x, Some(&mask_c), p.range, p.range / unit)?;
+    let v = rf.poly(
+        ev,
+        &Polynomial::power(vec![0.0, 1.0 / unit])?,
+        x,
+        Some(&mask_c),
+        p.range,
+        p.range / unit,
+    )?;
     let e_max = (p.range / p.lambda).exp();
     let k = alpha_log2(layout.padded(), e_max);
     let w = layout.column_vector(0, c, (-f64::from(k)).exp2());
-    let e = p.exp.eval(ev, &v, unit / p.lambda, Some(&w), p.range / unit, 0.5, rf)?;
+    let e = p
+        .exp
+        .eval(ev, &v, unit / p.lambda, Some(&w), p.range / unit, 0.5, rf)?;
     let z_lo = c as f64 * (-p.range / p.lambda).exp();
-    normalize_rows(ev, &e, k, e_max, (z_lo, c as f64 * e_max), &p.inverse, layout, rf)
+    normalize_rows(
+        ev,
+        &e,
+        k,
+        e_max,
+        (z_lo, c as f64 * e_max),
+        &p.inverse,
+        layout,
+        rf,
+    )
 }
 
 /// Hong et al.'s softmax as in the authors' script: `exp(x) ∝ ((x + 2^r)/L)^(2^r)` with
@@ -353,7 +469,15 @@ pub struct HongParams {
 impl HongParams {
     /// The script's defaults.
     pub fn script() -> Self {
-        HongParams { r: 4, l: 32.0, inverse: GoldschmidtInverse { r: 80.0, iterations: 30 }, range: 8.0 }
+        HongParams {
+            r: 4,
+            l: 32.0,
+            inverse: GoldschmidtInverse {
+                r: 80.0,
+                iterations: 30,
+            },
+            range: 8.0,
+        }
     }
 
     /// Levels consumed.
@@ -374,7 +498,13 @@ pub fn hong_plain(row: &[f64], p: &HongParams) -> Vec<f64> {
 }
 
 /// Homomorphic Hong et al. baseline.
-pub fn hong<E: Evaluator>(ev: &E, x: &E::Ciphertext, layout: &RowLayout, p: &HongParams, rf: &Refresher) -> Result<E::Ciphertext> {
+pub fn hong<E: Evaluator>(
+    ev: &E,
+    x: &E::Ciphertext,
+    layout: &RowLayout,
+    p: &HongParams,
+    rf: &Refresher,
+) -> Result<E::Ciphertext> {
     layout.check(ev)?;
     rf.check_total(x, p.depth())?;
     let c = layout.classes();
@@ -391,14 +521,30 @@ pub fn hong<E: Evaluator>(ev: &E, x: &E::Ciphertext, layout: &RowLayout, p: &Hon
         b *= b;
     }
     let z_lo = c as f64 * p.exp_plain(-p.range).max(1e-300);
-    normalize_rows(ev, &e, k, e_max, (z_lo, c as f64 * e_max), &p.inverse, layout, rf)
+    normalize_rows(
+        ev,
+        &e,
+        k,
+        e_max,
+        (z_lo, c as f64 * e_max),
+        &p.inverse,
+        layout,
+        rf,
+    )
 }
 
 /// Plaintext reference of PrivGD's softmax (Jin et al.): `Π_{j≠i} σ(x_i - x_j)` with
 /// `σ(t) ≈ 0.5 + 0.15012 t - 0.00156 t³`.
 pub fn privgd_plain(row: &[f64]) -> Vec<f64> {
     let s = SigmoidApprox::privgd();
-    (0..row.len()).map(|i| (0..row.len()).filter(|&j| j != i).map(|j| s.eval_plain(row[i] - row[j])).product()).collect()
+    (0..row.len())
+        .map(|i| {
+            (0..row.len())
+                .filter(|&j| j != i)
+                .map(|j| s.eval_plain(row[i] - row[j]))
+                .product()
+        })
+        .collect()
 }
 
 /// Levels consumed by [`privgd`]: 1 (cyclic shifts) + 2 (sigmoid) + `⌈log2(c - 1)⌉` (product).
@@ -407,7 +553,12 @@ pub fn privgd_depth(classes: usize) -> u32 {
 }
 
 /// Homomorphic PrivGD softmax (inputs in `[-4, 4]`, the range the script uses it on).
-pub fn privgd<E: Evaluator>(ev: &E, x: &E::Ciphertext, layout: &RowLayout, rf: &Refresher) -> Result<E::Ciphertext> {
+pub fn privgd<E: Evaluator>(
+    ev: &E,
+    x: &E::Ciphertext,
+    layout: &RowLayout,
+    rf: &Refresher,
+) -> Result<E::Ciphertext> {
     layout.check(ev)?;
     let c = layout.classes();
     rf.check_total(x, privgd_depth(c))?;
@@ -421,19 +572,32 @@ pub fn privgd<E: Evaluator>(ev: &E, x: &E::Ciphertext, layout: &RowLayout, rf: &
         // x_{(i + k) mod c} in column i < c: two rotations, each masked to where it is right.
         let r1 = ev.rotate(&x, RotStep(k as i64))?;
         let r2 = ev.rotate(&x, RotStep(k as i64 - c as i64))?;
-        let xk = ev.add(&ev.mask(&r1, &layout.column_vector(0, c - k, 1.0))?, &ev.mask(&r2, &layout.column_vector(c - k, c, 1.0))?)?;
+        let xk = ev.add(
+            &ev.mask(&r1, &layout.column_vector(0, c - k, 1.0))?,
+            &ev.mask(&r2, &layout.column_vector(c - k, c, 1.0))?,
+        )?;
         let t = ev.sub(&u, &xk)?;
-        let w = if k == 1 { Some(mask_c.as_slice()) } else { None };
+        let w = if k == 1 {
+            Some(mask_c.as_slice())
+        } else {
+            None
+        };
         factors.push(rf.poly(ev, sig.poly(), &t, w, 2.0 * bound, 1.0)?);
     }
     while factors.len() > 1 {
         let mut next = Vec::with_capacity(factors.len().div_ceil(2));
         for pair in factors.chunks(2) {
-            next.push(if pair.len() == 2 { rf.mul(ev, &pair[0], &pair[1], 1.0, 1.0, 1.0)? } else { pair[0].clone() });
+            next.push(if pair.len() == 2 {
+                rf.mul(ev, &pair[0], &pair[1], 1.0, 1.0, 1.0)?
+            } else {
+                pair[0].clone()
+            });
         }
         factors = next;
     }
-    factors.pop().ok_or_else(|| Error::param("PrivGD needs at least 2 classes"))
+    factors
+        .pop()
+        .ok_or_else(|| Error::param("PrivGD needs at least 2 classes"))
 }
 
 /// The softmax methods of the authors' error script.
@@ -503,9 +667,12 @@ impl SoftmaxMethod {
             SoftmaxMethod::Hong => HongParams::script().depth(),
             SoftmaxMethod::PrivGd => privgd_depth(classes),
             SoftmaxMethod::Gumbel => GumbelParams::script().depth(),
-            SoftmaxMethod::Asoftmax | SoftmaxMethod::AsoftmaxPrecise | SoftmaxMethod::AsoftmaxOriginal => {
-                self.asoftmax_params().map(|p| p.depth(classes)).unwrap_or(0)
-            }
+            SoftmaxMethod::Asoftmax
+            | SoftmaxMethod::AsoftmaxPrecise
+            | SoftmaxMethod::AsoftmaxOriginal => self
+                .asoftmax_params()
+                .map(|p| p.depth(classes))
+                .unwrap_or(0),
         }
     }
 
@@ -535,20 +702,33 @@ impl SoftmaxMethod {
             SoftmaxMethod::Hong => hong_plain(row, &HongParams::script()),
             SoftmaxMethod::PrivGd => privgd_plain(row),
             SoftmaxMethod::Gumbel => gumbel_plain(row, &GumbelParams::script()),
-            SoftmaxMethod::Asoftmax | SoftmaxMethod::AsoftmaxPrecise | SoftmaxMethod::AsoftmaxOriginal => {
-                self.asoftmax_params().map(|p| asoftmax_plain(row, &p)).unwrap_or_default()
-            }
+            SoftmaxMethod::Asoftmax
+            | SoftmaxMethod::AsoftmaxPrecise
+            | SoftmaxMethod::AsoftmaxOriginal => self
+                .asoftmax_params()
+                .map(|p| asoftmax_plain(row, &p))
+                .unwrap_or_default(),
         }
     }
 
     /// Homomorphic evaluation on a packed block.
-    pub fn eval<E: Evaluator>(&self, ev: &E, x: &E::Ciphertext, layout: &RowLayout, rf: &Refresher) -> Result<E::Ciphertext> {
+    pub fn eval<E: Evaluator>(
+        &self,
+        ev: &E,
+        x: &E::Ciphertext,
+        layout: &RowLayout,
+        rf: &Refresher,
+    ) -> Result<E::Ciphertext> {
         match self {
             SoftmaxMethod::Hong => hong(ev, x, layout, &HongParams::script(), rf),
             SoftmaxMethod::PrivGd => privgd(ev, x, layout, rf),
             SoftmaxMethod::Gumbel => gumbel(ev, x, layout, &GumbelParams::script(), rf),
-            SoftmaxMethod::Asoftmax | SoftmaxMethod::AsoftmaxPrecise | SoftmaxMethod::AsoftmaxOriginal => {
-                let p = self.asoftmax_params().ok_or_else(|| Error::param("not an ASoftmax variant"))?;
+            SoftmaxMethod::Asoftmax
+            | SoftmaxMethod::AsoftmaxPrecise
+            | SoftmaxMethod::AsoftmaxOriginal => {
+                let p = self
+                    .asoftmax_params()
+                    .ok_or_else(|| Error::param("not an ASoftmax variant"))?;
                 asoftmax(ev, x, layout, &p, rf)
             }
         }
@@ -556,9 +736,17 @@ impl SoftmaxMethod {
 
     /// Dry run on a mock with the chain and bootstrapping of `chain` (e.g. from
     /// [`crate::poly::mirror_params`]; its slot count is replaced by `2 c'`), from `input_level`.
-    pub fn dry_run(&self, chain: &MockParams, classes: usize, input_level: Level) -> Result<DryRun> {
+    pub fn dry_run(
+        &self,
+        chain: &MockParams,
+        classes: usize,
+        input_level: Level,
+    ) -> Result<DryRun> {
         let layout = RowLayout::new(2, classes.next_power_of_two(), classes)?;
-        let params = MockParams { slots: layout.slots(), ..chain.clone() };
+        let params = MockParams {
+            slots: layout.slots(),
+            ..chain.clone()
+        };
         dry_run(params, input_level, &[], |ev, x| {
             let rf = Refresher::new(ev);
             self.eval(ev, x, &layout, &rf)
