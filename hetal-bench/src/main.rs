@@ -18,6 +18,12 @@ struct Cli {
 enum Command {
     /// An encrypted dot product on the mock backend, with its op counts.
     Demo(cmd::demo::DemoArgs),
+    /// Encrypted softmax-regression training (HETAL), both roles in one process.
+    Train(cmd::train::TrainArgs),
+    /// The client's steps of the two-process protocol (keygen, encrypt, evaluate, decrypt).
+    Client(cmd::client::ClientArgs),
+    /// The server's steps of the two-process protocol (train).
+    Server(cmd::server::ServerArgs),
     /// Single-threaded timings of the basic CKKS operations on a preset (for peer comparisons).
     CkksOps(cmd::ckks_ops::CkksOpsArgs),
 }
@@ -26,6 +32,9 @@ fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Train(a) => cmd::train::run(a),
+        Command::Client(a) => cmd::client::run(a),
+        Command::Server(a) => cmd::server::run(a),
         Command::CkksOps(a) => cmd::ckks_ops::run(a),
     };
     if let Err(e) = result {

@@ -25,6 +25,7 @@ impl Plan {
         config: &TrainConfig,
         slots: usize,
         weight_bound: f64,
+        softmax: &str,
     ) -> Result<Plan> {
         config.validate()?;
         if !(weight_bound.is_finite() && weight_bound > 0.0) {
@@ -55,6 +56,7 @@ impl Plan {
             config: config.clone(),
             report_train_loss: true,
             weight_bound,
+            softmax: softmax.to_string(),
         })
     }
 

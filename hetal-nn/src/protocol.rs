@@ -130,6 +130,8 @@ pub struct Plan {
     pub report_train_loss: bool,
     /// An upper bound on `|weight|`, used to scale weights into the bootstrapping range.
     pub weight_bound: f64,
+    /// The name of the softmax approximation the server runs (the keys are generated for it).
+    pub softmax: String,
 }
 
 impl Plan {

@@ -209,6 +209,9 @@ impl<E: Evaluator> Server<E> {
         let plan = data.plan.clone();
         plan.config.validate()?;
         let shape = plan.shape()?;
+        if softmax.name() != plan.softmax {
+            return Err(Error::protocol(format!("the plan asks for softmax {:?}, the server was given {:?}", plan.softmax, softmax.name())));
+        }
         if ev.slots() != plan.slots || shape.slots() != plan.slots {
             return Err(Error::protocol(format!(
                 "the plan is for {} slots, the evaluator has {}",

@@ -1,4 +1,7 @@
 //! Subcommands of the `hetal` tool, one module each.
 
 pub mod ckks_ops;
+pub mod client;
 pub mod demo;
+pub mod server;
+pub mod train;

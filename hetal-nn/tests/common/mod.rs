@@ -25,7 +25,7 @@ pub fn setup(
     EncryptedData<MockCiphertext>,
     Server<MockEvaluator>,
 ) {
-    let plan = Plan::new(splits, cfg, params.slots, 64.0).unwrap();
+    let plan = Plan::new(splits, cfg, params.slots, 64.0, "asoftmax").unwrap();
     let softmax = LinalgSoftmax::asoftmax();
     let req = plan
         .key_request(

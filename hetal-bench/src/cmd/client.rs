@@ -1,0 +1,269 @@
+//! `hetal client`: the client's side of the two-process protocol, through files in an exchange
+//! directory shared with `hetal server train`.
+//!
+//! | file (in `--dir`) | written by | read by |
+//! |---|---|---|
+//! | `client/secret.key`, `client/data.json`, `client/state` | client | client only |
+//! | `plan.msg`, `eval.keys` | `client keygen` | server |
+//! | `data.msg` | `client encrypt` | server |
+//! | `epoch-E.result` | `server train` | `client evaluate` |
+//! | `epoch-E.decision` | `client evaluate` | `server train` |
+//! | `model.msg` | `server train` | `client decrypt` |
+//! | `server/server.ckpt` | server | server only |
+
+use super::train::{BackendArgs, CliResult, DataArgs, HyperArgs, softmax_and_keys};
+use hetal_nn::client::{Client, ClientState};
+use hetal_nn::protocol::{EncryptedModel, EpochResult, Plan, read_message, read_tagged, write_message, write_tagged};
+use hetal_nn::report::loss_plot_svg;
+use hetal_nn::session;
+use hetal_traits::KeyGenerator;
+use hetal_traits::mock::{MockCiphertext, MockClient, MockParams};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The kind tag of the mock's evaluation-key file.
+pub const MOCK_KEYS_KIND: &str = "mock-evaluation-keys";
+const MOCK_SECRET_KIND: &str = "mock-secret-key";
+
+/// The mock client's secret: its parameters and the seed its key identity derives from.
+#[derive(Debug, Serialize, Deserialize)]
+struct MockSecret {
+    params: MockParams,
+    seed: u64,
+}
+
+/// Paths of the exchange directory.
+pub struct Files {
+    dir: PathBuf,
+}
+
+impl Files {
+    /// The files of `dir`.
+    pub fn new(dir: &Path) -> Self {
+        Files { dir: dir.to_path_buf() }
+    }
+    /// The plan.
+    pub fn plan(&self) -> PathBuf {
+        self.dir.join("plan.msg")
+    }
+    /// The evaluation keys.
+    pub fn keys(&self) -> PathBuf {
+        self.dir.join("eval.keys")
+    }
+    /// The encrypted data.
+    pub fn data(&self) -> PathBuf {
+        self.dir.join("data.msg")
+    }
+    /// The server's result of epoch `e`.
+    pub fn result(&self, e: usize) -> PathBuf {
+        self.dir.join(format!("epoch-{e}.result"))
+    }
+    /// The client's decision on epoch `e`.
+    pub fn decision(&self, e: usize) -> PathBuf {
+        self.dir.join(format!("epoch-{e}.decision"))
+    }
+    /// The encrypted final model.
+    pub fn model(&self) -> PathBuf {
+        self.dir.join("model.msg")
+    }
+    /// The server's private directory (checkpoints).
+    pub fn server_dir(&self) -> PathBuf {
+        self.dir.join("server")
+    }
+    fn secret(&self) -> PathBuf {
+        self.dir.join("client").join("secret.key")
+    }
+    fn data_args(&self) -> PathBuf {
+        self.dir.join("client").join("data.json")
+    }
+    fn state(&self) -> PathBuf {
+        self.dir.join("client").join("state")
+    }
+}
+
+/// `hetal client` subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Plan the run and generate the secret key and the server's evaluation keys.
+    Keygen(KeygenArgs),
+    /// Encrypt the training batches, the validation features and the initial weights.
+    Encrypt(DirArgs),
+    /// Decrypt the server's validation logits after each epoch, compute the losses and send the
+    /// early-stopping decision (with `--watch`, until the server has finished).
+    Evaluate(EvaluateArgs),
+    /// Decrypt the trained model and evaluate it on the test set (accuracy, per-class report).
+    Decrypt(DecryptArgs),
+}
+
+/// Arguments of `hetal client`.
+#[derive(clap::Args, Debug)]
+pub struct ClientArgs {
+    #[command(subcommand)]
+    /// The step.
+    pub command: ClientCommand,
+}
+
+/// The exchange directory.
+#[derive(clap::Args, Debug)]
+pub struct DirArgs {
+    /// The exchange directory shared with the server.
+    #[arg(long)]
+    pub dir: PathBuf,
+}
+
+/// Arguments of `hetal client keygen`.
+#[derive(clap::Args, Debug)]
+pub struct KeygenArgs {
+    #[command(flatten)]
+    /// Directory.
+    pub dir: DirArgs,
+    #[command(flatten)]
+    /// Data.
+    pub data: DataArgs,
+    #[command(flatten)]
+    /// Hyperparameters.
+    pub hyper: HyperArgs,
+    #[command(flatten)]
+    /// Backend.
+    pub backend: BackendArgs,
+}
+
+/// Arguments of `hetal client evaluate`.
+#[derive(clap::Args, Debug)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    /// Directory.
+    pub dir: DirArgs,
+    /// Keep answering epochs until the server writes the model.
+    #[arg(long)]
+    pub watch: bool,
+    /// Give up watching after this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub timeout_secs: u64,
+}
+
+/// Arguments of `hetal client decrypt`.
+#[derive(clap::Args, Debug)]
+pub struct DecryptArgs {
+    #[command(flatten)]
+    /// Directory.
+    pub dir: DirArgs,
+    /// Write an SVG plot of the training and validation loss here.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+}
+
+fn load_client(files: &Files) -> CliResult<(Client<MockClient>, DataArgs)> {
+    let secret: MockSecret = read_tagged(&files.secret(), MOCK_SECRET_KIND)?;
+    let plan: Plan = read_message(&files.plan())?;
+    let backend = MockClient::try_new(secret.params, secret.seed)?;
+    let mut client = Client::new(backend, plan)?;
+    if files.state().exists() {
+        client.state = session::load_client_state(&files.state())?;
+    }
+    let data: DataArgs = serde_json::from_str(&std::fs::read_to_string(files.data_args())?)?;
+    Ok((client, data))
+}
+
+/// Runs `hetal client ...`.
+pub fn run(args: &ClientArgs) -> CliResult {
+    match &args.command {
+        ClientCommand::Keygen(a) => keygen(a),
+        ClientCommand::Encrypt(a) => encrypt(a),
+        ClientCommand::Evaluate(a) => evaluate(a),
+        ClientCommand::Decrypt(a) => decrypt(a),
+    }
+}
+
+fn keygen(a: &KeygenArgs) -> CliResult {
+    let files = Files::new(&a.dir.dir);
+    let splits = a.data.load()?;
+    let cfg = a.hyper.config()?;
+    let params = a.backend.mock_params()?;
+    let plan = Plan::new(&splits, &cfg, params.slots, a.hyper.weight_bound, &a.hyper.softmax)?;
+    let (_, req) = softmax_and_keys(&plan)?;
+    let mut backend = MockClient::try_new(params.clone(), a.backend.key_seed)?;
+    let keys = backend.generate_evaluation_keys(&req)?;
+    std::fs::create_dir_all(files.secret().parent().unwrap_or(&a.dir.dir))?;
+    write_tagged(&files.secret(), MOCK_SECRET_KIND, &MockSecret { params, seed: a.backend.key_seed })?;
+    std::fs::write(files.data_args(), serde_json::to_string_pretty(&a.data)?)?;
+    session::save_client_state(&files.state(), &ClientState::default())?;
+    write_message(&files.plan(), &plan)?;
+    write_tagged(&files.keys(), MOCK_KEYS_KIND, &keys)?;
+    println!(
+        "keys for {} rotations{} written to {}; plan: {} batches, unit shape ({}, {})",
+        req.rotations.len(),
+        if req.bootstrapping { " and bootstrapping" } else { "" },
+        files.keys().display(),
+        plan.batch_rows.len(),
+        plan.unit.0,
+        plan.unit.1
+    );
+    Ok(())
+}
+
+fn encrypt(a: &DirArgs) -> CliResult {
+    let files = Files::new(&a.dir);
+    let (mut client, data) = load_client(&files)?;
+    let splits = data.load()?;
+    let t = Instant::now();
+    let enc = client.encrypt_data(&splits)?;
+    write_message(&files.data(), &enc)?;
+    println!("encrypted {} training batches and {} validation rows in {:.3} s: {}", enc.train_x.len(), client.plan.val_rows, t.elapsed().as_secs_f64(), files.data().display());
+    Ok(())
+}
+
+fn evaluate(a: &EvaluateArgs) -> CliResult {
+    let files = Files::new(&a.dir.dir);
+    let (mut client, data) = load_client(&files)?;
+    let splits = data.load()?;
+    let start = Instant::now();
+    loop {
+        let e = client.state.history.len();
+        let rp = files.result(e);
+        if rp.exists() && !files.decision(e).exists() {
+            let r: EpochResult<MockCiphertext> = read_message(&rp)?;
+            let (d, rec) = client.review_epoch(&r, &splits)?;
+            session::save_client_state(&files.state(), &client.state)?;
+            write_message(&files.decision(e), &d)?;
+            println!(
+                "epoch {}: train loss {:.5}, val loss {:.5}, val accuracy {:.2} %{}{}",
+                e + 1,
+                rec.train_loss,
+                rec.val_loss,
+                100.0 * rec.val_accuracy,
+                if d.improved { " (best so far)" } else { "" },
+                if d.stop { "; stop" } else { "" }
+            );
+            continue;
+        }
+        if files.model().exists() || !a.watch {
+            if !files.model().exists() {
+                println!("no new epoch result in {}", a.dir.dir.display());
+            }
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(a.timeout_secs) {
+            return Err(format!("no result for epoch {} after {} s", e + 1, a.timeout_secs).into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn decrypt(a: &DecryptArgs) -> CliResult {
+    let files = Files::new(&a.dir.dir);
+    let (client, data) = load_client(&files)?;
+    let splits = data.load()?;
+    let model: EncryptedModel<MockCiphertext> = read_message(&files.model())?;
+    let (m, report) = session::report(&client, &model, &splits, &format!("{} (two processes, mock backend)", splits.name))?;
+    println!("{report}");
+    let out = files.dir.join("client").join("model.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&m)?)?;
+    println!("plaintext model: {}", out.display());
+    if let Some(p) = &a.svg {
+        std::fs::write(p, loss_plot_svg(&[("encrypted", report.history.as_slice())], Some(report.best_epoch)))?;
+        println!("loss plot: {}", p.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! `hetal server train`: the server's side of the two-process protocol. It holds the evaluation
+//! keys and the encrypted data only: [`hetal_nn::server::Server`] is generic over an evaluator,
+//! which has no way to decrypt.
+
+use super::client::{Files, MOCK_KEYS_KIND};
+use super::train::{CliResult, on_progress, progress_bar};
+use hetal_nn::protocol::{Decision, EncryptedData, read_message, read_tagged, write_message};
+use hetal_nn::server::Server;
+use hetal_nn::session;
+use hetal_nn::softmax::LinalgSoftmax;
+use hetal_traits::mock::{MockCiphertext, MockEvaluationKeys, MockEvaluator};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// `hetal server` subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum ServerCommand {
+    /// Train on the encrypted data: one epoch at a time, each answered by the client's decision
+    /// (`hetal client evaluate`); resumes from its checkpoint when restarted.
+    Train(ServerTrainArgs),
+}
+
+/// Arguments of `hetal server`.
+#[derive(clap::Args, Debug)]
+pub struct ServerArgs {
+    #[command(subcommand)]
+    /// The step.
+    pub command: ServerCommand,
+}
+
+/// Arguments of `hetal server train`.
+#[derive(clap::Args, Debug)]
+pub struct ServerTrainArgs {
+    /// The exchange directory shared with the client.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Wait for the client's decisions (otherwise exit after each epoch, to be restarted).
+    #[arg(long)]
+    pub wait: bool,
+    /// Give up waiting for a decision after this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub timeout_secs: u64,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Runs `hetal server ...`.
+pub fn run(args: &ServerArgs) -> CliResult {
+    match &args.command {
+        ServerCommand::Train(a) => train(a),
+    }
+}
+
+fn train(a: &ServerTrainArgs) -> CliResult {
+    let files = Files::new(&a.dir);
+    let keys: MockEvaluationKeys = read_tagged(&files.keys(), MOCK_KEYS_KIND)?;
+    let data: EncryptedData<MockCiphertext> = read_message(&files.data())?;
+    let softmax = LinalgSoftmax::by_name(&data.plan.softmax)?;
+    let ev = MockEvaluator::try_new(keys)?;
+    let mut server = match session::load_checkpoint::<MockCiphertext>(&files.server_dir())? {
+        Some((ckpt, _)) => Server::resume(ev, Box::new(softmax), &data, &ckpt)?,
+        None => Server::new(ev, Box::new(softmax), &data)?,
+    };
+    let ckpt_path = session::server_checkpoint_path(&files.server_dir());
+    let bar = progress_bar(&data.plan, a.quiet);
+    bar.set_position(server.stats().steps);
+    loop {
+        if server.is_done() {
+            bar.finish_and_clear();
+            let model = server.final_model();
+            write_message(&files.model(), &model)?;
+            let s = model.stats;
+            println!(
+                "training finished after {} epochs ({} steps, {:.3} s, {:.4} s/step; DiagABT {:.3} s, DiagATB {:.3} s, softmax {:.3} s); best epoch {}; encrypted model: {}",
+                server.epochs_done(),
+                s.steps,
+                s.train_time.as_secs_f64(),
+                s.train_time.as_secs_f64() / s.steps.max(1) as f64,
+                s.abt_time.as_secs_f64(),
+                s.atb_time.as_secs_f64(),
+                s.softmax_time.as_secs_f64(),
+                model.epoch + 1,
+                files.model().display()
+            );
+            return Ok(());
+        }
+        if let Some(pending) = server.awaiting_decision() {
+            let e = pending.epoch;
+            if !files.result(e).exists() {
+                write_message(&files.result(e), pending)?;
+            }
+            let dp = files.decision(e);
+            let start = Instant::now();
+            while !dp.exists() {
+                if !a.wait {
+                    bar.finish_and_clear();
+                    println!("epoch {} done; waiting for the client's decision ({})", e + 1, dp.display());
+                    return Ok(());
+                }
+                if start.elapsed() > Duration::from_secs(a.timeout_secs) {
+                    return Err(format!("no decision on epoch {} after {} s", e + 1, a.timeout_secs).into());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let d: Decision = read_message(&dp)?;
+            server.apply_decision(d)?;
+            write_message(&ckpt_path, &server.checkpoint())?;
+            continue;
+        }
+        let r = server.run_epoch(&mut on_progress(&bar))?;
+        write_message(&ckpt_path, &server.checkpoint())?;
+        write_message(&files.result(r.epoch), &r)?;
+    }
+}
