@@ -210,7 +210,11 @@ impl<E: Evaluator> Server<E> {
         plan.config.validate()?;
         let shape = plan.shape()?;
         if softmax.name() != plan.softmax {
-            return Err(Error::protocol(format!("the plan asks for softmax {:?}, the server was given {:?}", plan.softmax, softmax.name())));
+            return Err(Error::protocol(format!(
+                "the plan asks for softmax {:?}, the server was given {:?}",
+                plan.softmax,
+                softmax.name()
+            )));
         }
         if ev.slots() != plan.slots || shape.slots() != plan.slots {
             return Err(Error::protocol(format!(
@@ -516,19 +520,27 @@ impl<E: Evaluator> Server<E> {
         let p = self.softmax.apply(ev, &z, self.plan.classes)?;
         stats.softmax_time += t.elapsed();
 
+        // DiagATB takes at most 4 levels on D = P − Y; one more for the update. If P is too low
+        // it is refreshed centred, as P − 1/2 (|P − 1/2| ≤ output_bound − 1/2, inside the
+        // bootstrapping range without a scaling level, with room for CKKS noise), and shifted
+        // back; the additions of constants are free.
+        let p = if p.level().0 < 4 + 1 + self.refresher.floor(bound) {
+            let centred = p.try_map(|c| Ok(ev.add_const(c, Complex64::new(-0.5, 0.0))?))?;
+            let half = (self.softmax.output_bound() - 0.5).max(0.5);
+            let fresh = ensure(
+                &self.refresher,
+                ev,
+                &centred,
+                4 + 1,
+                half,
+                bound,
+                &mut stats,
+            )?;
+            fresh.try_map(|c| Ok(ev.add_const(c, Complex64::new(0.5, 0.0))?))?
+        } else {
+            p
+        };
         let d = sub(ev, &p, &self.train_y[b])?;
-        // DiagATB takes at most 4 levels on D; one more for the update.
-        // |P − Y| ≤ max(|P|, 1) since P ≥ 0 and Y is one-hot.
-        let residual_bound = self.softmax.output_bound().max(1.0);
-        let d = ensure(
-            &self.refresher,
-            ev,
-            &d,
-            4 + 1,
-            residual_bound,
-            bound,
-            &mut stats,
-        )?;
         let dt = tile_columns(ev, &d)?;
         let t = Instant::now();
         let g = AtbAlgorithm::DiagAtbAuto.multiply(ev, &dt, x)?;

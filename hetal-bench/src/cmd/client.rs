@@ -13,7 +13,9 @@
 
 use super::train::{BackendArgs, CliResult, DataArgs, HyperArgs, softmax_and_keys};
 use hetal_nn::client::{Client, ClientState};
-use hetal_nn::protocol::{EncryptedModel, EpochResult, Plan, read_message, read_tagged, write_message, write_tagged};
+use hetal_nn::protocol::{
+    EncryptedModel, EpochResult, Plan, read_message, read_tagged, write_message, write_tagged,
+};
 use hetal_nn::report::loss_plot_svg;
 use hetal_nn::session;
 use hetal_traits::KeyGenerator;
@@ -41,7 +43,9 @@ pub struct Files {
 impl Files {
     /// The files of `dir`.
     pub fn new(dir: &Path) -> Self {
-        Files { dir: dir.to_path_buf() }
+        Files {
+            dir: dir.to_path_buf(),
+        }
     }
     /// The plan.
     pub fn plan(&self) -> PathBuf {
@@ -181,12 +185,25 @@ fn keygen(a: &KeygenArgs) -> CliResult {
     let splits = a.data.load()?;
     let cfg = a.hyper.config()?;
     let params = a.backend.mock_params()?;
-    let plan = Plan::new(&splits, &cfg, params.slots, a.hyper.weight_bound, &a.hyper.softmax)?;
+    let plan = Plan::new(
+        &splits,
+        &cfg,
+        params.slots,
+        a.hyper.weight_bound,
+        &a.hyper.softmax,
+    )?;
     let (_, req) = softmax_and_keys(&plan)?;
     let mut backend = MockClient::try_new(params.clone(), a.backend.key_seed)?;
     let keys = backend.generate_evaluation_keys(&req)?;
     std::fs::create_dir_all(files.secret().parent().unwrap_or(&a.dir.dir))?;
-    write_tagged(&files.secret(), MOCK_SECRET_KIND, &MockSecret { params, seed: a.backend.key_seed })?;
+    write_tagged(
+        &files.secret(),
+        MOCK_SECRET_KIND,
+        &MockSecret {
+            params,
+            seed: a.backend.key_seed,
+        },
+    )?;
     std::fs::write(files.data_args(), serde_json::to_string_pretty(&a.data)?)?;
     session::save_client_state(&files.state(), &ClientState::default())?;
     write_message(&files.plan(), &plan)?;
@@ -194,7 +211,11 @@ fn keygen(a: &KeygenArgs) -> CliResult {
     println!(
         "keys for {} rotations{} written to {}; plan: {} batches, unit shape ({}, {})",
         req.rotations.len(),
-        if req.bootstrapping { " and bootstrapping" } else { "" },
+        if req.bootstrapping {
+            " and bootstrapping"
+        } else {
+            ""
+        },
         files.keys().display(),
         plan.batch_rows.len(),
         plan.unit.0,
@@ -210,7 +231,13 @@ fn encrypt(a: &DirArgs) -> CliResult {
     let t = Instant::now();
     let enc = client.encrypt_data(&splits)?;
     write_message(&files.data(), &enc)?;
-    println!("encrypted {} training batches and {} validation rows in {:.3} s: {}", enc.train_x.len(), client.plan.val_rows, t.elapsed().as_secs_f64(), files.data().display());
+    println!(
+        "encrypted {} training batches and {} validation rows in {:.3} s: {}",
+        enc.train_x.len(),
+        client.plan.val_rows,
+        t.elapsed().as_secs_f64(),
+        files.data().display()
+    );
     Ok(())
 }
 
@@ -256,13 +283,24 @@ fn decrypt(a: &DecryptArgs) -> CliResult {
     let (client, data) = load_client(&files)?;
     let splits = data.load()?;
     let model: EncryptedModel<MockCiphertext> = read_message(&files.model())?;
-    let (m, report) = session::report(&client, &model, &splits, &format!("{} (two processes, mock backend)", splits.name))?;
+    let (m, report) = session::report(
+        &client,
+        &model,
+        &splits,
+        &format!("{} (two processes, mock backend)", splits.name),
+    )?;
     println!("{report}");
     let out = files.dir.join("client").join("model.json");
     std::fs::write(&out, serde_json::to_string_pretty(&m)?)?;
     println!("plaintext model: {}", out.display());
     if let Some(p) = &a.svg {
-        std::fs::write(p, loss_plot_svg(&[("encrypted", report.history.as_slice())], Some(report.best_epoch)))?;
+        std::fs::write(
+            p,
+            loss_plot_svg(
+                &[("encrypted", report.history.as_slice())],
+                Some(report.best_epoch),
+            ),
+        )?;
         println!("loss plot: {}", p.display());
     }
     Ok(())

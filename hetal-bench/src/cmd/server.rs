@@ -95,11 +95,20 @@ fn train(a: &ServerTrainArgs) -> CliResult {
             while !dp.exists() {
                 if !a.wait {
                     bar.finish_and_clear();
-                    println!("epoch {} done; waiting for the client's decision ({})", e + 1, dp.display());
+                    println!(
+                        "epoch {} done; waiting for the client's decision ({})",
+                        e + 1,
+                        dp.display()
+                    );
                     return Ok(());
                 }
                 if start.elapsed() > Duration::from_secs(a.timeout_secs) {
-                    return Err(format!("no decision on epoch {} after {} s", e + 1, a.timeout_secs).into());
+                    return Err(format!(
+                        "no decision on epoch {} after {} s",
+                        e + 1,
+                        a.timeout_secs
+                    )
+                    .into());
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

@@ -55,7 +55,11 @@ impl DataArgs {
         } else if d.contains(',') {
             let parts: Vec<&str> = d.split(',').collect();
             let [tr, va, te] = parts.as_slice() else {
-                return Err(format!("--data with commas needs exactly three CSV files, got {}", parts.len()).into());
+                return Err(format!(
+                    "--data with commas needs exactly three CSV files, got {}",
+                    parts.len()
+                )
+                .into());
             };
             Splits::load_csv(Path::new(tr), Path::new(va), Path::new(te), self.classes)?
         } else if Path::new(d).is_dir() {
@@ -66,7 +70,11 @@ impl DataArgs {
             return Err(format!("--data {d:?}: not `digits`, a directory or a file").into());
         };
         let big = usize::MAX;
-        Ok(splits.truncated(self.limit_train.unwrap_or(big), self.limit_val.unwrap_or(big), self.limit_test.unwrap_or(big)))
+        Ok(splits.truncated(
+            self.limit_train.unwrap_or(big),
+            self.limit_val.unwrap_or(big),
+            self.limit_test.unwrap_or(big),
+        ))
     }
 }
 
@@ -131,9 +139,9 @@ pub struct BackendArgs {
     /// The lowest level bootstrapping accepts (FGb: 3); it refreshes to `--levels`.
     #[arg(long, default_value_t = 3)]
     pub bootstrap_min_level: u32,
-    /// Bootstrapping input range [-B, B] of the mock. 256 holds every value of the pipeline
-    /// (see hetal-nn/REQUESTS.md for why 1 does not work yet).
-    #[arg(long, default_value_t = 256.0)]
+    /// Bootstrapping input range [-B, B] of the mock (values beyond it are scaled down by a
+    /// power of two before bootstrapping, one level).
+    #[arg(long, default_value_t = 1.0)]
     pub bootstrap_bound: f64,
     /// Standard deviation of the mock's simulated CKKS noise (0: exact).
     #[arg(long, default_value_t = 0.0)]
@@ -172,8 +180,14 @@ pub fn softmax_and_keys(plan: &Plan) -> CliResult<(LinalgSoftmax, hetal_traits::
 /// A progress bar over all steps of all epochs (the total is the epoch cap).
 pub fn progress_bar(plan: &Plan, hidden: bool) -> ProgressBar {
     let total = (plan.batch_rows.len() * plan.config.epochs) as u64;
-    let bar = if hidden { ProgressBar::hidden() } else { ProgressBar::new(total) };
-    if let Ok(style) = ProgressStyle::with_template("{msg:>10} [{elapsed_precise}] {wide_bar} {pos}/{len} steps ({per_sec}, eta {eta})") {
+    let bar = if hidden {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg:>10} [{elapsed_precise}] {wide_bar} {pos}/{len} steps ({per_sec}, eta {eta})",
+    ) {
         bar.set_style(style);
     }
     bar
@@ -225,7 +239,13 @@ pub fn run(args: &TrainArgs) -> CliResult {
     let splits = args.data.load()?;
     let cfg = args.hyper.config()?;
     let params = args.backend.mock_params()?;
-    let plan = Plan::new(&splits, &cfg, params.slots, args.hyper.weight_bound, &args.hyper.softmax)?;
+    let plan = Plan::new(
+        &splits,
+        &cfg,
+        params.slots,
+        args.hyper.weight_bound,
+        &args.hyper.softmax,
+    )?;
     let (softmax, req) = softmax_and_keys(&plan)?;
     println!(
         "data {}: {} train / {} val / {} test, {} features, {} classes (padded to {}); unit shape ({}, {}), {} batches; backend mock, {} slots, softmax {}",
@@ -250,9 +270,22 @@ pub fn run(args: &TrainArgs) -> CliResult {
     let data = client.encrypt_data(&splits)?;
     let setup_time = t.elapsed();
     let ev = Counting::new(MockEvaluator::try_new(keys)?);
-    let mut server = match args.checkpoint_dir.as_deref().map(session::load_checkpoint).transpose()?.flatten() {
+    let mut server = match args
+        .checkpoint_dir
+        .as_deref()
+        .map(session::load_checkpoint)
+        .transpose()?
+        .flatten()
+    {
         Some((ckpt, state)) => {
-            println!("resuming after epoch {} from {}", ckpt.epochs_done, args.checkpoint_dir.as_deref().unwrap_or(Path::new("")).display());
+            println!(
+                "resuming after epoch {} from {}",
+                ckpt.epochs_done,
+                args.checkpoint_dir
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display()
+            );
             client.state = state;
             Server::resume(ev, Box::new(softmax), &data, &ckpt)?
         }
@@ -260,14 +293,31 @@ pub fn run(args: &TrainArgs) -> CliResult {
     };
     let bar = progress_bar(&plan, args.quiet);
     bar.set_position(server.stats().steps);
-    let opts = RunOptions { checkpoint_dir: args.checkpoint_dir.clone(), interrupt_after: None };
-    let outcome = session::run(&mut client, &mut server, &splits, &opts, &mut on_progress(&bar))?;
+    let opts = RunOptions {
+        checkpoint_dir: args.checkpoint_dir.clone(),
+        interrupt_after: None,
+    };
+    let outcome = session::run(
+        &mut client,
+        &mut server,
+        &splits,
+        &opts,
+        &mut on_progress(&bar),
+    )?;
     bar.finish_and_clear();
     let Outcome::Finished(model) = outcome else {
         return Err("training was interrupted".into());
     };
-    let (_, report) = session::report(&client, &model, &splits, &format!("{} on the mock backend (encrypted)", splits.name))?;
-    println!("key generation and encryption: {:.3} s", setup_time.as_secs_f64());
+    let (_, report) = session::report(
+        &client,
+        &model,
+        &splits,
+        &format!("{} on the mock backend (encrypted)", splits.name),
+    )?;
+    println!(
+        "key generation and encryption: {:.3} s",
+        setup_time.as_secs_f64()
+    );
     println!("{report}");
     println!("operations:\n{}", server.evaluator().snapshot());
 
@@ -275,14 +325,28 @@ pub fn run(args: &TrainArgs) -> CliResult {
     let mut runs = vec![("encrypted", report.history.clone())];
     if !args.no_reference {
         let sm = LinalgSoftmax::by_name(&plan.softmax)?;
-        let approx = |z: &ndarray::Array2<f64>, c: usize| SoftmaxApprox::<MockEvaluator>::reference(&sm, z, c);
+        let approx = |z: &ndarray::Array2<f64>, c: usize| {
+            SoftmaxApprox::<MockEvaluator>::reference(&sm, z, c)
+        };
         let t = Instant::now();
         let same = plain::train(&splits, &cfg, &approx)?;
         let exact = plain::train(&splits, &cfg, &plain::softmax_rows)?;
         let plain_time = t.elapsed();
-        let (a_same, a_exact) = (same.model.accuracy(&splits.test), exact.model.accuracy(&splits.test));
-        println!("plaintext reference, same approximation ({}): test accuracy {:.2} %, best epoch {}", plan.softmax, 100.0 * a_same, same.best_epoch + 1);
-        println!("plaintext reference, exact softmax: test accuracy {:.2} %, best epoch {}", 100.0 * a_exact, exact.best_epoch + 1);
+        let (a_same, a_exact) = (
+            same.model.accuracy(&splits.test),
+            exact.model.accuracy(&splits.test),
+        );
+        println!(
+            "plaintext reference, same approximation ({}): test accuracy {:.2} %, best epoch {}",
+            plan.softmax,
+            100.0 * a_same,
+            same.best_epoch + 1
+        );
+        println!(
+            "plaintext reference, exact softmax: test accuracy {:.2} %, best epoch {}",
+            100.0 * a_exact,
+            exact.best_epoch + 1
+        );
         println!(
             "encrypted - plaintext (exact softmax): {:+.2} percentage points ({:.2} s for both plaintext runs)",
             100.0 * (report.test_accuracy - a_exact),
@@ -293,7 +357,8 @@ pub fn run(args: &TrainArgs) -> CliResult {
         runs.push(("plaintext", exact.history));
     }
     if let Some(p) = &args.svg {
-        let r: Vec<(&str, &[plain::EpochRecord])> = runs.iter().map(|(n, h)| (*n, h.as_slice())).collect();
+        let r: Vec<(&str, &[plain::EpochRecord])> =
+            runs.iter().map(|(n, h)| (*n, h.as_slice())).collect();
         std::fs::write(p, loss_plot_svg(&r, Some(report.best_epoch)))?;
         println!("loss plot: {}", p.display());
     }

@@ -12,7 +12,7 @@ use hetal_traits::mock::{MockCiphertext, MockClient, MockEvaluator, MockParams};
 
 /// A mock chain like HEaaN's FGb: 12 levels, bootstrapping from level 3 back to 12, inputs in [-1, 1].
 pub fn fgb_like(slots: usize) -> MockParams {
-    MockParams::ideal(slots, 12, 40.0).with_bootstrap(3, 12, 256.0)
+    MockParams::ideal(slots, 12, 40.0).with_bootstrap(3, 12, 1.0)
 }
 
 /// A client (with its encrypted data) and a server for `splits`.
