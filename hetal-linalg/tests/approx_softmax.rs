@@ -230,3 +230,51 @@ fn asoftmax_bootstraps_where_levels_run_out() {
         }
     }
 }
+
+#[test]
+fn shared_variants_equal_separate_runs_and_dry_run_counts() {
+    use hetal_linalg::approx::softmax::{AsoftmaxParams, asoftmax, asoftmax_variants};
+    let mut rng = ChaCha8Rng::seed_from_u64(33);
+    let layout = RowLayout::dense(64, 10).unwrap();
+    let mut client = MockClient::new(MockParams::ideal(layout.slots(), 90, 40.0), 8);
+    let ev = MockEvaluator::new(client.unrestricted_keys());
+    let rf = Refresher::new(&ev);
+    let x = client
+        .encrypt_real(
+            &layout.pack(&rows(&mut rng, 4, 10, 128.0)).unwrap(),
+            Level(90),
+        )
+        .unwrap();
+    let ps = [AsoftmaxParams::hetal(), AsoftmaxParams::hetal_precise()];
+    let both = asoftmax_variants(&ev, &x, &layout, &ps, &rf).unwrap();
+    for (p, b) in ps.iter().zip(&both) {
+        let one = asoftmax(&ev, &x, &layout, p, &rf).unwrap();
+        assert_eq!(
+            client.decrypt_real(&one).unwrap(),
+            client.decrypt_real(b).unwrap()
+        );
+    }
+    // Depth and op counts of ASoftmax (HETAL parameters) from the dry run.
+    // Mult: 16 per max round (3 degree-7 polynomials of 5, one product), 2 per domain-extension
+    // step, 5 + 3 for exp, 2 per Goldschmidt iteration, 1 for the final product.
+    for (c, depth, mults) in [
+        (3usize, 57u32, 2 * 16 + 5 * 2 + 8 + 32 + 1),
+        (10, 77, 4 * 16 + 5 * 2 + 8 + 32 + 1),
+    ] {
+        let dry = SoftmaxMethod::Asoftmax
+            .dry_run(&MockParams::ideal(2, 100, 40.0), c, Level(100))
+            .unwrap();
+        println!(
+            "asoftmax c={c}: {} levels, {}",
+            dry.levels_consumed, dry.counts
+        );
+        assert_eq!(dry.levels_consumed, depth);
+        assert_eq!(SoftmaxMethod::Asoftmax.depth(c), depth);
+        assert_eq!(
+            dry.counts.get(OpKind::Mult),
+            mults as u64,
+            "c={c}: {}",
+            dry.counts
+        );
+    }
+}

@@ -317,9 +317,48 @@ pub fn asoftmax<E: Evaluator>(
     p: &AsoftmaxParams,
     rf: &Refresher,
 ) -> Result<E::Ciphertext> {
+    Ok(asoftmax_variants(ev, x, layout, std::slice::from_ref(p), rf)?.remove(0))
+}
+
+/// ASoftmax with several parameter sets on the same input, sharing the normalisation and the
+/// row maximum (steps 1-2) between the sets whose `R_max` and comparison agree (e.g. the normal
+/// and precise variants). Returns one result per parameter set, in order.
+pub fn asoftmax_variants<E: Evaluator>(
+    ev: &E,
+    x: &E::Ciphertext,
+    layout: &RowLayout,
+    ps: &[AsoftmaxParams],
+    rf: &Refresher,
+) -> Result<Vec<E::Ciphertext>> {
     layout.check(ev)?;
-    p.check()?;
-    rf.check_total(x, p.depth(layout.classes()))?;
+    let mut shared: Vec<(f64, Comparison, E::Ciphertext, E::Ciphertext)> = Vec::new();
+    let mut out = Vec::with_capacity(ps.len());
+    for p in ps {
+        p.check()?;
+        rf.check_total(x, p.depth(layout.classes()))?;
+        let key = (p.r_max(), p.cmp);
+        let (u, m) = match shared.iter().find(|s| s.0 == key.0 && s.1 == key.1) {
+            Some(s) => (s.2.clone(), s.3.clone()),
+            None => {
+                let (u, m) = row_max(ev, x, layout, p, rf)?;
+                shared.push((key.0, key.1, u.clone(), m.clone()));
+                (u, m)
+            }
+        };
+        out.push(asoftmax_tail(ev, &u, &m, layout, p, rf)?);
+    }
+    Ok(out)
+}
+
+/// Steps 1-2: the normalised, padded input `u` and its row maximum replicated over the first
+/// `c` columns.
+fn row_max<E: Evaluator>(
+    ev: &E,
+    x: &E::Ciphertext,
+    layout: &RowLayout,
+    p: &AsoftmaxParams,
+    rf: &Refresher,
+) -> Result<(E::Ciphertext, E::Ciphertext)> {
     let (c, cp) = (layout.classes(), layout.padded());
     let s = 2.0 * p.r_max();
     // 1. Normalise and pad.
@@ -344,9 +383,22 @@ pub fn asoftmax<E: Evaluator>(
             .max(ev, &a, &b, if last { Some(&w0) } else { None }, rf)?;
     }
     let m = ev.inner_sum(&a, -1, c)?;
+    Ok((u, m))
+}
+
+/// Steps 3-6 from `u` and the replicated maximum `m`.
+fn asoftmax_tail<E: Evaluator>(
+    ev: &E,
+    u: &E::Ciphertext,
+    m: &E::Ciphertext,
+    layout: &RowLayout,
+    p: &AsoftmaxParams,
+    rf: &Refresher,
+) -> Result<E::Ciphertext> {
+    let (c, cp) = (layout.classes(), layout.padded());
     // 3. Subtract, extend the domain.
-    let u = rf.ensure(ev, &u, 0, 0.5, 1.0)?;
-    let m = rf.ensure(ev, &m, 0, 0.5, 1.0)?;
+    let u = rf.ensure(ev, u, 0, 0.5, 1.0)?;
+    let m = rf.ensure(ev, m, 0, 0.5, 1.0)?;
     let xn = ev.sub(&u, &m)?;
     let v = p.dep.eval(ev, &xn, rf)?;
     // 4. Masked, scaled exponential.
