@@ -26,6 +26,8 @@ enum Command {
     Server(cmd::server::ServerArgs),
     /// Single-threaded timings of the basic CKKS operations on a preset (for peer comparisons).
     CkksOps(cmd::ckks_ops::CkksOpsArgs),
+    /// HETAL's softmax error table (ASoftmax and baselines) on the exact mock.
+    SoftmaxError(cmd::softmax_error::SoftmaxErrorArgs),
 }
 
 fn main() {
@@ -36,6 +38,7 @@ fn main() {
         Command::Client(a) => cmd::client::run(a),
         Command::Server(a) => cmd::server::run(a),
         Command::CkksOps(a) => cmd::ckks_ops::run(a),
+        Command::SoftmaxError(a) => cmd::softmax_error::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

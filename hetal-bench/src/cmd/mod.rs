@@ -4,4 +4,5 @@ pub mod ckks_ops;
 pub mod client;
 pub mod demo;
 pub mod server;
+pub mod softmax_error;
 pub mod train;

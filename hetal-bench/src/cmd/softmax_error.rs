@@ -1,0 +1,354 @@
+//! `hetal softmax-error`: HETAL's softmax error table, re-run on the mock backend.
+//!
+//! For each class count `c` and each input range `R_i` (default 4, 8, 32, 128), `--samples` rows
+//! are drawn uniformly from `[-R_i, R_i]^c` (seeded), packed `2^log_slots / c'` rows per mock
+//! ciphertext, and every softmax method of `hetal_linalg::approx::softmax` is evaluated
+//! homomorphically on the exact mock, so the error is the approximation's own. The error of a row
+//! is `max_j |softmax_j - approx_j|` against the exact softmax (`f64`, max subtracted). The column
+//! "up to R" pools the samples of every range up to `R`, as the authors' script does, and a method
+//! is shown only on the ranges the script evaluates it on. Each cell is `max / mean`; the line
+//! below each method shows the authors' figures (papers.md §1.8, their script at 10^6 samples per
+//! range) where they exist.
+//!
+//! `--ckks` is pending: it needs a bootstrappable CKKS preset in hetal-ckks, which does not exist
+//! yet (ASoftmax needs 57 to 80 levels, far more than one modulus chain).
+
+use hetal_linalg::approx::Refresher;
+use hetal_linalg::approx::softmax::{RowLayout, SoftmaxMethod, asoftmax_variants, softmax_exact};
+use hetal_traits::mock::{MockClient, MockEvaluator, MockParams};
+use hetal_traits::{Decryptor, Encryptor, Level};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Arguments of `hetal softmax-error`.
+#[derive(clap::Args, Debug)]
+pub struct SoftmaxErrorArgs {
+    /// Class counts, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "3,7,10")]
+    pub classes: Vec<usize>,
+    /// Samples (rows) per input range.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub samples: usize,
+    /// Input ranges R (rows uniform in [-R, R]^c), comma separated, increasing.
+    #[arg(long, value_delimiter = ',', default_value = "4,8,32,128")]
+    pub ranges: Vec<f64>,
+    /// Methods, comma separated (asoftmax, asoftmax-precise, asoftmax-original, hong, privgd,
+    /// gumbel), or "all".
+    #[arg(long, value_delimiter = ',', default_value = "all")]
+    pub methods: Vec<String>,
+    /// log2 of the mock's slot count.
+    #[arg(long, default_value_t = 16)]
+    pub log_slots: u32,
+    /// Seed of the input sampling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Run on CKKS instead of the mock (pending: needs a bootstrappable preset).
+    #[arg(long)]
+    pub ckks: bool,
+}
+
+/// Max and sum of per-row errors.
+#[derive(Clone, Copy, Debug, Default)]
+struct Stats {
+    max: f64,
+    sum: f64,
+    count: u64,
+}
+
+impl Stats {
+    fn merge(self, o: Stats) -> Stats {
+        Stats {
+            max: self.max.max(o.max),
+            sum: self.sum + o.sum,
+            count: self.count + o.count,
+        }
+    }
+}
+
+/// The authors' figures (papers.md §1.8), `(c, method, [max/mean per pooled range])`.
+fn authors(c: usize, m: SoftmaxMethod) -> Option<[Option<(f64, f64)>; 4]> {
+    use SoftmaxMethod as M;
+    let t = match (c, m) {
+        (3, M::Asoftmax) => [
+            Some((3.72e-3, 1.53e-3)),
+            Some((3.72e-3, 1.49e-3)),
+            Some((3.72e-3, 1.45e-3)),
+            Some((3.72e-3, 1.38e-3)),
+        ],
+        (3, M::AsoftmaxPrecise) => [
+            Some((1.31e-3, 2.82e-4)),
+            Some((1.31e-3, 3.89e-4)),
+            Some((2.21e-3, 5.61e-4)),
+            Some((2.21e-3, 6.40e-4)),
+        ],
+        (3, M::AsoftmaxOriginal) => [Some((3.70e-7, 4.38e-8)), None, None, None],
+        (3, M::Hong) => [
+            Some((7.52e-2, 1.62e-2)),
+            Some((5.98e-1, 1.99e-2)),
+            None,
+            None,
+        ],
+        (3, M::PrivGd) => [Some((1.81e-1, 9.10e-2)), None, None, None],
+        (3, M::Gumbel) => [
+            Some((9.24e-1, 6.96e-1)),
+            Some((9.65e-1, 7.13e-1)),
+            Some((1.00, 5.81e-1)),
+            None,
+        ],
+        (7, M::Asoftmax) => [
+            Some((6.51e-3, 3.10e-3)),
+            Some((7.15e-3, 2.86e-3)),
+            Some((8.37e-3, 2.88e-3)),
+            Some((8.52e-3, 2.86e-3)),
+        ],
+        (7, M::AsoftmaxPrecise) => [
+            Some((2.51e-3, 3.73e-4)),
+            Some((2.90e-3, 5.20e-4)),
+            Some((6.30e-3, 9.90e-4)),
+            Some((6.41e-3, 1.29e-3)),
+        ],
+        (7, M::AsoftmaxOriginal) => [Some((8.72e-7, 9.13e-8)), None, None, None],
+        (7, M::Hong) => [
+            Some((8.80e-2, 2.97e-2)),
+            Some((1.84e-1, 4.16e-2)),
+            None,
+            None,
+        ],
+        (7, M::PrivGd) => [Some((4.84e-1, 1.30e-1)), None, None, None],
+        (7, M::Gumbel) => [
+            Some((8.99e-1, 4.92e-1)),
+            Some((9.52e-1, 5.32e-1)),
+            Some((9.99e-1, 4.25e-1)),
+            None,
+        ],
+        (10, M::Asoftmax) => [
+            Some((1.53e-2, 4.60e-3)),
+            Some((1.52e-2, 4.20e-3)),
+            Some((1.52e-2, 3.95e-3)),
+            Some((2.03e-2, 3.86e-3)),
+        ],
+        (10, M::AsoftmaxPrecise) => [
+            Some((3.71e-3, 6.26e-4)),
+            Some((4.69e-3, 7.08e-4)),
+            Some((8.99e-3, 1.20e-3)),
+            Some((9.35e-3, 1.60e-3)),
+        ],
+        (10, M::AsoftmaxOriginal) => [Some((1.26e-6, 1.02e-7)), None, None, None],
+        (10, M::Hong) => [
+            Some((8.61e-2, 3.40e-2)),
+            Some((1.83e-1, 5.16e-2)),
+            None,
+            None,
+        ],
+        (10, M::PrivGd) => [Some((7.42e-1, 1.50e-1)), None, None, None],
+        (10, M::Gumbel) => [
+            Some((8.89e-1, 3.99e-1)),
+            Some((9.36e-1, 4.48e-1)),
+            Some((9.96e-1, 3.77e-1)),
+            None,
+        ],
+        _ => return None,
+    };
+    Some(t)
+}
+
+fn parse_methods(names: &[String]) -> Result<Vec<SoftmaxMethod>, Box<dyn std::error::Error>> {
+    if names.iter().any(|n| n == "all") {
+        return Ok(SoftmaxMethod::ALL.to_vec());
+    }
+    names
+        .iter()
+        .map(|n| {
+            SoftmaxMethod::ALL
+                .iter()
+                .copied()
+                .find(|m| m.name() == n)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = SoftmaxMethod::ALL.iter().map(|m| m.name()).collect();
+                    format!("unknown method {n:?}; known: {}", known.join(", ")).into()
+                })
+        })
+        .collect()
+}
+
+/// Seed of one chunk of one range, so that chunks can be drawn in any order.
+fn chunk_seed(seed: u64, c: usize, range_idx: usize, chunk: usize) -> u64 {
+    let mut h = seed ^ 0x9e37_79b9_7f4a_7c15;
+    for v in [c as u64, range_idx as u64, chunk as u64] {
+        h = (h ^ v).wrapping_mul(0x0100_0000_01b3).rotate_left(29);
+    }
+    h
+}
+
+/// Per-method stats for every range, for one class count.
+fn run_classes(
+    args: &SoftmaxErrorArgs,
+    c: usize,
+    methods: &[SoftmaxMethod],
+) -> Result<Vec<Vec<Stats>>, Box<dyn std::error::Error>> {
+    let slots = 1usize << args.log_slots;
+    let layout = RowLayout::dense(slots, c)?;
+    let levels = methods.iter().map(|m| m.depth(c)).max().unwrap_or(1) + 1;
+    let client = Mutex::new(MockClient::try_new(
+        MockParams::ideal(slots, levels, 40.0),
+        1,
+    )?);
+    let ev = MockEvaluator::try_new(client.lock().map_err(|_| "poisoned")?.unrestricted_keys())?;
+    let rf = Refresher::new(&ev);
+    let rows_per_ct = layout.s0();
+    let chunks = args.samples.div_ceil(rows_per_ct);
+    let mut out = vec![vec![Stats::default(); args.ranges.len()]; methods.len()];
+    for (ri, &range) in args.ranges.iter().enumerate() {
+        let active: Vec<usize> = (0..methods.len())
+            .filter(|&k| range <= methods[k].max_range())
+            .collect();
+        if active.is_empty() {
+            continue;
+        }
+        let t0 = Instant::now();
+        let per_chunk: Result<Vec<Vec<Stats>>, String> = (0..chunks)
+            .into_par_iter()
+            .map(|j| {
+                let n = rows_per_ct.min(args.samples - j * rows_per_ct);
+                let mut rng = ChaCha8Rng::seed_from_u64(chunk_seed(args.seed, c, ri, j));
+                let x: Vec<f64> = (0..n * c)
+                    .map(|_| rng.random_range(-range..range))
+                    .collect();
+                let packed = layout.pack(&x).map_err(|e| e.to_string())?;
+                let ct = {
+                    let mut cl = client.lock().map_err(|_| "poisoned")?;
+                    cl.encrypt_real(&packed, Level(levels))
+                        .map_err(|e| e.to_string())?
+                };
+                let exact: Vec<Vec<f64>> = x.chunks(c).map(softmax_exact).collect();
+                // The ASoftmax variants share their normalisation and row maximum.
+                let variants: Vec<usize> = active
+                    .iter()
+                    .copied()
+                    .filter(|&k| methods[k].asoftmax_params().is_some())
+                    .collect();
+                let params: Vec<_> = variants
+                    .iter()
+                    .filter_map(|&k| methods[k].asoftmax_params())
+                    .collect();
+                let mut outs: Vec<Option<_>> = vec![None; methods.len()];
+                for (k, o) in variants.iter().zip(
+                    asoftmax_variants(&ev, &ct, &layout, &params, &rf)
+                        .map_err(|e| format!("asoftmax: {e}"))?,
+                ) {
+                    outs[*k] = Some(o);
+                }
+                let mut stats = vec![Stats::default(); active.len()];
+                for (slot, &k) in active.iter().enumerate() {
+                    let out = match outs[k].take() {
+                        Some(o) => o,
+                        None => methods[k]
+                            .eval(&ev, &ct, &layout, &rf)
+                            .map_err(|e| format!("{}: {e}", methods[k].name()))?,
+                    };
+                    let v = {
+                        let cl = client.lock().map_err(|_| "poisoned")?;
+                        cl.decrypt_real(&out).map_err(|e| e.to_string())?
+                    };
+                    let got = layout.unpack(&v, n);
+                    let mut s = Stats::default();
+                    for (i, want) in exact.iter().enumerate() {
+                        let err = (0..c)
+                            .map(|q| (got[i * c + q] - want[q]).abs())
+                            .fold(0.0, f64::max);
+                        s.max = if err.is_nan() {
+                            f64::INFINITY
+                        } else {
+                            s.max.max(err)
+                        };
+                        s.sum += err;
+                        s.count += 1;
+                    }
+                    stats[slot] = s;
+                }
+                Ok(stats)
+            })
+            .collect();
+        for chunk in per_chunk? {
+            for (slot, &k) in active.iter().enumerate() {
+                out[k][ri] = out[k][ri].merge(chunk[slot]);
+            }
+        }
+        eprintln!(
+            "c={c} range={range}: {} rows x {} methods in {:.1} s",
+            args.samples,
+            active.len(),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    Ok(out)
+}
+
+fn cell(s: Option<(f64, f64)>) -> String {
+    match s {
+        Some((m, a)) => format!("{m:.2e} / {a:.2e}"),
+        None => "—".to_string(),
+    }
+}
+
+/// Runs the subcommand.
+pub fn run(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if args.ckks {
+        return Err("--ckks is pending: hetal-ckks has no bootstrappable preset yet (ASoftmax needs 57-80 levels)".into());
+    }
+    if args.samples == 0 || args.ranges.is_empty() || args.ranges.windows(2).any(|w| w[0] >= w[1]) {
+        return Err("need at least one sample and increasing ranges".into());
+    }
+    if !(4..=20).contains(&args.log_slots) {
+        return Err("--log-slots must be in 4..=20".into());
+    }
+    let methods = parse_methods(&args.methods)?;
+    let standard = args.ranges == [4.0, 8.0, 32.0, 128.0];
+    println!(
+        "softmax error on the exact mock ({} slots, {} samples per range, seed {}); cell = max / mean of max_i |softmax_i - approx_i|",
+        1usize << args.log_slots,
+        args.samples,
+        args.seed
+    );
+    for &c in &args.classes {
+        let stats = run_classes(args, c, &methods)?;
+        println!();
+        println!("c = {c}");
+        let mut header = format!("| {:<28} |", "method");
+        for (i, r) in args.ranges.iter().enumerate() {
+            let h = if i == 0 {
+                format!("[-{r},{r}]")
+            } else {
+                format!("up to [-{r},{r}]")
+            };
+            header += &format!(" {h:<21} |");
+        }
+        println!("{header}");
+        println!("|{}|", vec!["---"; args.ranges.len() + 1].join("|"));
+        for (k, m) in methods.iter().enumerate() {
+            let mut line = format!("| {:<28} |", m.name());
+            let mut pooled = Stats::default();
+            for (ri, &r) in args.ranges.iter().enumerate() {
+                pooled = pooled.merge(stats[k][ri]);
+                let v = if r <= m.max_range() && pooled.count > 0 {
+                    Some((pooled.max, pooled.sum / pooled.count as f64))
+                } else {
+                    None
+                };
+                line += &format!(" {:<21} |", cell(v));
+            }
+            println!("{line}");
+            if standard && let Some(a) = authors(c, *m) {
+                let mut line = format!("| {:<28} |", format!("  authors' script ({})", m.name()));
+                for v in a {
+                    line += &format!(" {:<21} |", cell(v));
+                }
+                println!("{line}");
+            }
+        }
+    }
+    Ok(())
+}
