@@ -14,30 +14,46 @@ impl Instant {
 
 fn main() {
     let params = CkksParams::new(&presets::n16_l20()).unwrap();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
     pool.install(|| {
         let mut client = CkksClient::from_seed(params.clone(), 1);
-        let keys = client.generate_evaluation_keys(&Default::default()).unwrap();
+        let keys = client
+            .generate_evaluation_keys(&Default::default())
+            .unwrap();
         let key = keys.relin_key().unwrap();
         let l = params.max_level();
         let n = params.n;
-        let d: Vec<u64> = (0..(l + 1) * n).map(|i| (i as u64 * 12345) % params.moduli[i / n].q).collect();
+        let d: Vec<u64> = (0..(l + 1) * n)
+            .map(|i| (i as u64 * 12345) % params.moduli[i / n].q)
+            .collect();
         let mut x = d[..n].to_vec();
         let t = Instant::now();
         for _ in 0..20 {
             params.ntt[1].forward(&mut x);
         }
-        println!("ntt fwd (40-bit): {:.3} ms", t.elapsed().as_secs_f64() * 1e3 / 20.0);
+        println!(
+            "ntt fwd (40-bit): {:.3} ms",
+            t.elapsed().as_secs_f64() * 1e3 / 20.0
+        );
         let t = Instant::now();
         for _ in 0..20 {
             params.ntt[1].inverse(&mut x);
         }
-        println!("ntt inv (40-bit): {:.3} ms", t.elapsed().as_secs_f64() * 1e3 / 20.0);
+        println!(
+            "ntt inv (40-bit): {:.3} ms",
+            t.elapsed().as_secs_f64() * 1e3 / 20.0
+        );
         let t = Instant::now();
         for _ in 0..20 {
             params.ntt[0].forward(&mut x);
         }
-        println!("ntt fwd (60-bit): {:.3} ms", t.elapsed().as_secs_f64() * 1e3 / 20.0);
+        println!(
+            "ntt fwd (60-bit): {:.3} ms",
+            t.elapsed().as_secs_f64() * 1e3 / 20.0
+        );
         let mut dec = keyswitch::decompose(&params, &d, l);
         for _ in 0..3 {
             let t = Instant::now();
@@ -52,7 +68,10 @@ fn main() {
         println!("mod_down: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
         let r2 = ring::rescale(&params, &r, l);
-        println!("rescale (one poly): {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+        println!(
+            "rescale (one poly): {:.1} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
         std::hint::black_box((b, r2));
     });
 }

@@ -5,7 +5,9 @@
 //! with L = 5 as in the peer script, `PEER_OPS_JSON=path` to also write the medians as JSON).
 
 use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams, presets};
-use hetal_traits::{Complex64, Decryptor, Encoder, Encryptor, Evaluator, KeyRequest, KeyGenerator, Level, RotStep};
+use hetal_traits::{
+    Complex64, Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, KeyRequest, Level, RotStep,
+};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -28,7 +30,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "n14" => {
             let mut l = presets::n14_l7();
             l.name = "N14_L5 (peer setting)".into();
-            l.moduli = hetal_ckks::Moduli::Bits { q: [vec![60], vec![40; 5]].concat(), p: vec![50, 50] };
+            l.moduli = hetal_ckks::Moduli::Bits {
+                q: [vec![60], vec![40; 5]].concat(),
+                p: vec![50, 50],
+            };
             l.dnum = 3;
             l
         }

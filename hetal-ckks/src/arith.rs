@@ -20,11 +20,19 @@ pub const MAX_MODULUS_BITS: u32 = 61;
 impl Modulus {
     /// Precomputes the constants for `q` (`2 < q < 2^61`, odd).
     pub fn new(q: u64) -> Self {
-        assert!(q > 2 && q < (1u64 << MAX_MODULUS_BITS), "modulus out of range");
+        assert!(
+            q > 2 && q < (1u64 << MAX_MODULUS_BITS),
+            "modulus out of range"
+        );
         let one_shoup = ((1u128 << 64) / q as u128) as u64;
         let r64 = ((1u128 << 64) % q as u128) as u64;
         let r64_shoup = (((r64 as u128) << 64) / q as u128) as u64;
-        Modulus { q, one_shoup, r64, r64_shoup }
+        Modulus {
+            q,
+            one_shoup,
+            r64,
+            r64_shoup,
+        }
     }
 
     /// The Shoup companion `floor(w · 2^64 / q)` of a fixed operand `w < q`.
@@ -150,7 +158,11 @@ impl Modulus {
     /// The centred representative of `a < q` as an `i64` in `(-q/2, q/2]`.
     #[inline]
     pub fn center(&self, a: u64) -> i64 {
-        if a > self.q / 2 { a as i64 - self.q as i64 } else { a as i64 }
+        if a > self.q / 2 {
+            a as i64 - self.q as i64
+        } else {
+            a as i64
+        }
     }
 }
 
@@ -160,13 +172,13 @@ pub fn is_prime(n: u64) -> bool {
         return false;
     }
     for p in [2u64, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37] {
-        if n % p == 0 {
+        if n.is_multiple_of(p) {
             return n == p;
         }
     }
     let mut d = n - 1;
     let mut s = 0;
-    while d % 2 == 0 {
+    while d.is_multiple_of(2) {
         d /= 2;
         s += 1;
     }
@@ -209,7 +221,13 @@ pub enum PrimeWalk {
 }
 
 /// Primes `q ≡ 1 (mod 2n)` near `2^bits`, distinct from `exclude`; `None` if there are not enough.
-pub fn generate_primes(bits: u32, count: usize, n: usize, walk: PrimeWalk, exclude: &[u64]) -> Option<Vec<u64>> {
+pub fn generate_primes(
+    bits: u32,
+    count: usize,
+    n: usize,
+    walk: PrimeWalk,
+    exclude: &[u64],
+) -> Option<Vec<u64>> {
     let m = 2 * n as u64;
     if !(2..=MAX_MODULUS_BITS).contains(&bits) || (1u64 << bits) < m {
         return None;
@@ -254,7 +272,11 @@ pub fn generate_primes(bits: u32, count: usize, n: usize, walk: PrimeWalk, exclu
                         continue;
                     }
                 }
-                let p = if take_above { next_above(&mut above).or_else(|| next_below(&mut below)) } else { next_below(&mut below).or_else(|| next_above(&mut above)) };
+                let p = if take_above {
+                    next_above(&mut above).or_else(|| next_below(&mut below))
+                } else {
+                    next_below(&mut below).or_else(|| next_above(&mut above))
+                };
                 take_above = !take_above;
                 p?
             }
@@ -267,7 +289,11 @@ pub fn generate_primes(bits: u32, count: usize, n: usize, walk: PrimeWalk, exclu
 /// Reverses the lowest `bits` bits of `x`.
 #[inline]
 pub fn bit_reverse(x: usize, bits: u32) -> usize {
-    if bits == 0 { 0 } else { x.reverse_bits() >> (usize::BITS - bits) }
+    if bits == 0 {
+        0
+    } else {
+        x.reverse_bits() >> (usize::BITS - bits)
+    }
 }
 
 #[cfg(test)]
@@ -275,12 +301,22 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const PRIMES: [u64; 5] = [12289, 1_152_921_504_606_830_593, 1_099_511_480_321, 562_949_953_443_841, 2_305_843_009_213_693_951];
+    const PRIMES: [u64; 5] = [
+        12289,
+        1_152_921_504_606_830_593,
+        1_099_511_480_321,
+        562_949_953_443_841,
+        2_305_843_009_213_693_951,
+    ];
 
     #[test]
     fn miller_rabin_known_values() {
-        assert!(is_prime(2) && is_prime(3) && is_prime(12289) && is_prime(2_305_843_009_213_693_951));
-        assert!(!is_prime(1) && !is_prime(561) && !is_prime(3_215_031_751) && !is_prime(1u64 << 61));
+        assert!(
+            is_prime(2) && is_prime(3) && is_prime(12289) && is_prime(2_305_843_009_213_693_951)
+        );
+        assert!(
+            !is_prime(1) && !is_prime(561) && !is_prime(3_215_031_751) && !is_prime(1u64 << 61)
+        );
         // Naive check on small numbers.
         for n in 0..2000u64 {
             let naive = n >= 2 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0);

@@ -21,7 +21,10 @@ pub struct CkksClient {
 
 impl std::fmt::Debug for CkksClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CkksClient").field("params", &self.enc.params).field("sk", &self.sk).finish_non_exhaustive()
+        f.debug_struct("CkksClient")
+            .field("params", &self.enc.params)
+            .field("sk", &self.sk)
+            .finish_non_exhaustive()
     }
 }
 
@@ -41,7 +44,12 @@ impl CkksClient {
     fn with_rng(params: CkksParams, mut rng: ChaCha20Rng) -> Self {
         let sk = SecretKey::generate(&params, &mut rng);
         let pk = PublicKey::generate(&params, &sk, &mut rng);
-        CkksClient { enc: CkksEncoder::new(params), sk, pk, rng }
+        CkksClient {
+            enc: CkksEncoder::new(params),
+            sk,
+            pk,
+            rng,
+        }
     }
 
     /// A client for an existing secret key (e.g. one read back from storage).
@@ -51,7 +59,12 @@ impl CkksClient {
         }
         let mut rng = os_rng();
         let pk = PublicKey::generate(&params, &sk, &mut rng);
-        Ok(CkksClient { enc: CkksEncoder::new(params), sk, pk, rng })
+        Ok(CkksClient {
+            enc: CkksEncoder::new(params),
+            sk,
+            pk,
+            rng,
+        })
     }
 
     /// The parameter set.
@@ -84,12 +97,21 @@ impl CkksClient {
     /// Public-key encryption `(v·b + e0 + m, v·a + e1)` with a ternary `v`.
     pub fn encrypt_public(&mut self, pt: &Plaintext) -> Result<Ciphertext> {
         self.check_pt(pt)?;
-        Ok(encrypt_with_public_key(&self.enc.params, &self.pk, pt, &mut self.rng))
+        Ok(encrypt_with_public_key(
+            &self.enc.params,
+            &self.pk,
+            pt,
+            &mut self.rng,
+        ))
     }
 
     /// Evaluation keys for every rotation step in `steps`, relinearisation and conjugation
     /// (convenience wrapper around [`KeyGenerator::generate_evaluation_keys`]).
-    pub fn evaluation_keys_for(&mut self, steps: &[i64], conjugation: bool) -> Result<EvaluationKeys> {
+    pub fn evaluation_keys_for(
+        &mut self,
+        steps: &[i64],
+        conjugation: bool,
+    ) -> Result<EvaluationKeys> {
         let mut req = KeyRequest::with_rotations(steps.iter().copied());
         req.conjugation = conjugation;
         self.generate_evaluation_keys(&req)
@@ -97,11 +119,19 @@ impl CkksClient {
 }
 
 /// Public-key encryption of `pt` (anyone holding the public key can do this).
-pub fn encrypt_with_public_key(p: &CkksParams, pk: &PublicKey, pt: &Plaintext, rng: &mut ChaCha20Rng) -> Ciphertext {
+pub fn encrypt_with_public_key(
+    p: &CkksParams,
+    pk: &PublicKey,
+    pt: &Plaintext,
+    rng: &mut ChaCha20Rng,
+) -> Ciphertext {
     let n = p.n;
     let l = pt.level;
     let basis = ring::q_basis(l);
-    let v: Vec<i64> = ternary_fixed_weight(rng, n, p.literal.hamming_weight).iter().map(|&x| x as i64).collect();
+    let v: Vec<i64> = ternary_fixed_weight(rng, n, p.literal.hamming_weight)
+        .iter()
+        .map(|&x| x as i64)
+        .collect();
     let v = ring::small_to_ntt(p, &v, &basis);
     let e0 = ring::small_to_ntt(p, &gaussian(rng, n, p.literal.sigma), &basis);
     let e1 = ring::small_to_ntt(p, &gaussian(rng, n, p.literal.sigma), &basis);
@@ -110,7 +140,14 @@ pub fn encrypt_with_public_key(p: &CkksParams, pk: &PublicKey, pt: &Plaintext, r
     ring::add_assign(p, &mut c0, &pt.data, &basis);
     let mut c1 = ring::mul(p, &v, &pk.a, &basis);
     ring::add_assign(p, &mut c1, &e1, &basis);
-    Ciphertext { params_id: p.id, key_id: pk.key_id, level: l, scale: pt.scale, c0, c1 }
+    Ciphertext {
+        params_id: p.id,
+        key_id: pk.key_id,
+        level: l,
+        scale: pt.scale,
+        c0,
+        c1,
+    }
 }
 
 impl Encryptor for CkksClient {
@@ -130,7 +167,14 @@ impl Encryptor for CkksClient {
         ring::neg_assign(p, &mut c0, &basis);
         ring::add_assign(p, &mut c0, &e, &basis);
         ring::add_assign(p, &mut c0, &pt.data, &basis);
-        Ok(Ciphertext { params_id: p.id, key_id: self.sk.key_id, level: l, scale: pt.scale, c0, c1: a })
+        Ok(Ciphertext {
+            params_id: p.id,
+            key_id: self.sk.key_id,
+            level: l,
+            scale: pt.scale,
+            c0,
+            c1: a,
+        })
     }
 }
 
@@ -143,12 +187,19 @@ impl Decryptor for CkksClient {
             return Err(Error::mismatch("ciphertext from other parameters"));
         }
         if ct.key_id != self.sk.key_id {
-            return Err(Error::mismatch("ciphertext encrypted under another secret key"));
+            return Err(Error::mismatch(
+                "ciphertext encrypted under another secret key",
+            ));
         }
         let basis = ring::q_basis(ct.level);
         let mut data = ring::mul(p, &ct.c1, &self.sk.limbs(p, &basis), &basis);
         ring::add_assign(p, &mut data, &ct.c0, &basis);
-        Ok(Plaintext { params_id: p.id, level: ct.level, scale: ct.scale, data })
+        Ok(Plaintext {
+            params_id: p.id,
+            level: ct.level,
+            scale: ct.scale,
+            data,
+        })
     }
 }
 
@@ -157,7 +208,9 @@ impl KeyGenerator for CkksClient {
 
     fn generate_evaluation_keys(&mut self, request: &KeyRequest) -> Result<EvaluationKeys> {
         if request.bootstrapping {
-            return Err(Error::BootstrapUnavailable { reason: "hetal-ckks does not implement bootstrapping yet".into() });
+            return Err(Error::BootstrapUnavailable {
+                reason: "hetal-ckks does not implement bootstrapping yet".into(),
+            });
         }
         let p = self.enc.params.clone();
         let relin = Some(keys::relin_key(&p, &self.sk, &mut self.rng));
@@ -167,10 +220,21 @@ impl KeyGenerator for CkksClient {
             rotations.insert(g, keys::galois_key(&p, &self.sk, g, &mut self.rng));
         }
         let conjugation = if request.conjugation {
-            Some(keys::galois_key(&p, &self.sk, p.conjugation_element(), &mut self.rng))
+            Some(keys::galois_key(
+                &p,
+                &self.sk,
+                p.conjugation_element(),
+                &mut self.rng,
+            ))
         } else {
             None
         };
-        Ok(EvaluationKeys { params_id: p.id, key_id: self.sk.key_id, relin, rotations, conjugation })
+        Ok(EvaluationKeys {
+            params_id: p.id,
+            key_id: self.sk.key_id,
+            relin,
+            rotations,
+            conjugation,
+        })
     }
 }

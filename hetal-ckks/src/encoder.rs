@@ -19,7 +19,10 @@ impl CkksEncoder {
     /// An encoder for `params`.
     pub fn new(params: CkksParams) -> Self {
         let slot_encoder = SlotEncoder::new(params.slots);
-        CkksEncoder { params, slot_encoder }
+        CkksEncoder {
+            params,
+            slot_encoder,
+        }
     }
 
     /// The parameter set.
@@ -62,10 +65,12 @@ impl CkksEncoder {
         let inv: Vec<Vec<(u64, u64)>> = (0..l1)
             .map(|i| {
                 let m = p.moduli[i];
-                (0..i).map(|k| {
-                    let v = m.inv(m.reduce(p.moduli[k].q));
-                    (v, m.shoup(v))
-                }).collect()
+                (0..i)
+                    .map(|k| {
+                        let v = m.inv(m.reduce(p.moduli[k].q));
+                        (v, m.shoup(v))
+                    })
+                    .collect()
             })
             .collect();
         let qf: Vec<f64> = (0..l1).map(|i| p.moduli[i].q as f64).collect();
@@ -112,7 +117,10 @@ impl Encoder for CkksEncoder {
     }
 
     fn prime(&self, level: Level) -> f64 {
-        self.params.moduli.get(level.index().min(self.params.num_q - 1)).map_or(f64::NAN, |m| m.q as f64)
+        self.params
+            .moduli
+            .get(level.index().min(self.params.num_q - 1))
+            .map_or(f64::NAN, |m| m.q as f64)
     }
 
     fn canonical_scale(&self, level: Level) -> Scale {
@@ -130,7 +138,12 @@ impl Encoder for CkksEncoder {
             }
         }
         let data = self.coeffs_to_ntt(&coeffs, level.index());
-        Ok(Plaintext { params_id: self.params.id, level: level.index(), scale: s, data })
+        Ok(Plaintext {
+            params_id: self.params.id,
+            level: level.index(),
+            scale: s,
+            data,
+        })
     }
 
     fn decode(&self, pt: &Plaintext) -> Result<Vec<Complex64>> {
@@ -169,7 +182,10 @@ macro_rules! delegate_encoder {
             ) -> hetal_traits::Result<Self::Plaintext> {
                 self.enc.encode(values, level, scale)
             }
-            fn decode(&self, pt: &Self::Plaintext) -> hetal_traits::Result<Vec<hetal_traits::Complex64>> {
+            fn decode(
+                &self,
+                pt: &Self::Plaintext,
+            ) -> hetal_traits::Result<Vec<hetal_traits::Complex64>> {
                 self.enc.decode(pt)
             }
         }

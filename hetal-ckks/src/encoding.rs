@@ -30,9 +30,18 @@ impl SlotEncoder {
             perm.push((g - 1) / 4);
             g = g * 5 % m;
         }
-        let twist = (0..n).map(|k| Complex64::from_polar(1.0, 2.0 * std::f64::consts::PI * k as f64 / m as f64)).collect();
-        let roots = (0..n / 2).map(|k| Complex64::from_polar(1.0, 2.0 * std::f64::consts::PI * k as f64 / n as f64)).collect();
-        SlotEncoder { n, perm, twist, roots }
+        let twist = (0..n)
+            .map(|k| Complex64::from_polar(1.0, 2.0 * std::f64::consts::PI * k as f64 / m as f64))
+            .collect();
+        let roots = (0..n / 2)
+            .map(|k| Complex64::from_polar(1.0, 2.0 * std::f64::consts::PI * k as f64 / n as f64))
+            .collect();
+        SlotEncoder {
+            n,
+            perm,
+            twist,
+            roots,
+        }
     }
 
     /// Number of slots.
@@ -92,7 +101,9 @@ impl SlotEncoder {
     /// The `2n` real coefficients of `m'` (unscaled) to the `n` slot values.
     pub fn decode(&self, coeffs: &[f64]) -> Vec<Complex64> {
         let n = self.n;
-        let mut u: Vec<Complex64> = (0..n).map(|k| Complex64::new(coeffs[k], coeffs[k + n]) * self.twist[k]).collect();
+        let mut u: Vec<Complex64> = (0..n)
+            .map(|k| Complex64::new(coeffs[k], coeffs[k + n]) * self.twist[k])
+            .collect();
         self.fft(&mut u, false);
         self.perm.iter().map(|&t| u[t]).collect()
     }
@@ -110,7 +121,10 @@ mod tests {
         for _ in 0..n {
             let mut s = Complex64::new(0.0, 0.0);
             for (k, &c) in coeffs.iter().enumerate() {
-                s += c * Complex64::from_polar(1.0, 2.0 * std::f64::consts::PI * ((g * k) % m) as f64 / m as f64);
+                s += c * Complex64::from_polar(
+                    1.0,
+                    2.0 * std::f64::consts::PI * ((g * k) % m) as f64 / m as f64,
+                );
             }
             out.push(s);
             g = g * 5 % m;
@@ -140,12 +154,18 @@ mod tests {
         // Applying Y → Y^5 to the coefficients rotates the slots left by one.
         let n = 16;
         let enc = SlotEncoder::new(n);
-        let vals: Vec<Complex64> = (0..n).map(|i| Complex64::new(i as f64, -(i as f64) / 2.0)).collect();
+        let vals: Vec<Complex64> = (0..n)
+            .map(|i| Complex64::new(i as f64, -(i as f64) / 2.0))
+            .collect();
         let coeffs = enc.encode(&vals);
         let mut rot = vec![0.0; 2 * n];
         for (k, &c) in coeffs.iter().enumerate() {
             let e = k * 5 % (4 * n);
-            if e < 2 * n { rot[e] += c } else { rot[e - 2 * n] -= c }
+            if e < 2 * n {
+                rot[e] += c
+            } else {
+                rot[e - 2 * n] -= c
+            }
         }
         let out = enc.decode(&rot);
         for t in 0..n {

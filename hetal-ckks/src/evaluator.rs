@@ -7,9 +7,13 @@ use crate::keyswitch::{self, Decomposed};
 use crate::params::CkksParams;
 use crate::ring::{self, zip_limbs};
 use hetal_traits::{
-    BootstrapInfo, Complex64, Encoder, Error, Evaluator, Level, Operation, Result, RotStep, Scale, drop_scale_factor,
+    BootstrapInfo, Complex64, Encoder, Error, Evaluator, Level, Operation, Result, RotStep, Scale,
+    drop_scale_factor,
 };
 use std::sync::Arc;
+
+/// One limb of each of the three tensor-product outputs, with its position.
+type TensorLimbs<'a> = (usize, ((&'a mut [u64], &'a mut [u64]), &'a mut [u64]));
 
 /// The server: homomorphic operations with a set of evaluation keys.
 #[derive(Clone, Debug)]
@@ -27,7 +31,11 @@ impl CkksEvaluator {
         if keys.params_id != params.id {
             return Err(Error::mismatch("evaluation keys from other parameters"));
         }
-        Ok(CkksEvaluator { enc: CkksEncoder::new(params), keys: Arc::new(keys), pool: None })
+        Ok(CkksEvaluator {
+            enc: CkksEncoder::new(params),
+            keys: Arc::new(keys),
+            pool: None,
+        })
     }
 
     /// Runs every operation inside `pool` (e.g. a one-thread pool for single-threaded timing).
@@ -72,7 +80,9 @@ impl CkksEvaluator {
             return Err(Error::mismatch("ciphertext from other parameters"));
         }
         if a.key_id != self.keys.key_id {
-            return Err(Error::mismatch("ciphertext encrypted under a key these evaluation keys do not belong to"));
+            return Err(Error::mismatch(
+                "ciphertext encrypted under a key these evaluation keys do not belong to",
+            ));
         }
         Ok(())
     }
@@ -82,13 +92,24 @@ impl CkksEvaluator {
             return Err(Error::mismatch("plaintext encoded under other parameters"));
         }
         if pt.level < a.level {
-            return Err(Error::LevelMismatch { op, expected: Level(a.level as u32), actual: Level(pt.level as u32) });
+            return Err(Error::LevelMismatch {
+                op,
+                expected: Level(a.level as u32),
+                actual: Level(pt.level as u32),
+            });
         }
         Ok(())
     }
 
     fn need_level(a: &Ciphertext, op: Operation) -> Result<()> {
-        if a.level == 0 { Err(Error::LevelExhausted { op, level: Level(0) }) } else { Ok(()) }
+        if a.level == 0 {
+            Err(Error::LevelExhausted {
+                op,
+                level: Level(0),
+            })
+        } else {
+            Ok(())
+        }
     }
 
     fn aligned(&self, a: &Ciphertext, b: &Ciphertext) -> Result<(Ciphertext, Ciphertext)> {
@@ -101,7 +122,11 @@ impl CkksEvaluator {
     fn addsub(&self, a: &Ciphertext, b: &Ciphertext, sub: bool) -> Result<Ciphertext> {
         let (mut a, b) = self.aligned(a, b)?;
         if !Scale(a.scale).matches(Scale(b.scale)) {
-            return Err(Error::ScaleMismatch { op: Operation::Add, lhs: Scale(a.scale), rhs: Scale(b.scale) });
+            return Err(Error::ScaleMismatch {
+                op: Operation::Add,
+                lhs: Scale(a.scale),
+                rhs: Scale(b.scale),
+            });
         }
         let basis = ring::q_basis(a.level);
         if sub {
@@ -118,7 +143,11 @@ impl CkksEvaluator {
         self.check_ct(a)?;
         self.check_pt(a, pt, Operation::Add)?;
         if !Scale(a.scale).matches(Scale(pt.scale)) {
-            return Err(Error::ScaleMismatch { op: Operation::Add, lhs: Scale(a.scale), rhs: Scale(pt.scale) });
+            return Err(Error::ScaleMismatch {
+                op: Operation::Add,
+                lhs: Scale(a.scale),
+                rhs: Scale(pt.scale),
+            });
         }
         let mut out = a.clone();
         let basis = ring::q_basis(a.level);
@@ -152,7 +181,11 @@ impl CkksEvaluator {
     fn drop_impl(&self, a: &Ciphertext, level: Level) -> Result<Ciphertext> {
         let t = level.index();
         if t > a.level {
-            return Err(Error::LevelMismatch { op: Operation::DropLevel, expected: Level(a.level as u32), actual: level });
+            return Err(Error::LevelMismatch {
+                op: Operation::DropLevel,
+                expected: Level(a.level as u32),
+                actual: level,
+            });
         }
         if t == a.level {
             return Ok(a.clone());
@@ -172,11 +205,20 @@ impl CkksEvaluator {
         let c0 = ring::rescale(p, &c0, t + 1);
         let c1 = ring::rescale(p, &c1, t + 1);
         let scale = a.scale * drop_scale_factor(self, from, level);
-        Ok(Ciphertext { c0, c1, level: t, scale, ..a.clone() })
+        Ok(Ciphertext {
+            c0,
+            c1,
+            level: t,
+            scale,
+            ..a.clone()
+        })
     }
 
     fn relin_key(&self) -> Result<&SwitchingKey> {
-        self.keys.relin.as_ref().ok_or(Error::MissingRelinearizationKey)
+        self.keys
+            .relin
+            .as_ref()
+            .ok_or(Error::MissingRelinearizationKey)
     }
 
     fn mul_impl(&self, a: &Ciphertext, b: &Ciphertext, square: bool) -> Result<Ciphertext> {
@@ -197,20 +239,34 @@ impl CkksEvaluator {
         let mut d2 = ring::scratch::take(n * basis.len());
         {
             use rayon::prelude::*;
-            let work = |(pos, ((x0, x1), x2)): (usize, ((&mut [u64], &mut [u64]), &mut [u64]))| {
+            let work = |(pos, ((x0, x1), x2)): TensorLimbs<'_>| {
                 let m = p.moduli[basis[pos]];
                 let r = pos * n..(pos + 1) * n;
-                let (a0, a1, b0, b1) = (&a.c0[r.clone()], &a.c1[r.clone()], &b.c0[r.clone()], &b.c1[r]);
+                let (a0, a1, b0, b1) = (
+                    &a.c0[r.clone()],
+                    &a.c1[r.clone()],
+                    &b.c0[r.clone()],
+                    &b.c1[r],
+                );
                 for c in 0..n {
                     x0[c] = m.mul(a0[c], b0[c]);
-                    x1[c] = m.reduce_u128(a0[c] as u128 * b1[c] as u128 + a1[c] as u128 * b0[c] as u128);
+                    x1[c] = m
+                        .reduce_u128(a0[c] as u128 * b1[c] as u128 + a1[c] as u128 * b0[c] as u128);
                     x2[c] = m.mul(a1[c], b1[c]);
                 }
             };
             if d0.len() >= 1 << 15 {
-                d0.par_chunks_mut(n).zip(d1.par_chunks_mut(n)).zip(d2.par_chunks_mut(n)).enumerate().for_each(work);
+                d0.par_chunks_mut(n)
+                    .zip(d1.par_chunks_mut(n))
+                    .zip(d2.par_chunks_mut(n))
+                    .enumerate()
+                    .for_each(work);
             } else {
-                d0.chunks_mut(n).zip(d1.chunks_mut(n)).zip(d2.chunks_mut(n)).enumerate().for_each(work);
+                d0.chunks_mut(n)
+                    .zip(d1.chunks_mut(n))
+                    .zip(d2.chunks_mut(n))
+                    .enumerate()
+                    .for_each(work);
             }
         }
         let [k0, k1] = keyswitch::key_switch(p, &d2, l, key);
@@ -219,7 +275,12 @@ impl CkksEvaluator {
         ring::scratch::give(d2);
         ring::scratch::give(k0);
         ring::scratch::give(k1);
-        Ok(Ciphertext { c0: d0, c1: d1, scale: a.scale * b.scale, ..a })
+        Ok(Ciphertext {
+            c0: d0,
+            c1: d1,
+            scale: a.scale * b.scale,
+            ..a
+        })
     }
 
     fn galois_key(&self, step: RotStep) -> Result<Option<(usize, &SwitchingKey)>> {
@@ -231,12 +292,21 @@ impl CkksEvaluator {
         let g = self.p().galois_element(k);
         match self.keys.rotations.get(&g) {
             Some(key) => Ok(Some((g, key))),
-            None => Err(Error::MissingRotationKey { step, normalized: k }),
+            None => Err(Error::MissingRotationKey {
+                step,
+                normalized: k,
+            }),
         }
     }
 
     /// Applies the automorphism `g` with its key to a ciphertext whose `c1` is already decomposed.
-    pub(crate) fn automorphism_hoisted(&self, a: &Ciphertext, dec: &Decomposed, g: usize, key: &SwitchingKey) -> Ciphertext {
+    pub(crate) fn automorphism_hoisted(
+        &self,
+        a: &Ciphertext,
+        dec: &Decomposed,
+        g: usize,
+        key: &SwitchingKey,
+    ) -> Ciphertext {
         let p = self.p();
         let l = a.level;
         let table = p.galois_table(g);
@@ -252,7 +322,11 @@ impl CkksEvaluator {
                 *u = m.add(*u, x[t as usize]);
             }
         });
-        Ciphertext { c0, c1, ..a.clone() }
+        Ciphertext {
+            c0,
+            c1,
+            ..a.clone()
+        }
     }
 
     /// Decomposes `c1` of a ciphertext for hoisted automorphisms.
@@ -262,10 +336,19 @@ impl CkksEvaluator {
     }
 
     /// A rotation from a decomposition made by [`CkksEvaluator::decompose`] of the same ciphertext.
-    pub fn rotate_decomposed(&self, a: &Ciphertext, dec: &Decomposed, step: RotStep) -> Result<Ciphertext> {
+    pub fn rotate_decomposed(
+        &self,
+        a: &Ciphertext,
+        dec: &Decomposed,
+        step: RotStep,
+    ) -> Result<Ciphertext> {
         self.check_ct(a)?;
         if dec.level != a.level {
-            return Err(Error::LevelMismatch { op: Operation::Rotate, expected: Level(a.level as u32), actual: Level(dec.level as u32) });
+            return Err(Error::LevelMismatch {
+                op: Operation::Rotate,
+                expected: Level(a.level as u32),
+                actual: Level(dec.level as u32),
+            });
         }
         match self.galois_key(step)? {
             None => Ok(a.clone()),
@@ -344,9 +427,14 @@ impl Evaluator for CkksEvaluator {
         self.check_ct(a)?;
         Self::need_level(a, Operation::MulConst)?;
         if !c.re.is_finite() || !c.im.is_finite() || !const_scale.is_valid() {
-            return Err(Error::invalid("non-finite constant or invalid constant scale"));
+            return Err(Error::invalid(
+                "non-finite constant or invalid constant scale",
+            ));
         }
-        let (re, im) = ((c.re * const_scale.value()).round(), (c.im * const_scale.value()).round());
+        let (re, im) = (
+            (c.re * const_scale.value()).round(),
+            (c.im * const_scale.value()).round(),
+        );
         let p = self.p();
         let basis = ring::q_basis(a.level);
         self.run(|| {
@@ -383,7 +471,10 @@ impl Evaluator for CkksEvaluator {
         let p = self.p();
         let basis = ring::q_basis(a.level);
         let mut out = a.clone();
-        let mono: Vec<u64> = basis.iter().flat_map(|&g| p.monomial_i[g].iter().copied()).collect();
+        let mono: Vec<u64> = basis
+            .iter()
+            .flat_map(|&g| p.monomial_i[g].iter().copied())
+            .collect();
         self.run(|| {
             ring::mul_assign(p, &mut out.c0, &mono, &basis);
             ring::mul_assign(p, &mut out.c1, &mono, &basis);
@@ -395,8 +486,19 @@ impl Evaluator for CkksEvaluator {
         self.check_ct(a)?;
         Self::need_level(a, Operation::Rescale)?;
         let p = self.p();
-        let (c0, c1) = self.run(|| rayon::join(|| ring::rescale(p, &a.c0, a.level), || ring::rescale(p, &a.c1, a.level)));
-        Ok(Ciphertext { c0, c1, level: a.level - 1, scale: a.scale / p.moduli[a.level].q as f64, ..a.clone() })
+        let (c0, c1) = self.run(|| {
+            rayon::join(
+                || ring::rescale(p, &a.c0, a.level),
+                || ring::rescale(p, &a.c1, a.level),
+            )
+        });
+        Ok(Ciphertext {
+            c0,
+            c1,
+            level: a.level - 1,
+            scale: a.scale / p.moduli[a.level].q as f64,
+            ..a.clone()
+        })
     }
 
     fn drop_to_level(&self, a: &Ciphertext, level: Level) -> Result<Ciphertext> {
@@ -417,9 +519,16 @@ impl Evaluator for CkksEvaluator {
 
     fn rotate_hoisted(&self, a: &Ciphertext, steps: &[RotStep]) -> Result<Vec<Ciphertext>> {
         self.check_ct(a)?;
-        let keys: Vec<Option<(usize, &SwitchingKey)>> = steps.iter().map(|&s| self.galois_key(s)).collect::<Result<_>>()?;
+        let keys: Vec<Option<(usize, &SwitchingKey)>> = steps
+            .iter()
+            .map(|&s| self.galois_key(s))
+            .collect::<Result<_>>()?;
         self.run(|| {
-            let dec = if keys.iter().any(|k| k.is_some()) { Some(keyswitch::decompose(self.p(), &a.c1, a.level)) } else { None };
+            let dec = if keys.iter().any(|k| k.is_some()) {
+                Some(keyswitch::decompose(self.p(), &a.c1, a.level))
+            } else {
+                None
+            };
             Ok(keys
                 .iter()
                 .map(|k| match (k, &dec) {
@@ -432,7 +541,11 @@ impl Evaluator for CkksEvaluator {
 
     fn conjugate(&self, a: &Ciphertext) -> Result<Ciphertext> {
         self.check_ct(a)?;
-        let key = self.keys.conjugation.as_ref().ok_or(Error::MissingConjugationKey)?;
+        let key = self
+            .keys
+            .conjugation
+            .as_ref()
+            .ok_or(Error::MissingConjugationKey)?;
         let g = self.p().conjugation_element();
         self.run(|| {
             let dec = keyswitch::decompose(self.p(), &a.c1, a.level);
@@ -454,7 +567,9 @@ impl Evaluator for CkksEvaluator {
 
     fn bootstrap(&self, a: &Ciphertext) -> Result<Ciphertext> {
         self.check_ct(a)?;
-        Err(Error::BootstrapUnavailable { reason: "hetal-ckks does not implement bootstrapping yet".into() })
+        Err(Error::BootstrapUnavailable {
+            reason: "hetal-ckks does not implement bootstrapping yet".into(),
+        })
     }
 }
 

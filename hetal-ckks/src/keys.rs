@@ -26,7 +26,9 @@ pub struct SecretKey {
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretKey").field("key_id", &self.key_id).finish_non_exhaustive()
+        f.debug_struct("SecretKey")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -42,7 +44,12 @@ impl SecretKey {
         let wide: Vec<i64> = coeffs.iter().map(|&c| c as i64).collect();
         let basis: Vec<usize> = (0..p.moduli.len()).collect();
         let ntt = ring::small_to_ntt(p, &wide, &basis);
-        SecretKey { coeffs, ntt, params_id: p.id, key_id }
+        SecretKey {
+            coeffs,
+            ntt,
+            params_id: p.id,
+            key_id,
+        }
     }
 
     /// The identity shared by every object encrypted or generated under this key.
@@ -81,7 +88,13 @@ impl PublicKey {
         let mut b = ring::mul(p, &a, &sk.limbs(p, &basis), &basis);
         ring::neg_assign(p, &mut b, &basis);
         ring::add_assign(p, &mut b, &e, &basis);
-        PublicKey { params_id: p.id, key_id: sk.key_id, b, a, seed }
+        PublicKey {
+            params_id: p.id,
+            key_id: sk.key_id,
+            b,
+            a,
+            seed,
+        }
     }
 }
 
@@ -101,7 +114,12 @@ pub struct SwitchingKey {
 
 impl SwitchingKey {
     /// The key switching from `s_from` (NTT limbs over `Q_L`) to `sk`.
-    pub(crate) fn generate<R: Rng>(p: &CkksParams, sk: &SecretKey, s_from: &[u64], rng: &mut R) -> Self {
+    pub(crate) fn generate<R: Rng>(
+        p: &CkksParams,
+        sk: &SecretKey,
+        s_from: &[u64],
+        rng: &mut R,
+    ) -> Self {
         let n = p.n;
         let basis: Vec<usize> = (0..p.moduli.len()).collect();
         let rows = p
@@ -118,7 +136,10 @@ impl SwitchingKey {
                     let m = p.moduli[i];
                     let f = p.p_mod_q[i];
                     let fs = m.shoup(f);
-                    for (x, &s) in b[i * n..(i + 1) * n].iter_mut().zip(&s_from[i * n..(i + 1) * n]) {
+                    for (x, &s) in b[i * n..(i + 1) * n]
+                        .iter_mut()
+                        .zip(&s_from[i * n..(i + 1) * n])
+                    {
                         *x = m.add(*x, m.mul_shoup(s, f, fs));
                     }
                 }
@@ -131,7 +152,14 @@ impl SwitchingKey {
     /// Rebuilds a key from its `b` parts and seeds (expanding every `a`).
     pub(crate) fn from_compressed(p: &CkksParams, parts: Vec<(Vec<u64>, Seed)>) -> Self {
         let basis: Vec<usize> = (0..p.moduli.len()).collect();
-        let rows = parts.into_iter().map(|(b, seed)| KeyRow { a: uniform_from_seed(p, &seed, &basis), b, seed }).collect();
+        let rows = parts
+            .into_iter()
+            .map(|(b, seed)| KeyRow {
+                a: uniform_from_seed(p, &seed, &basis),
+                b,
+                seed,
+            })
+            .collect();
         SwitchingKey { rows }
     }
 
@@ -174,7 +202,12 @@ pub(crate) fn relin_key<R: Rng>(p: &CkksParams, sk: &SecretKey, rng: &mut R) -> 
 }
 
 /// Generates the key of the automorphism `X → X^g` (from `σ_g(s)`).
-pub(crate) fn galois_key<R: Rng>(p: &CkksParams, sk: &SecretKey, g: usize, rng: &mut R) -> SwitchingKey {
+pub(crate) fn galois_key<R: Rng>(
+    p: &CkksParams,
+    sk: &SecretKey,
+    g: usize,
+    rng: &mut R,
+) -> SwitchingKey {
     let basis = ring::q_basis(p.max_level());
     let s = sk.limbs(p, &basis);
     let table = p.galois_table(g);

@@ -47,18 +47,27 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
                 .iter()
                 .map(|&i| {
                     let m = p.moduli[i];
-                    let hat = src.iter().filter(|&&k| k != i).fold(1u64, |acc, &k| m.mul(acc, m.reduce(p.moduli[k].q)));
+                    let hat = src
+                        .iter()
+                        .filter(|&&k| k != i)
+                        .fold(1u64, |acc, &k| m.mul(acc, m.reduce(p.moduli[k].q)));
                     let inv = m.inv(hat);
                     (inv, m.shoup(inv))
                 })
                 .collect();
-            zip_limbs(&mut y, &coeff[dr.start * n..dr.end * n], n, &src, |pos, g, o, x| {
-                let m = p.moduli[g];
-                let (w, ws) = consts[pos];
-                for (u, &v) in o.iter_mut().zip(x) {
-                    *u = m.mul_shoup(v, w, ws);
-                }
-            });
+            zip_limbs(
+                &mut y,
+                &coeff[dr.start * n..dr.end * n],
+                n,
+                &src,
+                |pos, g, o, x| {
+                    let m = p.moduli[g];
+                    let (w, ws) = consts[pos];
+                    for (u, &v) in o.iter_mut().zip(x) {
+                        *u = m.mul_shoup(v, w, ws);
+                    }
+                },
+            );
             let inv_q: Vec<f64> = src.iter().map(|&i| 1.0 / p.moduli[i].q as f64).collect();
             let mut out = scratch::take(ext.len() * n);
             let work = |(pos, limb): (usize, &mut [u64])| {
@@ -70,9 +79,15 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
                 let m = p.moduli[g];
                 let hats: Vec<u64> = src
                     .iter()
-                    .map(|&i| src.iter().filter(|&&k| k != i).fold(1u64, |acc, &k| m.mul(acc, m.reduce(p.moduli[k].q))))
+                    .map(|&i| {
+                        src.iter()
+                            .filter(|&&k| k != i)
+                            .fold(1u64, |acc, &k| m.mul(acc, m.reduce(p.moduli[k].q)))
+                    })
                     .collect();
-                let prod = src.iter().fold(1u64, |acc, &k| m.mul(acc, m.reduce(p.moduli[k].q)));
+                let prod = src
+                    .iter()
+                    .fold(1u64, |acc, &k| m.mul(acc, m.reduce(p.moduli[k].q)));
                 basis_convert(&m, &y, &hats, &inv_q, &v_table(&m, prod, src.len()), limb);
                 p.ntt[g].forward(limb);
             };
@@ -98,7 +113,14 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
 /// `v_table[v] = v·Q̃ mod t`, `inv_q_i = 1/q_i`). Centring matters: a biased lift would add a
 /// large error to the slots whose root of unity is close to 1.
 #[inline]
-fn basis_convert(m: &Modulus, y: &[u64], hats: &[u64], inv_q: &[f64], v_table: &[u64], out: &mut [u64]) {
+fn basis_convert(
+    m: &Modulus,
+    y: &[u64],
+    hats: &[u64],
+    inv_q: &[f64],
+    v_table: &[u64],
+    out: &mut [u64],
+) {
     let n = out.len();
     let rows: Vec<&[u64]> = (0..hats.len()).map(|i| &y[i * n..(i + 1) * n]).collect();
     macro_rules! fixed {
@@ -148,7 +170,12 @@ fn v_table(m: &Modulus, prod_mod_t: u64, len: usize) -> Vec<u64> {
 
 /// `Σ_j digit_j ⊙ (b_j, a_j)` over `Q_l·P` (NTT domain), reading every digit through the
 /// automorphism `table` if given (hoisted rotation: `σ(digit_j)[c] = digit_j[table[c]]`).
-pub fn inner_product(p: &CkksParams, dec: &Decomposed, key: &SwitchingKey, table: Option<&[u32]>) -> [Vec<u64>; 2] {
+pub fn inner_product(
+    p: &CkksParams,
+    dec: &Decomposed,
+    key: &SwitchingKey,
+    table: Option<&[u32]>,
+) -> [Vec<u64>; 2] {
     let n = p.n;
     let ext = p.qp_indices(dec.level);
     let mut out0 = scratch::take(ext.len() * n);
@@ -196,9 +223,15 @@ pub fn inner_product(p: &CkksParams, dec: &Decomposed, key: &SwitchingKey, table
         }
     };
     if out0.len() >= 1 << 15 {
-        out0.par_chunks_mut(n).zip(out1.par_chunks_mut(n)).enumerate().for_each(work);
+        out0.par_chunks_mut(n)
+            .zip(out1.par_chunks_mut(n))
+            .enumerate()
+            .for_each(work);
     } else {
-        out0.chunks_mut(n).zip(out1.chunks_mut(n)).enumerate().for_each(work);
+        out0.chunks_mut(n)
+            .zip(out1.chunks_mut(n))
+            .enumerate()
+            .for_each(work);
     }
     [out0, out1]
 }
@@ -219,14 +252,24 @@ pub fn mod_down(p: &CkksParams, x: &[u64], level: usize) -> Vec<u64> {
             *v = m.mul_shoup(*v, w, ws);
         }
     });
-    let inv_p: Vec<f64> = p_basis.iter().map(|&g| 1.0 / p.moduli[g].q as f64).collect();
+    let inv_p: Vec<f64> = p_basis
+        .iter()
+        .map(|&g| 1.0 / p.moduli[g].q as f64)
+        .collect();
     let mut out = x[..l1 * n].to_vec();
     let basis = ring::q_basis(level);
     ring::for_each_limb(&mut out, n, &basis, |_, g, limb| {
         let m = p.moduli[g];
         let mut conv = scratch::take(n);
         let p_mod = p.p_mod_q[g];
-        basis_convert(&m, &y, &p.p_hat_mod_q[g], &inv_p, &v_table(&m, p_mod, k), &mut conv);
+        basis_convert(
+            &m,
+            &y,
+            &p.p_hat_mod_q[g],
+            &inv_p,
+            &v_table(&m, p_mod, k),
+            &mut conv,
+        );
         p.ntt[g].forward(&mut conv);
         let (w, ws) = p.p_inv_mod_q[g];
         for (u, &v) in limb.iter_mut().zip(&conv) {

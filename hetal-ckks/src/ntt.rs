@@ -102,7 +102,16 @@ impl ScalarNtt {
         let psi_rev_shoup = psi_rev.iter().map(|&w| m.shoup(w)).collect();
         let ipsi_rev_shoup = ipsi_rev.iter().map(|&w| m.shoup(w)).collect();
         let n_inv = m.inv(n as u64);
-        Some(ScalarNtt { m, n, psi_rev, psi_rev_shoup, ipsi_rev, ipsi_rev_shoup, n_inv, n_inv_shoup: m.shoup(n_inv) })
+        Some(ScalarNtt {
+            m,
+            n,
+            psi_rev,
+            psi_rev_shoup,
+            ipsi_rev,
+            ipsi_rev_shoup,
+            n_inv,
+            n_inv_shoup: m.shoup(n_inv),
+        })
     }
 
     /// A transform with the smallest primitive `2n`-th root found by search.
@@ -208,7 +217,9 @@ pub fn find_primitive_root(n: usize, q: u64) -> Option<u64> {
     }
     let m = Modulus::new(q);
     let cofactor = (q - 1) / two_n;
-    (2..q.min(1 << 20)).map(|g| m.pow(g, cofactor)).find(|&r| m.pow(r, n as u64) == q - 1)
+    (2..q.min(1 << 20))
+        .map(|g| m.pow(g, cofactor))
+        .find(|&r| m.pow(r, n as u64) == q - 1)
 }
 
 /// The root `ψ` that a backend's forward transform uses, read off the transform of `X`, checked
@@ -287,7 +298,9 @@ mod tests {
                 let psi = backend_root(&fast).expect("tfhe-ntt order");
                 let scalar = ScalarNtt::with_root(n, q, psi).unwrap();
                 assert_eq!(backend_root(&scalar), Some(psi));
-                let a: Vec<u64> = (0..n as u64).map(|i| (i * 0x9E37_79B9_7F4A_7C15) % q).collect();
+                let a: Vec<u64> = (0..n as u64)
+                    .map(|i| (i * 0x9E37_79B9_7F4A_7C15) % q)
+                    .collect();
                 let mut b1 = a.clone();
                 let mut b2 = a.clone();
                 fast.forward(&mut b1);

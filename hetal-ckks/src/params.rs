@@ -80,7 +80,16 @@ pub fn he_standard_max_log_qp(log_n: u32) -> Option<u32> {
     }
 }
 
-fn literal(name: &str, log_n: u32, q: Vec<u8>, p: Vec<u8>, dnum: usize, log_scale: f64, h: usize, security: Security) -> ParamsLiteral {
+fn literal(
+    name: &str,
+    log_n: u32,
+    q: Vec<u8>,
+    p: Vec<u8>,
+    dnum: usize,
+    log_scale: f64,
+    h: usize,
+    security: Security,
+) -> ParamsLiteral {
     ParamsLiteral {
         name: name.to_string(),
         log_n,
@@ -100,44 +109,115 @@ pub mod presets {
 
     /// N = 2^10, 3 levels, scale 2^40, dnum 2. Insecure, for fast tests.
     pub fn insecure_test_n10() -> ParamsLiteral {
-        literal("INSECURE_TEST_N10", 10, vec![55, 40, 40, 40], vec![50, 50], 2, 40.0, 64, Security::Insecure)
+        literal(
+            "INSECURE_TEST_N10",
+            10,
+            vec![55, 40, 40, 40],
+            vec![50, 50],
+            2,
+            40.0,
+            64,
+            Security::Insecure,
+        )
     }
 
     /// N = 2^11, 5 levels, scale 2^40, dnum 3. Insecure, for tests.
     pub fn insecure_test_n11() -> ParamsLiteral {
-        literal("INSECURE_TEST_N11", 11, vec![55, 40, 40, 40, 40, 40], vec![50, 50], 3, 40.0, 128, Security::Insecure)
+        literal(
+            "INSECURE_TEST_N11",
+            11,
+            vec![55, 40, 40, 40, 40, 40],
+            vec![50, 50],
+            3,
+            40.0,
+            128,
+            Security::Insecure,
+        )
     }
 
     /// N = 2^12, 6 levels, scale 2^40, dnum 7 (one prime per digit). Insecure, for tests.
     pub fn insecure_test_n12() -> ParamsLiteral {
-        literal("INSECURE_TEST_N12", 12, vec![55, 40, 40, 40, 40, 40, 40], vec![60], 7, 40.0, 192, Security::Insecure)
+        literal(
+            "INSECURE_TEST_N12",
+            12,
+            vec![55, 40, 40, 40, 40, 40, 40],
+            vec![60],
+            7,
+            40.0,
+            192,
+            Security::Insecure,
+        )
     }
 
     /// N = 2^14, 7 levels at scale 2^40 (q_0 55 bits), dnum 4, 128-bit secure (log QP = 435 ≤ 438).
     pub fn n14_l7() -> ParamsLiteral {
-        literal("N14_L7", 14, [vec![55], vec![40; 7]].concat(), vec![50, 50], 4, 40.0, 1 << 13, Security::Classic128)
+        literal(
+            "N14_L7",
+            14,
+            [vec![55], vec![40; 7]].concat(),
+            vec![50, 50],
+            4,
+            40.0,
+            1 << 13,
+            Security::Classic128,
+        )
     }
 
     /// N = 2^15, 16 levels at scale 2^40 (q_0 58 bits), dnum 6, 128-bit secure (log QP ≈ 845 ≤ 881).
     pub fn n15_l16() -> ParamsLiteral {
-        literal("N15_L16", 15, [vec![58], vec![40; 16]].concat(), vec![49, 49, 49], 6, 40.0, 1 << 14, Security::Classic128)
+        literal(
+            "N15_L16",
+            15,
+            [vec![58], vec![40; 16]].concat(),
+            vec![49, 49, 49],
+            6,
+            40.0,
+            1 << 14,
+            Security::Classic128,
+        )
     }
 
     /// N = 2^16, 12 levels at scale 2^40 (q_0 58 bits), dnum 3, 128-bit secure (log QP ≈ 783 ≤ 1747).
     pub fn n16_l12() -> ParamsLiteral {
-        literal("N16_L12", 16, [vec![58], vec![40; 12]].concat(), vec![49; 5], 3, 40.0, 1 << 15, Security::Classic128)
+        literal(
+            "N16_L12",
+            16,
+            [vec![58], vec![40; 12]].concat(),
+            vec![49; 5],
+            3,
+            40.0,
+            1 << 15,
+            Security::Classic128,
+        )
     }
 
     /// N = 2^16, 20 levels at scale 2^40 with a 60-bit q_0 and dnum 3: the limb count and digit
     /// count of the OpenFHE peer benchmark (21 Q limbs); 7 special primes below 2^50 (IFMA).
     /// 128-bit secure (log QP ≈ 1203 ≤ 1747).
     pub fn n16_l20() -> ParamsLiteral {
-        literal("N16_L20", 16, [vec![60], vec![40; 20]].concat(), vec![49; 7], 3, 40.0, 1 << 15, Security::Classic128)
+        literal(
+            "N16_L20",
+            16,
+            [vec![60], vec![40; 20]].concat(),
+            vec![49; 7],
+            3,
+            40.0,
+            1 << 15,
+            Security::Classic128,
+        )
     }
 
     /// Every named preset.
     pub fn all() -> Vec<ParamsLiteral> {
-        vec![insecure_test_n10(), insecure_test_n11(), insecure_test_n12(), n14_l7(), n15_l16(), n16_l12(), n16_l20()]
+        vec![
+            insecure_test_n10(),
+            insecure_test_n11(),
+            insecure_test_n12(),
+            n14_l7(),
+            n15_l16(),
+            n16_l12(),
+            n16_l20(),
+        ]
     }
 }
 
@@ -182,8 +262,20 @@ impl fmt::Debug for ParamsInner {
             .field("name", &self.literal.name)
             .field("log_n", &self.literal.log_n)
             .field("slots", &self.slots)
-            .field("q", &self.moduli[..self.num_q].iter().map(|m| m.q).collect::<Vec<_>>())
-            .field("p", &self.moduli[self.num_q..].iter().map(|m| m.q).collect::<Vec<_>>())
+            .field(
+                "q",
+                &self.moduli[..self.num_q]
+                    .iter()
+                    .map(|m| m.q)
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "p",
+                &self.moduli[self.num_q..]
+                    .iter()
+                    .map(|m| m.q)
+                    .collect::<Vec<_>>(),
+            )
             .field("dnum", &self.digits.len())
             .field("id", &self.id)
             .finish()
@@ -224,7 +316,10 @@ impl CkksParams {
         let n = 1usize << lit.log_n;
         let log_slots = lit.log_slots.unwrap_or(lit.log_n - 1);
         if log_slots == 0 || log_slots > lit.log_n - 1 {
-            return inv(format!("log_slots = {log_slots} outside 1..={}", lit.log_n - 1));
+            return inv(format!(
+                "log_slots = {log_slots} outside 1..={}",
+                lit.log_n - 1
+            ));
         }
         let (q, p) = match &lit.moduli {
             Moduli::Bits { q, p } => {
@@ -235,8 +330,8 @@ impl CkksParams {
                     return inv("prime bit sizes must lie in 20..=61".into());
                 }
                 let mut all: Vec<u64> = Vec::new();
-                let qs: Vec<u64>;
-                let first = generate_primes(q[0] as u32, 1, n, PrimeWalk::Below, &all).ok_or_else(|| Error::invalid("not enough primes"))?;
+                let first = generate_primes(q[0] as u32, 1, n, PrimeWalk::Below, &all)
+                    .ok_or_else(|| Error::invalid("not enough primes"))?;
                 all.extend(&first);
                 // Scaling primes, from the top level down: the unused prime of the requested size
                 // nearest to the current canonical scale, which keeps Δ_{l-1} = Δ_l²/q_l close to
@@ -245,9 +340,12 @@ impl CkksParams {
                 for &b in &q[1..] {
                     if let std::collections::hash_map::Entry::Vacant(e) = pools.entry(b) {
                         let c = q[1..].iter().filter(|&&x| x == b).count();
-                        let ps = generate_primes(b as u32, 2 * c + 8, n, PrimeWalk::Alternate, &all)
-                            .or_else(|| generate_primes(b as u32, c, n, PrimeWalk::Alternate, &all))
-                            .ok_or_else(|| Error::invalid("not enough primes"))?;
+                        let ps =
+                            generate_primes(b as u32, 2 * c + 8, n, PrimeWalk::Alternate, &all)
+                                .or_else(|| {
+                                    generate_primes(b as u32, c, n, PrimeWalk::Alternate, &all)
+                                })
+                                .ok_or_else(|| Error::invalid("not enough primes"))?;
                         e.insert(ps);
                     }
                 }
@@ -255,12 +353,22 @@ impl CkksParams {
                 let mut scale = lit.log_scale.exp2();
                 for l in (1..q.len()).rev() {
                     let b = q[l];
-                    let target = if (scale.log2() - b as f64).abs() < 1.0 { scale } else { (b as f64).exp2() };
-                    let pool = pools.get_mut(&b).ok_or_else(|| Error::invalid("prime generation"))?;
+                    let target = if (scale.log2() - b as f64).abs() < 1.0 {
+                        scale
+                    } else {
+                        (b as f64).exp2()
+                    };
+                    let pool = pools
+                        .get_mut(&b)
+                        .ok_or_else(|| Error::invalid("prime generation"))?;
                     let (idx, _) = pool
                         .iter()
                         .enumerate()
-                        .min_by(|a, c| (*a.1 as f64 - target).abs().total_cmp(&(*c.1 as f64 - target).abs()))
+                        .min_by(|a, c| {
+                            (*a.1 as f64 - target)
+                                .abs()
+                                .total_cmp(&(*c.1 as f64 - target).abs())
+                        })
                         .ok_or_else(|| Error::invalid("not enough primes"))?;
                     let pr = pool.swap_remove(idx);
                     chosen[l] = pr;
@@ -268,10 +376,11 @@ impl CkksParams {
                 }
                 chosen[0] = first[0];
                 all.extend(&chosen[1..]);
-                qs = chosen;
+                let qs = chosen;
                 let mut ps = Vec::with_capacity(p.len());
                 for &b in p {
-                    let c = generate_primes(b as u32, 1, n, PrimeWalk::Below, &all).ok_or_else(|| Error::invalid("not enough primes"))?;
+                    let c = generate_primes(b as u32, 1, n, PrimeWalk::Below, &all)
+                        .ok_or_else(|| Error::invalid("not enough primes"))?;
                     all.extend(&c);
                     ps.push(c[0]);
                 }
@@ -284,7 +393,7 @@ impl CkksParams {
         }
         let all: Vec<u64> = q.iter().chain(&p).copied().collect();
         for (i, &x) in all.iter().enumerate() {
-            if x >= (1u64 << 61) || x < 3 || !is_prime(x) || x % (2 * n as u64) != 1 {
+            if !(3..(1u64 << 61)).contains(&x) || !is_prime(x) || x % (2 * n as u64) != 1 {
                 return inv(format!("{x} is not a prime ≡ 1 mod 2N below 2^61"));
             }
             if all[..i].contains(&x) {
@@ -296,25 +405,46 @@ impl CkksParams {
             return inv(format!("dnum = {} outside 1..={num_q}", lit.dnum));
         }
         let alpha = num_q.div_ceil(lit.dnum);
-        let digits: Vec<Range<usize>> = (0..num_q).step_by(alpha).map(|s| s..(s + alpha).min(num_q)).collect();
+        let digits: Vec<Range<usize>> = (0..num_q)
+            .step_by(alpha)
+            .map(|s| s..(s + alpha).min(num_q))
+            .collect();
         let log_p: f64 = p.iter().map(|&x| (x as f64).log2()).sum();
-        let max_digit = digits.iter().map(|d| q[d.clone()].iter().map(|&x| (x as f64).log2()).sum::<f64>()).fold(0.0, f64::max);
+        let max_digit = digits
+            .iter()
+            .map(|d| q[d.clone()].iter().map(|&x| (x as f64).log2()).sum::<f64>())
+            .fold(0.0, f64::max);
         if log_p < max_digit {
-            return inv(format!("special modulus P ({log_p:.1} bits) is smaller than the largest digit ({max_digit:.1} bits); add special primes or raise dnum"));
+            return inv(format!(
+                "special modulus P ({log_p:.1} bits) is smaller than the largest digit ({max_digit:.1} bits); add special primes or raise dnum"
+            ));
         }
         let log_qp: f64 = all.iter().map(|&x| (x as f64).log2()).sum();
         if lit.security == Security::Classic128 {
             match he_standard_max_log_qp(lit.log_n) {
                 Some(bound) if log_qp <= bound as f64 => {}
-                Some(bound) => return inv(format!("log QP = {log_qp:.1} exceeds the 128-bit bound {bound} for N = 2^{}", lit.log_n)),
-                None => return inv(format!("no security bound is known for N = 2^{}", lit.log_n)),
+                Some(bound) => {
+                    return inv(format!(
+                        "log QP = {log_qp:.1} exceeds the 128-bit bound {bound} for N = 2^{}",
+                        lit.log_n
+                    ));
+                }
+                None => {
+                    return inv(format!(
+                        "no security bound is known for N = 2^{}",
+                        lit.log_n
+                    ));
+                }
             }
         }
         if !(lit.log_scale >= 1.0 && lit.log_scale < 60.0) {
             return inv(format!("log_scale = {} outside [1, 60)", lit.log_scale));
         }
         if lit.hamming_weight == 0 || lit.hamming_weight > n {
-            return inv(format!("hamming weight {} outside 1..={n}", lit.hamming_weight));
+            return inv(format!(
+                "hamming weight {} outside 1..={n}",
+                lit.hamming_weight
+            ));
         }
         if !(lit.sigma.is_finite() && lit.sigma > 0.0 && lit.sigma < 1e6) {
             return inv("sigma must be positive and finite".into());
@@ -326,7 +456,10 @@ impl CkksParams {
             let fast = TfheNtt::new(n, x).filter(|t| backend_root(t).is_some());
             match fast {
                 Some(t) => ntt.push(Box::new(t)),
-                None => ntt.push(Box::new(ScalarNtt::new(n, x).ok_or_else(|| Error::invalid(format!("no NTT for {x}")))?)),
+                None => ntt.push(Box::new(
+                    ScalarNtt::new(n, x)
+                        .ok_or_else(|| Error::invalid(format!("no NTT for {x}")))?,
+                )),
             }
         }
         // Canonical scales.
@@ -336,14 +469,21 @@ impl CkksParams {
             scales[l] = scales[l + 1] * scales[l + 1] / q[l + 1] as f64;
         }
         if scales.iter().any(|s| !s.is_finite() || *s < 1.0) {
-            return inv("the canonical scales degenerate along the chain (primes too far from the scale)".into());
+            return inv(
+                "the canonical scales degenerate along the chain (primes too far from the scale)"
+                    .into(),
+            );
         }
         let rescale_inv = (0..num_q)
-            .map(|l| (0..l).map(|i| {
-                let m = &moduli[i];
-                let v = m.inv(m.reduce(q[l]));
-                (v, m.shoup(v))
-            }).collect())
+            .map(|l| {
+                (0..l)
+                    .map(|i| {
+                        let m = &moduli[i];
+                        let v = m.inv(m.reduce(q[l]));
+                        (v, m.shoup(v))
+                    })
+                    .collect()
+            })
             .collect();
         let mut monomial_i = Vec::with_capacity(num_q);
         for i in 0..num_q {
@@ -356,7 +496,9 @@ impl CkksParams {
         let p_hat_inv = (0..k)
             .map(|j| {
                 let m = &moduli[num_q + j];
-                let hat = (0..k).filter(|&t| t != j).fold(1u64, |acc, t| m.mul(acc, m.reduce(p[t])));
+                let hat = (0..k)
+                    .filter(|&t| t != j)
+                    .fold(1u64, |acc, t| m.mul(acc, m.reduce(p[t])));
                 let v = m.inv(hat);
                 (v, m.shoup(v))
             })
@@ -364,10 +506,21 @@ impl CkksParams {
         let p_hat_mod_q = (0..num_q)
             .map(|i| {
                 let m = &moduli[i];
-                (0..k).map(|j| (0..k).filter(|&t| t != j).fold(1u64, |acc, t| m.mul(acc, m.reduce(p[t])))).collect()
+                (0..k)
+                    .map(|j| {
+                        (0..k)
+                            .filter(|&t| t != j)
+                            .fold(1u64, |acc, t| m.mul(acc, m.reduce(p[t])))
+                    })
+                    .collect()
             })
             .collect();
-        let p_mod_q: Vec<u64> = (0..num_q).map(|i| p.iter().fold(1u64, |acc, &x| moduli[i].mul(acc, moduli[i].reduce(x)))).collect();
+        let p_mod_q: Vec<u64> = (0..num_q)
+            .map(|i| {
+                p.iter()
+                    .fold(1u64, |acc, &x| moduli[i].mul(acc, moduli[i].reduce(x)))
+            })
+            .collect();
         let p_inv_mod_q = (0..num_q)
             .map(|i| {
                 let v = moduli[i].inv(p_mod_q[i]);
@@ -375,7 +528,10 @@ impl CkksParams {
             })
             .collect();
         let mut resolved = lit.clone();
-        resolved.moduli = Moduli::Primes { q: q.clone(), p: p.clone() };
+        resolved.moduli = Moduli::Primes {
+            q: q.clone(),
+            p: p.clone(),
+        };
         resolved.log_slots = Some(log_slots);
         let mut id: u64 = 0xcbf2_9ce4_8422_2325;
         fnv(&mut id, b"hetal-ckks/params/v1");
@@ -426,7 +582,10 @@ impl CkksParams {
 
     /// log2 of Q_L.
     pub fn log_q(&self) -> f64 {
-        self.moduli[..self.num_q].iter().map(|m| (m.q as f64).log2()).sum()
+        self.moduli[..self.num_q]
+            .iter()
+            .map(|m| (m.q as f64).log2())
+            .sum()
     }
 
     /// The chain primes `q_0 .. q_L`.
@@ -446,7 +605,11 @@ impl CkksParams {
 
     /// The digits intersected with the primes of level `l` (non-empty ones only).
     pub fn digits_at(&self, level: usize) -> Vec<Range<usize>> {
-        self.digits.iter().filter(|d| d.start <= level).map(|d| d.start..d.end.min(level + 1)).collect()
+        self.digits
+            .iter()
+            .filter(|d| d.start <= level)
+            .map(|d| d.start..d.end.min(level + 1))
+            .collect()
     }
 
     /// The Galois element of a left rotation by `k` slots: `5^k mod 2N`.
@@ -472,7 +635,12 @@ impl CkksParams {
 
     /// The NTT-domain index table of the automorphism `X → X^g`: `out[i] = in[table[i]]`.
     pub fn galois_table(&self, g: usize) -> Arc<Vec<u32>> {
-        if let Some(t) = self.galois_cache.read().unwrap_or_else(|e| e.into_inner()).get(&g) {
+        if let Some(t) = self
+            .galois_cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&g)
+        {
             return t.clone();
         }
         let n = self.n;
@@ -486,7 +654,10 @@ impl CkksParams {
             })
             .collect();
         let t = Arc::new(t);
-        self.galois_cache.write().unwrap_or_else(|e| e.into_inner()).insert(g, t.clone());
+        self.galois_cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(g, t.clone());
         t
     }
 }
@@ -501,13 +672,23 @@ mod tests {
             let p = CkksParams::new(&lit).unwrap_or_else(|e| panic!("{}: {e}", lit.name));
             let bound = he_standard_max_log_qp(lit.log_n);
             if lit.security == Security::Classic128 {
-                assert!(p.log_qp() <= bound.unwrap() as f64, "{}: {}", lit.name, p.log_qp());
+                assert!(
+                    p.log_qp() <= bound.unwrap() as f64,
+                    "{}: {}",
+                    lit.name,
+                    p.log_qp()
+                );
             } else {
                 assert!(lit.name.starts_with("INSECURE_TEST_"));
             }
             // Canonical scales stay near the default scale.
             for s in &p.scales {
-                assert!((s.log2() - lit.log_scale).abs() < 0.01, "{}: {}", lit.name, s.log2());
+                assert!(
+                    (s.log2() - lit.log_scale).abs() < 0.01,
+                    "{}: {}",
+                    lit.name,
+                    s.log2()
+                );
             }
         }
         assert_eq!(he_standard_max_log_qp(14), Some(438));
@@ -529,17 +710,32 @@ mod tests {
         assert!(bad(&|l| l.log_n = 3));
         assert!(bad(&|l| l.dnum = 0));
         assert!(bad(&|l| l.dnum = 9));
-        assert!(bad(&|l| l.moduli = Moduli::Bits { q: vec![55, 40], p: vec![20] }));
-        assert!(bad(&|l| l.moduli = Moduli::Primes { q: vec![97, 97], p: vec![193] }));
-        assert!(bad(&|l| l.moduli = Moduli::Primes { q: vec![1 << 40], p: vec![193] }));
+        assert!(bad(&|l| l.moduli = Moduli::Bits {
+            q: vec![55, 40],
+            p: vec![20]
+        }));
+        assert!(bad(&|l| l.moduli = Moduli::Primes {
+            q: vec![97, 97],
+            p: vec![193]
+        }));
+        assert!(bad(&|l| l.moduli = Moduli::Primes {
+            q: vec![1 << 40],
+            p: vec![193]
+        }));
         assert!(bad(&|l| l.hamming_weight = 0));
         assert!(bad(&|l| l.log_slots = Some(10)));
         assert!(bad(&|l| l.security = Security::Classic128));
         assert!(bad(&|l| l.sigma = f64::NAN));
         assert!(bad(&|l| l.log_scale = f64::INFINITY));
         let mut l = presets::n16_l12();
-        l.moduli = Moduli::Bits { q: [vec![60], vec![50; 40]].concat(), p: vec![50; 5] };
-        assert!(CkksParams::new(&l).is_err(), "too large for 128-bit security");
+        l.moduli = Moduli::Bits {
+            q: [vec![60], vec![50; 40]].concat(),
+            p: vec![50; 5],
+        };
+        assert!(
+            CkksParams::new(&l).is_err(),
+            "too large for 128-bit security"
+        );
     }
 
     #[test]
@@ -565,7 +761,11 @@ mod tests {
         let mut sigma = vec![0u64; p.n];
         for (j, &c) in a.iter().enumerate() {
             let e = j * g1 % (2 * p.n);
-            if e < p.n { sigma[e] = m.add(sigma[e], c) } else { sigma[e - p.n] = m.sub(sigma[e - p.n], c) }
+            if e < p.n {
+                sigma[e] = m.add(sigma[e], c)
+            } else {
+                sigma[e - p.n] = m.sub(sigma[e - p.n], c)
+            }
         }
         let mut fa = a.clone();
         p.ntt[0].forward(&mut fa);

@@ -16,9 +16,13 @@ where
 {
     debug_assert_eq!(data.len(), n * basis.len());
     if data.len() >= PAR_THRESHOLD && basis.len() > 1 {
-        data.par_chunks_mut(n).enumerate().for_each(|(pos, limb)| f(pos, basis[pos], limb));
+        data.par_chunks_mut(n)
+            .enumerate()
+            .for_each(|(pos, limb)| f(pos, basis[pos], limb));
     } else {
-        data.chunks_mut(n).enumerate().for_each(|(pos, limb)| f(pos, basis[pos], limb));
+        data.chunks_mut(n)
+            .enumerate()
+            .for_each(|(pos, limb)| f(pos, basis[pos], limb));
     }
 }
 
@@ -29,9 +33,15 @@ where
 {
     debug_assert!(out.len() == n * basis.len() && inp.len() >= out.len());
     if out.len() >= PAR_THRESHOLD && basis.len() > 1 {
-        out.par_chunks_mut(n).zip(inp.par_chunks(n)).enumerate().for_each(|(pos, (o, i))| f(pos, basis[pos], o, i));
+        out.par_chunks_mut(n)
+            .zip(inp.par_chunks(n))
+            .enumerate()
+            .for_each(|(pos, (o, i))| f(pos, basis[pos], o, i));
     } else {
-        out.chunks_mut(n).zip(inp.chunks(n)).enumerate().for_each(|(pos, (o, i))| f(pos, basis[pos], o, i));
+        out.chunks_mut(n)
+            .zip(inp.chunks(n))
+            .enumerate()
+            .for_each(|(pos, (o, i))| f(pos, basis[pos], o, i));
     }
 }
 
@@ -190,7 +200,12 @@ pub mod scratch {
     pub fn take(len: usize) -> Vec<u64> {
         let reused = {
             let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-            let best = pool.iter().enumerate().filter(|(_, v)| v.capacity() >= len).min_by_key(|(_, v)| v.capacity()).map(|(i, _)| i);
+            let best = pool
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.capacity() >= len)
+                .min_by_key(|(_, v)| v.capacity())
+                .map(|(i, _)| i);
             best.map(|i| pool.swap_remove(i))
         };
         match reused {
@@ -218,10 +233,10 @@ pub mod scratch {
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < MAX_POOLED {
             pool.push(v);
-        } else if let Some((i, _)) = pool.iter().enumerate().min_by_key(|(_, b)| b.capacity()) {
-            if pool[i].capacity() < v.capacity() {
-                pool[i] = v;
-            }
+        } else if let Some((i, _)) = pool.iter().enumerate().min_by_key(|(_, b)| b.capacity())
+            && pool[i].capacity() < v.capacity()
+        {
+            pool[i] = v;
         }
     }
 }

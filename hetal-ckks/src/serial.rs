@@ -11,8 +11,8 @@
 use crate::ciphertext::{Ciphertext, Plaintext};
 use crate::keys::{EvaluationKeys, PublicKey, SecretKey, SwitchingKey};
 use crate::params::{CkksParams, ParamsLiteral};
-use crate::sampling::{Seed, uniform_from_seed};
 use crate::ring;
+use crate::sampling::{Seed, uniform_from_seed};
 use hetal_traits::{Error, Result};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
@@ -67,7 +67,10 @@ mod serde_bytes_compat {
             fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
                 Ok(v)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Vec<u8>, A::Error> {
                 let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
                 while let Some(b) = seq.next_element()? {
                     out.push(b);
@@ -103,7 +106,11 @@ fn bad(what: impl Into<String>) -> Error {
 fn unpack(p: &CkksParams, packed: &Packed, basis: &[usize]) -> Result<Vec<u64>> {
     let n = p.n;
     if packed.widths.len() != basis.len() {
-        return Err(bad(format!("{} limbs where {} were expected", packed.widths.len(), basis.len())));
+        return Err(bad(format!(
+            "{} limbs where {} were expected",
+            packed.widths.len(),
+            basis.len()
+        )));
     }
     if packed.widths.iter().any(|&w| !(1..=8).contains(&w)) {
         return Err(bad("invalid residue width"));
@@ -132,29 +139,41 @@ fn unpack(p: &CkksParams, packed: &Packed, basis: &[usize]) -> Result<Vec<u64>> 
 }
 
 fn config() -> impl bincode::config::Config {
-    bincode::config::standard().with_fixed_int_encoding().with_limit::<MAX_BYTES>()
+    bincode::config::standard()
+        .with_fixed_int_encoding()
+        .with_limit::<MAX_BYTES>()
 }
 
 fn encode<T: Serialize>(kind: Kind, body: &T) -> Vec<u8> {
-    let header = Header { magic: MAGIC, version: FORMAT_VERSION, kind };
+    let header = Header {
+        magic: MAGIC,
+        version: FORMAT_VERSION,
+        kind,
+    };
     // Serialising plain data structures into a Vec cannot fail.
     bincode::serde::encode_to_vec((header, body), config()).unwrap_or_default()
 }
 
 fn decode<T: DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T> {
-    let (header, read): (Header, usize) =
-        bincode::serde::decode_from_slice(bytes, config()).map_err(|e| bad(format!("header: {e}")))?;
+    let (header, read): (Header, usize) = bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|e| bad(format!("header: {e}")))?;
     if header.magic != MAGIC {
         return Err(bad("not a hetal-ckks blob (bad magic)"));
     }
     if header.version != FORMAT_VERSION {
-        return Err(bad(format!("format version {} is not supported (expected {FORMAT_VERSION})", header.version)));
+        return Err(bad(format!(
+            "format version {} is not supported (expected {FORMAT_VERSION})",
+            header.version
+        )));
     }
     if header.kind != kind {
-        return Err(bad(format!("expected a {kind:?}, found a {:?}", header.kind)));
+        return Err(bad(format!(
+            "expected a {kind:?}, found a {:?}",
+            header.kind
+        )));
     }
-    let (body, used): (T, usize) =
-        bincode::serde::decode_from_slice(&bytes[read..], config()).map_err(|e| bad(format!("{kind:?}: {e}")))?;
+    let (body, used): (T, usize) = bincode::serde::decode_from_slice(&bytes[read..], config())
+        .map_err(|e| bad(format!("{kind:?}: {e}")))?;
     if read + used != bytes.len() {
         return Err(bad("trailing bytes"));
     }
@@ -163,7 +182,9 @@ fn decode<T: DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T> {
 
 fn check_params(p: &CkksParams, id: u64, what: &str) -> Result<()> {
     if id != p.id {
-        return Err(Error::mismatch(format!("{what} belongs to another parameter set")));
+        return Err(Error::mismatch(format!(
+            "{what} belongs to another parameter set"
+        )));
     }
     Ok(())
 }
@@ -171,7 +192,10 @@ fn check_params(p: &CkksParams, id: u64, what: &str) -> Result<()> {
 fn check_level(p: &CkksParams, level: u32) -> Result<usize> {
     let l = level as usize;
     if l > p.max_level() {
-        return Err(bad(format!("level {l} above the maximum {}", p.max_level())));
+        return Err(bad(format!(
+            "level {l} above the maximum {}",
+            p.max_level()
+        )));
     }
     Ok(l)
 }
@@ -193,7 +217,12 @@ struct ParamsWire {
 impl CkksParams {
     /// Serialises the parameter set (with its resolved primes).
     pub fn to_bytes(&self) -> Vec<u8> {
-        encode(Kind::Params, &ParamsWire { literal: self.literal.clone() })
+        encode(
+            Kind::Params,
+            &ParamsWire {
+                literal: self.literal.clone(),
+            },
+        )
     }
 
     /// Reads and re-validates a parameter set.
@@ -260,7 +289,12 @@ impl Plaintext {
     pub fn to_bytes(&self, p: &CkksParams) -> Vec<u8> {
         encode(
             Kind::Plaintext,
-            &PlaintextWire { params_id: self.params_id, level: self.level as u32, scale: self.scale, data: pack(&self.data, p.n) },
+            &PlaintextWire {
+                params_id: self.params_id,
+                level: self.level as u32,
+                scale: self.scale,
+                data: pack(&self.data, p.n),
+            },
         )
     }
 
@@ -270,7 +304,12 @@ impl Plaintext {
         check_params(p, w.params_id, "plaintext")?;
         let level = check_level(p, w.level)?;
         check_scale(w.scale)?;
-        Ok(Plaintext { params_id: w.params_id, level, scale: w.scale, data: unpack(p, &w.data, &ring::q_basis(level))? })
+        Ok(Plaintext {
+            params_id: w.params_id,
+            level,
+            scale: w.scale,
+            data: unpack(p, &w.data, &ring::q_basis(level))?,
+        })
     }
 }
 
@@ -285,7 +324,15 @@ struct PublicKeyWire {
 impl PublicKey {
     /// Serialises the public key (`b` and the seed of `a`).
     pub fn to_bytes(&self, p: &CkksParams) -> Vec<u8> {
-        encode(Kind::PublicKey, &PublicKeyWire { params_id: self.params_id, key_id: self.key_id, b: pack(&self.b, p.n), seed: self.seed })
+        encode(
+            Kind::PublicKey,
+            &PublicKeyWire {
+                params_id: self.params_id,
+                key_id: self.key_id,
+                b: pack(&self.b, p.n),
+                seed: self.seed,
+            },
+        )
     }
 
     /// Reads and validates a public key for `p` (re-expanding `a`).
@@ -295,7 +342,13 @@ impl PublicKey {
         let basis = ring::q_basis(p.max_level());
         let b = unpack(p, &w.b, &basis)?;
         let a = uniform_from_seed(p, &w.seed, &basis);
-        Ok(PublicKey { params_id: w.params_id, key_id: w.key_id, b, a, seed: w.seed })
+        Ok(PublicKey {
+            params_id: w.params_id,
+            key_id: w.key_id,
+            b,
+            a,
+            seed: w.seed,
+        })
     }
 }
 
@@ -309,7 +362,11 @@ struct SecretKeyWire {
 impl SecretKey {
     /// Serialises the secret key (its ternary coefficients). Keep the bytes secret.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let w = SecretKeyWire { params_id: self.params_id, key_id: self.key_id, coeffs: self.coeffs.clone() };
+        let w = SecretKeyWire {
+            params_id: self.params_id,
+            key_id: self.key_id,
+            coeffs: self.coeffs.clone(),
+        };
         let out = encode(Kind::SecretKey, &w);
         let SecretKeyWire { mut coeffs, .. } = w;
         zeroize::Zeroize::zeroize(&mut coeffs);
@@ -335,15 +392,25 @@ struct SwitchingKeyWire {
 }
 
 fn switching_key_to_wire(k: &SwitchingKey, p: &CkksParams) -> SwitchingKeyWire {
-    SwitchingKeyWire { rows: k.rows.iter().map(|r| (pack(&r.b, p.n), r.seed)).collect() }
+    SwitchingKeyWire {
+        rows: k.rows.iter().map(|r| (pack(&r.b, p.n), r.seed)).collect(),
+    }
 }
 
 fn switching_key_from_wire(p: &CkksParams, w: &SwitchingKeyWire) -> Result<SwitchingKey> {
     if w.rows.len() != p.digits.len() {
-        return Err(bad(format!("{} key rows where dnum = {}", w.rows.len(), p.digits.len())));
+        return Err(bad(format!(
+            "{} key rows where dnum = {}",
+            w.rows.len(),
+            p.digits.len()
+        )));
     }
     let basis: Vec<usize> = (0..p.moduli.len()).collect();
-    let parts = w.rows.iter().map(|(b, seed)| Ok((unpack(p, b, &basis)?, *seed))).collect::<Result<Vec<_>>>()?;
+    let parts = w
+        .rows
+        .iter()
+        .map(|(b, seed)| Ok((unpack(p, b, &basis)?, *seed)))
+        .collect::<Result<Vec<_>>>()?;
     Ok(SwitchingKey::from_compressed(p, parts))
 }
 
@@ -365,8 +432,15 @@ impl EvaluationKeys {
                 params_id: self.params_id,
                 key_id: self.key_id,
                 relin: self.relin.as_ref().map(|k| switching_key_to_wire(k, p)),
-                rotations: self.rotations.iter().map(|(&g, k)| (g as u64, switching_key_to_wire(k, p))).collect(),
-                conjugation: self.conjugation.as_ref().map(|k| switching_key_to_wire(k, p)),
+                rotations: self
+                    .rotations
+                    .iter()
+                    .map(|(&g, k)| (g as u64, switching_key_to_wire(k, p)))
+                    .collect(),
+                conjugation: self
+                    .conjugation
+                    .as_ref()
+                    .map(|k| switching_key_to_wire(k, p)),
             },
         )
     }
@@ -381,16 +455,27 @@ impl EvaluationKeys {
             if g % 2 == 0 || *g >= two_n || *g == 1 {
                 return Err(bad(format!("invalid Galois element {g}")));
             }
-            if rotations.insert(*g as usize, switching_key_from_wire(p, k)?).is_some() {
+            if rotations
+                .insert(*g as usize, switching_key_from_wire(p, k)?)
+                .is_some()
+            {
                 return Err(bad(format!("duplicate Galois element {g}")));
             }
         }
         Ok(EvaluationKeys {
             params_id: w.params_id,
             key_id: w.key_id,
-            relin: w.relin.as_ref().map(|k| switching_key_from_wire(p, k)).transpose()?,
+            relin: w
+                .relin
+                .as_ref()
+                .map(|k| switching_key_from_wire(p, k))
+                .transpose()?,
             rotations,
-            conjugation: w.conjugation.as_ref().map(|k| switching_key_from_wire(p, k)).transpose()?,
+            conjugation: w
+                .conjugation
+                .as_ref()
+                .map(|k| switching_key_from_wire(p, k))
+                .transpose()?,
         })
     }
 }

@@ -15,7 +15,9 @@ fn setup_for(lit: ParamsLiteral, request: &KeyRequest) -> Setup<CkksEvaluator, C
     // hetal-ckks has no bootstrapping yet: the suite then checks that bootstrap() is refused.
     let mut request = request.clone();
     request.bootstrapping = false;
-    let keys = client.generate_evaluation_keys(&request).expect("key generation");
+    let keys = client
+        .generate_evaluation_keys(&request)
+        .expect("key generation");
     let evaluator = CkksEvaluator::new(params.clone(), keys).expect("evaluator");
     let mut stranger = CkksClient::from_seed(params, 7);
     let foreign = stranger.encrypt_real(&[0.5], hetal_traits::Level(1)).ok();

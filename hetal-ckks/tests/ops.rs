@@ -2,8 +2,8 @@
 
 use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams, ParamsLiteral, presets};
 use hetal_traits::{
-    Complex64, Decryptor, Encoder, Encryptor, Error, Evaluator, KeyGenerator, KeyRequest, Level, Leveled, Operation,
-    RotStep, Scale,
+    Complex64, Decryptor, Encoder, Encryptor, Error, Evaluator, KeyGenerator, KeyRequest, Level,
+    Leveled, Operation, RotStep, Scale,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -19,7 +19,9 @@ fn setup(lit: ParamsLiteral, rotations: &[i64], conj: bool) -> (CkksClient, Ckks
 
 fn random_values(n: usize, seed: u64) -> Vec<Complex64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n).map(|_| Complex64::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0))).collect()
+    (0..n)
+        .map(|_| Complex64::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)))
+        .collect()
 }
 
 /// Mean of −log2 |error| over slots (real and imaginary parts), as Lattigo reports it.
@@ -33,12 +35,19 @@ fn mean_precision(got: &[Complex64], want: &[Complex64]) -> f64 {
 }
 
 fn min_precision(got: &[Complex64], want: &[Complex64]) -> f64 {
-    got.iter().zip(want).map(|(g, w)| -((g - w).norm()).log2()).fold(f64::INFINITY, f64::min)
+    got.iter()
+        .zip(want)
+        .map(|(g, w)| -((g - w).norm()).log2())
+        .fold(f64::INFINITY, f64::min)
 }
 
 #[test]
 fn fresh_and_multiplied_precision_meets_the_bound() {
-    for lit in [presets::insecure_test_n10(), presets::insecure_test_n11(), presets::insecure_test_n12()] {
+    for lit in [
+        presets::insecure_test_n10(),
+        presets::insecure_test_n11(),
+        presets::insecure_test_n12(),
+    ] {
         let log_n = lit.log_n as f64;
         let log_scale = lit.log_scale;
         let (mut c, e) = setup(lit, &[], false);
@@ -79,36 +88,112 @@ fn every_operation_is_correct() {
         assert!(p >= bits, "{what}: {p:.2} bits");
     };
     let i = Complex64::new(0.0, 1.0);
-    check(&e.add(&cx, &cy).unwrap(), &x.iter().zip(&y).map(|(a, b)| a + b).collect::<Vec<_>>(), "add", 25.0);
-    check(&e.sub(&cx, &cy).unwrap(), &x.iter().zip(&y).map(|(a, b)| a - b).collect::<Vec<_>>(), "sub", 25.0);
-    check(&e.neg(&cx).unwrap(), &x.iter().map(|a| -a).collect::<Vec<_>>(), "neg", 25.0);
-    check(&e.mul_i(&cx).unwrap(), &x.iter().map(|a| a * i).collect::<Vec<_>>(), "mul_i", 25.0);
-    check(&e.mul_integer(&cx, -3).unwrap(), &x.iter().map(|a| a * -3.0).collect::<Vec<_>>(), "mul_integer", 23.0);
+    check(
+        &e.add(&cx, &cy).unwrap(),
+        &x.iter().zip(&y).map(|(a, b)| a + b).collect::<Vec<_>>(),
+        "add",
+        25.0,
+    );
+    check(
+        &e.sub(&cx, &cy).unwrap(),
+        &x.iter().zip(&y).map(|(a, b)| a - b).collect::<Vec<_>>(),
+        "sub",
+        25.0,
+    );
+    check(
+        &e.neg(&cx).unwrap(),
+        &x.iter().map(|a| -a).collect::<Vec<_>>(),
+        "neg",
+        25.0,
+    );
+    check(
+        &e.mul_i(&cx).unwrap(),
+        &x.iter().map(|a| a * i).collect::<Vec<_>>(),
+        "mul_i",
+        25.0,
+    );
+    check(
+        &e.mul_integer(&cx, -3).unwrap(),
+        &x.iter().map(|a| a * -3.0).collect::<Vec<_>>(),
+        "mul_integer",
+        23.0,
+    );
     let k = Complex64::new(0.25, -1.5);
-    check(&e.add_const(&cx, k).unwrap(), &x.iter().map(|a| a + k).collect::<Vec<_>>(), "add_const", 25.0);
-    let mc = e.rescale(&e.mul_const(&cx, k, e.canonical_scale(top)).unwrap()).unwrap();
-    check(&mc, &x.iter().map(|a| a * k).collect::<Vec<_>>(), "mul_const", 22.0);
-    let mr = e.rescale(&e.mul_const(&cx, Complex64::new(-0.75, 0.0), e.canonical_scale(top)).unwrap()).unwrap();
-    check(&mr, &x.iter().map(|a| a * -0.75).collect::<Vec<_>>(), "mul_const real", 22.0);
+    check(
+        &e.add_const(&cx, k).unwrap(),
+        &x.iter().map(|a| a + k).collect::<Vec<_>>(),
+        "add_const",
+        25.0,
+    );
+    let mc = e
+        .rescale(&e.mul_const(&cx, k, e.canonical_scale(top)).unwrap())
+        .unwrap();
+    check(
+        &mc,
+        &x.iter().map(|a| a * k).collect::<Vec<_>>(),
+        "mul_const",
+        22.0,
+    );
+    let mr = e
+        .rescale(
+            &e.mul_const(&cx, Complex64::new(-0.75, 0.0), e.canonical_scale(top))
+                .unwrap(),
+        )
+        .unwrap();
+    check(
+        &mr,
+        &x.iter().map(|a| a * -0.75).collect::<Vec<_>>(),
+        "mul_const real",
+        22.0,
+    );
     let pt = e.encode_at(&y, top).unwrap();
-    check(&e.add_plain(&cx, &pt).unwrap(), &x.iter().zip(&y).map(|(a, b)| a + b).collect::<Vec<_>>(), "add_plain", 25.0);
-    check(&e.sub_plain(&cx, &pt).unwrap(), &x.iter().zip(&y).map(|(a, b)| a - b).collect::<Vec<_>>(), "sub_plain", 25.0);
+    check(
+        &e.add_plain(&cx, &pt).unwrap(),
+        &x.iter().zip(&y).map(|(a, b)| a + b).collect::<Vec<_>>(),
+        "add_plain",
+        25.0,
+    );
+    check(
+        &e.sub_plain(&cx, &pt).unwrap(),
+        &x.iter().zip(&y).map(|(a, b)| a - b).collect::<Vec<_>>(),
+        "sub_plain",
+        25.0,
+    );
     let mp = e.rescale(&e.mul_plain(&cx, &pt).unwrap()).unwrap();
-    check(&mp, &x.iter().zip(&y).map(|(a, b)| a * b).collect::<Vec<_>>(), "mul_plain", 22.0);
+    check(
+        &mp,
+        &x.iter().zip(&y).map(|(a, b)| a * b).collect::<Vec<_>>(),
+        "mul_plain",
+        22.0,
+    );
     let sq = e.rescale(&e.square(&cx).unwrap()).unwrap();
-    check(&sq, &x.iter().map(|a| a * a).collect::<Vec<_>>(), "square", 22.0);
+    check(
+        &sq,
+        &x.iter().map(|a| a * a).collect::<Vec<_>>(),
+        "square",
+        22.0,
+    );
     for s in [1i64, 3, -1, 100] {
         let r = e.rotate(&cx, RotStep(s)).unwrap();
-        let want: Vec<Complex64> = (0..n).map(|t| x[(t as i64 + s).rem_euclid(n as i64) as usize]).collect();
+        let want: Vec<Complex64> = (0..n)
+            .map(|t| x[(t as i64 + s).rem_euclid(n as i64) as usize])
+            .collect();
         check(&r, &want, &format!("rotate {s}"), 22.0);
     }
     let steps = [RotStep(1), RotStep(0), RotStep(-1), RotStep(3)];
     let hs = e.rotate_hoisted(&cx, &steps).unwrap();
     for (s, r) in steps.iter().zip(&hs) {
-        let want: Vec<Complex64> = (0..n).map(|t| x[(t as i64 + s.0).rem_euclid(n as i64) as usize]).collect();
+        let want: Vec<Complex64> = (0..n)
+            .map(|t| x[(t as i64 + s.0).rem_euclid(n as i64) as usize])
+            .collect();
         check(r, &want, &format!("hoisted {}", s.0), 22.0);
     }
-    check(&e.conjugate(&cx).unwrap(), &x.iter().map(|a| a.conj()).collect::<Vec<_>>(), "conjugate", 22.0);
+    check(
+        &e.conjugate(&cx).unwrap(),
+        &x.iter().map(|a| a.conj()).collect::<Vec<_>>(),
+        "conjugate",
+        22.0,
+    );
     // Drop to a lower level keeps the value and lands on the canonical scale.
     for t in 0..top.0 {
         let d = e.drop_to_level(&cx, Level(t)).unwrap();
@@ -120,7 +205,12 @@ fn every_operation_is_correct() {
     let low = e.drop_to_level(&cy, Level(1)).unwrap();
     let s = e.add(&cx, &low).unwrap();
     assert_eq!(s.level(), Level(1));
-    check(&s, &x.iter().zip(&y).map(|(a, b)| a + b).collect::<Vec<_>>(), "add across levels", 22.0);
+    check(
+        &s,
+        &x.iter().zip(&y).map(|(a, b)| a + b).collect::<Vec<_>>(),
+        "add across levels",
+        22.0,
+    );
     // A chain of multiplications down to level 0.
     let mut acc = cx.clone();
     let mut want = x.clone();
@@ -138,30 +228,81 @@ fn every_operation_is_correct() {
 fn misuse_is_reported_as_errors() {
     let (mut c, e) = setup(presets::insecure_test_n10(), &[1], false);
     let x = c.encrypt_real(&[1.0], Level(0)).unwrap();
-    assert!(matches!(e.mul(&x, &x), Err(Error::LevelExhausted { op: Operation::Mul, .. })));
-    assert!(matches!(e.rescale(&x), Err(Error::LevelExhausted { op: Operation::Rescale, .. })));
-    assert!(matches!(e.mul_const(&x, Complex64::new(1.0, 0.0), Scale(2.0)), Err(Error::LevelExhausted { .. })));
+    assert!(matches!(
+        e.mul(&x, &x),
+        Err(Error::LevelExhausted {
+            op: Operation::Mul,
+            ..
+        })
+    ));
+    assert!(matches!(
+        e.rescale(&x),
+        Err(Error::LevelExhausted {
+            op: Operation::Rescale,
+            ..
+        })
+    ));
+    assert!(matches!(
+        e.mul_const(&x, Complex64::new(1.0, 0.0), Scale(2.0)),
+        Err(Error::LevelExhausted { .. })
+    ));
     let top = c.encrypt_real(&[1.0], e.max_level()).unwrap();
-    assert!(matches!(e.rotate(&top, RotStep(2)), Err(Error::MissingRotationKey { normalized: 2, .. })));
-    assert!(matches!(e.rotate_hoisted(&top, &[RotStep(1), RotStep(5)]), Err(Error::MissingRotationKey { .. })));
-    assert!(matches!(e.conjugate(&top), Err(Error::MissingConjugationKey)));
+    assert!(matches!(
+        e.rotate(&top, RotStep(2)),
+        Err(Error::MissingRotationKey { normalized: 2, .. })
+    ));
+    assert!(matches!(
+        e.rotate_hoisted(&top, &[RotStep(1), RotStep(5)]),
+        Err(Error::MissingRotationKey { .. })
+    ));
+    assert!(matches!(
+        e.conjugate(&top),
+        Err(Error::MissingConjugationKey)
+    ));
     let prod = e.mul(&top, &top).unwrap();
-    assert!(matches!(e.add(&prod, &top), Err(Error::ScaleMismatch { .. })));
-    assert!(matches!(e.drop_to_level(&x, Level(2)), Err(Error::LevelMismatch { .. })));
+    assert!(matches!(
+        e.add(&prod, &top),
+        Err(Error::ScaleMismatch { .. })
+    ));
+    assert!(matches!(
+        e.drop_to_level(&x, Level(2)),
+        Err(Error::LevelMismatch { .. })
+    ));
     let pt_low = e.encode_real_at(&[1.0], Level(0)).unwrap();
-    assert!(matches!(e.add_plain(&top, &pt_low), Err(Error::LevelMismatch { .. })));
-    assert!(matches!(e.bootstrap(&top), Err(Error::BootstrapUnavailable { .. })));
+    assert!(matches!(
+        e.add_plain(&top, &pt_low),
+        Err(Error::LevelMismatch { .. })
+    ));
+    assert!(matches!(
+        e.bootstrap(&top),
+        Err(Error::BootstrapUnavailable { .. })
+    ));
     assert!(e.bootstrap_info().is_none());
     // Another parameter set, another key.
     let (mut c2, e2) = setup(presets::insecure_test_n11(), &[], false);
     let other = c2.encrypt_real(&[1.0], e2.max_level()).unwrap();
-    assert!(matches!(e.add(&top, &other), Err(Error::ParameterMismatch { .. })));
-    assert!(matches!(c.decrypt(&other), Err(Error::ParameterMismatch { .. })));
+    assert!(matches!(
+        e.add(&top, &other),
+        Err(Error::ParameterMismatch { .. })
+    ));
+    assert!(matches!(
+        c.decrypt(&other),
+        Err(Error::ParameterMismatch { .. })
+    ));
     let mut c3 = CkksClient::from_seed(e.params().clone(), 7);
     let foreign = c3.encrypt_real(&[1.0], e.max_level()).unwrap();
-    assert!(matches!(e.neg(&foreign), Err(Error::ParameterMismatch { .. })));
-    assert!(matches!(e.encode_real(&[f64::NAN], Level(0), Scale(2.0)), Err(Error::InvalidInput { .. })));
-    assert!(matches!(e.encode_real(&vec![0.0; e.slots() + 1], Level(0), Scale(2.0)), Err(Error::InvalidInput { .. })));
+    assert!(matches!(
+        e.neg(&foreign),
+        Err(Error::ParameterMismatch { .. })
+    ));
+    assert!(matches!(
+        e.encode_real(&[f64::NAN], Level(0), Scale(2.0)),
+        Err(Error::InvalidInput { .. })
+    ));
+    assert!(matches!(
+        e.encode_real(&vec![0.0; e.slots() + 1], Level(0), Scale(2.0)),
+        Err(Error::InvalidInput { .. })
+    ));
 }
 
 #[test]
@@ -177,8 +318,13 @@ fn sparse_packing_encodes_rotates_and_multiplies() {
     let r = e.rotate(&cx, RotStep(-2)).unwrap();
     let want: Vec<Complex64> = (0..16).map(|t| x[(t + 14) % 16]).collect();
     assert!(min_precision(&c.decrypt_values(&r).unwrap(), &want) > 22.0);
-    let m = e.rescale(&e.mul(&cx, &e.conjugate(&cx).unwrap()).unwrap()).unwrap();
-    let want: Vec<Complex64> = x.iter().map(|a| Complex64::new(a.norm_sqr(), 0.0)).collect();
+    let m = e
+        .rescale(&e.mul(&cx, &e.conjugate(&cx).unwrap()).unwrap())
+        .unwrap();
+    let want: Vec<Complex64> = x
+        .iter()
+        .map(|a| Complex64::new(a.norm_sqr(), 0.0))
+        .collect();
     assert!(min_precision(&c.decrypt_values(&m).unwrap(), &want) > 20.0);
 }
 

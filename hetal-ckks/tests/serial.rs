@@ -1,7 +1,12 @@
 //! Serialisation: round trips, validation on read, and no panics on hostile bytes.
 
-use hetal_ckks::{Ciphertext, CkksClient, CkksEvaluator, CkksParams, EvaluationKeys, Plaintext, PublicKey, SecretKey, presets};
-use hetal_traits::{Decryptor, Encoder, Encryptor, Error, Evaluator, KeyGenerator, KeyRequest, Level, RotStep};
+use hetal_ckks::{
+    Ciphertext, CkksClient, CkksEvaluator, CkksParams, EvaluationKeys, Plaintext, PublicKey,
+    SecretKey, presets,
+};
+use hetal_traits::{
+    Decryptor, Encoder, Encryptor, Error, Evaluator, KeyGenerator, KeyRequest, Level, RotStep,
+};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 
@@ -65,7 +70,12 @@ fn round_trips_preserve_everything() {
     let server = CkksEvaluator::new(p.clone(), keys).unwrap();
     let ct = Ciphertext::from_bytes(&p, &f.ct).unwrap();
     let pt = Plaintext::from_bytes(&p, &f.pt).unwrap();
-    let y = server.rotate(&server.rescale(&server.mul(&ct, &ct).unwrap()).unwrap(), RotStep(1)).unwrap();
+    let y = server
+        .rotate(
+            &server.rescale(&server.mul(&ct, &ct).unwrap()).unwrap(),
+            RotStep(1),
+        )
+        .unwrap();
     let out = client.decrypt_real(&y).unwrap();
     assert!((out[0] - 4.0).abs() < 1e-6, "{}", out[0]);
     let conj = server.conjugate(&ct).unwrap();
@@ -83,10 +93,19 @@ fn round_trips_preserve_everything() {
 fn wrong_parameters_kind_version_and_truncation_are_errors() {
     let f = fixture();
     let other = CkksParams::new(&presets::insecure_test_n11()).unwrap();
-    assert!(matches!(Ciphertext::from_bytes(&other, &f.ct), Err(Error::ParameterMismatch { .. })));
-    assert!(matches!(EvaluationKeys::from_bytes(&other, &f.evk), Err(Error::ParameterMismatch { .. })));
+    assert!(matches!(
+        Ciphertext::from_bytes(&other, &f.ct),
+        Err(Error::ParameterMismatch { .. })
+    ));
+    assert!(matches!(
+        EvaluationKeys::from_bytes(&other, &f.evk),
+        Err(Error::ParameterMismatch { .. })
+    ));
     // A plaintext is not a ciphertext.
-    assert!(matches!(Ciphertext::from_bytes(&f.params, &f.pt), Err(Error::InvalidInput { .. })));
+    assert!(matches!(
+        Ciphertext::from_bytes(&f.params, &f.pt),
+        Err(Error::InvalidInput { .. })
+    ));
     // Version bump.
     let mut v = f.ct.clone();
     v[4] ^= 0xff;
@@ -120,7 +139,10 @@ fn out_of_range_residues_are_rejected() {
     for x in &mut b[len - 7..] {
         *x = 0xff;
     }
-    assert!(matches!(Ciphertext::from_bytes(&f.params, &b), Err(Error::InvalidInput { .. })));
+    assert!(matches!(
+        Ciphertext::from_bytes(&f.params, &b),
+        Err(Error::InvalidInput { .. })
+    ));
 }
 
 proptest! {
