@@ -144,11 +144,11 @@ impl Layout {
             return Err(Error::shape(format!("empty matrix {rows} x {cols}")));
         }
         match self {
-            Layout::RowTiled if shape.s0 % rows != 0 => Err(Error::shape(format!(
+            Layout::RowTiled if !shape.s0.is_multiple_of(rows) => Err(Error::shape(format!(
                 "row tiling needs rows ({rows}) to divide s0 ({})",
                 shape.s0
             ))),
-            Layout::ColTiled if shape.s1 % cols != 0 => Err(Error::shape(format!(
+            Layout::ColTiled if !shape.s1.is_multiple_of(cols) => Err(Error::shape(format!(
                 "column tiling needs cols ({cols}) to divide s1 ({})",
                 shape.s1
             ))),

@@ -29,7 +29,12 @@ const TOP: u32 = 12;
 
 /// Corrected Table 7: (a, b, c) and CMult/Mult/Rot for Jin AB^T, ColMajor, DiagABT, Jin A^T B,
 /// RowMajor, DiagATB (lvA ≥ lvB), DiagATB (lvA < lvB).
-const TABLE7: [((usize, usize, usize), [(u64, u64, u64); 7]); 5] = [
+/// A CMult/Mult/Rot cell.
+type Cell = (u64, u64, u64);
+/// An `(a, b, c)` shape.
+type Shape = (usize, usize, usize);
+
+const TABLE7: [(Shape, [Cell; 7]); 5] = [
     (
         (128, 128, 4),
         [
@@ -92,7 +97,7 @@ const TABLE7: [((usize, usize, usize), [(u64, u64, u64); 7]); 5] = [
     ),
 ];
 
-fn cmr(t: &OpTally) -> (u64, u64, u64) {
+fn cmr(t: &OpTally) -> Cell {
     (t.cmult, t.mult, t.rot)
 }
 
@@ -473,7 +478,7 @@ fn jin_on_the_mock_at_32768_slots() {
 
 /// Multi-block shapes of diag-algorithms.md §1/§4: (S, s0, (a, b, c)) and CMult/Mult/Rot of DiagABT,
 /// DiagATB RotLeft, DiagATB PRotUp, ColMajor, RowMajor.
-const MULTI: [(usize, usize, (usize, usize, usize), [(u64, u64, u64); 5]); 3] = [
+const MULTI: [(usize, usize, Shape, [Cell; 5]); 3] = [
     (
         1024,
         32,
@@ -519,7 +524,7 @@ fn multi_block_shapes_match_the_general_formulas() {
         let dims = bench.dims;
         assert!(dims.blocks_a() > 1 || dims.blocks_b() > 1);
         let top = Level(TOP);
-        let checks: [(&str, OpTally, OpTally, (u64, u64, u64)); 5] = [
+        let checks: [(&str, OpTally, OpTally, Cell); 5] = [
             (
                 "DiagABT",
                 bench.abt(AbtAlgorithm::DiagAbt).0,

@@ -104,6 +104,9 @@ impl fmt::Display for MatmulDims {
     }
 }
 
+/// The two packed operands of a product, in the order of the product (`A`, `B`).
+pub type Operands<C> = (PackedMatrix<C>, PackedMatrix<C>);
+
 /// The four op counts of HETAL's tables (plus conjugations, which the tables leave out).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct OpTally {
@@ -148,7 +151,7 @@ pub enum AtbVariant {
 /// The two bit-checks of the class count for the Diag algorithms: a power of two ≥ 2 dividing
 /// `s0` and `s1`.
 fn check_class_count(c: usize, shape: UnitShape) -> Result<()> {
-    if !c.is_power_of_two() || c < 2 || shape.s0 % c != 0 || shape.s1 % c != 0 {
+    if !c.is_power_of_two() || c < 2 || !shape.s0.is_multiple_of(c) || !shape.s1.is_multiple_of(c) {
         return Err(Error::shape(format!(
             "the padded class count c = {c} must be a power of two >= 2 dividing s0 = {} and s1 = {}",
             shape.s0, shape.s1
@@ -432,7 +435,7 @@ impl AbtAlgorithm {
         shape: UnitShape,
         level_a: Level,
         level_b: Level,
-    ) -> Result<(PackedMatrix<Enc::Ciphertext>, PackedMatrix<Enc::Ciphertext>)>
+    ) -> Result<Operands<Enc::Ciphertext>>
     where
         Enc: Encryptor,
     {
@@ -695,7 +698,7 @@ impl AtbAlgorithm {
         shape: UnitShape,
         level_a: Level,
         level_b: Level,
-    ) -> Result<(PackedMatrix<Enc::Ciphertext>, PackedMatrix<Enc::Ciphertext>)>
+    ) -> Result<Operands<Enc::Ciphertext>>
     where
         Enc: Encryptor,
     {

@@ -7,7 +7,7 @@
 //! slot values. Wrapped in [`hetal_traits::counting::Counting`] it gives the exact op counts of a
 //! shape in microseconds, e.g. Jin et al.'s `A^T B` with 184560 rotations of 32768 slots.
 
-use super::{AbtAlgorithm, AtbAlgorithm, MatmulDims};
+use super::{AbtAlgorithm, AtbAlgorithm, MatmulDims, Operands};
 use crate::error::Result as LinalgResult;
 use crate::packed::{Layout, PackedMatrix};
 use hetal_traits::{
@@ -89,7 +89,7 @@ impl SymbolicEvaluator {
         dims: &MatmulDims,
         la: Level,
         lb: Level,
-    ) -> LinalgResult<(PackedMatrix<Symbolic>, PackedMatrix<Symbolic>)> {
+    ) -> LinalgResult<Operands<Symbolic>> {
         let (ya, yb) = algo.input_layouts();
         Ok((
             self.packed(dims.a, dims.b, ya, dims, la)?,
@@ -104,7 +104,7 @@ impl SymbolicEvaluator {
         dims: &MatmulDims,
         la: Level,
         lb: Level,
-    ) -> LinalgResult<(PackedMatrix<Symbolic>, PackedMatrix<Symbolic>)> {
+    ) -> LinalgResult<Operands<Symbolic>> {
         let (ya, yb) = algo.input_layouts();
         Ok((
             self.packed(dims.a, dims.c, ya, dims, la)?,
