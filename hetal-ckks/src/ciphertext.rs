@@ -59,6 +59,11 @@ impl Plaintext {
 }
 
 impl Ciphertext {
+    /// The NTT-domain residues of `c1` (`level + 1` limbs of N words).
+    pub fn c1_ntt(&self) -> &[u64] {
+        &self.c1
+    }
+
     /// The scale as a plain number.
     pub fn scale_value(&self) -> f64 {
         self.scale
