@@ -24,6 +24,8 @@ enum Command {
     Client(cmd::client::ClientArgs),
     /// The server's steps of the two-process protocol (train).
     Server(cmd::server::ServerArgs),
+    /// HETAL's matrix-multiplication comparison: op counts, depth and time of DiagABT/DiagATB and the baselines.
+    Matmul(cmd::matmul::MatmulArgs),
     /// Single-threaded timings of the basic CKKS operations on a preset (for peer comparisons).
     CkksOps(cmd::ckks_ops::CkksOpsArgs),
     /// HETAL's softmax error table (ASoftmax and baselines) on the exact mock.
@@ -37,6 +39,7 @@ fn main() {
         Command::Train(a) => cmd::train::run(a),
         Command::Client(a) => cmd::client::run(a),
         Command::Server(a) => cmd::server::run(a),
+        Command::Matmul(a) => cmd::matmul::run(a),
         Command::CkksOps(a) => cmd::ckks_ops::run(a),
         Command::SoftmaxError(a) => cmd::softmax_error::run(a),
     };

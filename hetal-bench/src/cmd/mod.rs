@@ -3,6 +3,7 @@
 pub mod ckks_ops;
 pub mod client;
 pub mod demo;
+pub mod matmul;
 pub mod server;
 pub mod softmax_error;
 pub mod train;
