@@ -4,7 +4,9 @@
 
 use super::client::{Files, MOCK_KEYS_KIND};
 use super::train::{CliResult, on_progress, progress_bar};
-use hetal_nn::protocol::{Decision, EncryptedData, read_message, read_tagged, write_message};
+use hetal_nn::protocol::{
+    Checkpoint, Decision, EncryptedData, read_message, read_tagged, write_message,
+};
 use hetal_nn::server::Server;
 use hetal_nn::session;
 use hetal_nn::softmax::LinalgSoftmax;
@@ -58,11 +60,13 @@ fn train(a: &ServerTrainArgs) -> CliResult {
     let data: EncryptedData<MockCiphertext> = read_message(&files.data())?;
     let softmax = LinalgSoftmax::by_name(&data.plan.softmax)?;
     let ev = MockEvaluator::try_new(keys)?;
-    let mut server = match session::load_checkpoint::<MockCiphertext>(&files.server_dir())? {
-        Some((ckpt, _)) => Server::resume(ev, Box::new(softmax), &data, &ckpt)?,
-        None => Server::new(ev, Box::new(softmax), &data)?,
-    };
     let ckpt_path = session::server_checkpoint_path(&files.server_dir());
+    let mut server = if ckpt_path.exists() {
+        let ckpt: Checkpoint<MockCiphertext> = read_message(&ckpt_path)?;
+        Server::resume(ev, Box::new(softmax), &data, &ckpt)?
+    } else {
+        Server::new(ev, Box::new(softmax), &data)?
+    };
     let bar = progress_bar(&data.plan, a.quiet);
     bar.set_position(server.stats().steps);
     loop {

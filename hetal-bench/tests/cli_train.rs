@@ -1,0 +1,193 @@
+//! The `hetal` CLI's training commands on the mock backend, as separate processes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const SMALL: &[&str] = &[
+    "--limit-train",
+    "256",
+    "--limit-val",
+    "60",
+    "--limit-test",
+    "120",
+    "--slots",
+    "1024",
+    "--batch",
+    "64",
+    "--epochs",
+    "2",
+];
+
+fn hetal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hetal"))
+        .args(args)
+        .output()
+        .expect("run hetal")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = hetal(args);
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "hetal {args:?} failed:\n{so}\n{se}");
+    so.into_owned()
+}
+
+fn test_accuracy(report: &str) -> f64 {
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("test accuracy:"))
+        .expect("a test accuracy line");
+    line.trim_start_matches("test accuracy:")
+        .trim()
+        .trim_end_matches('%')
+        .trim()
+        .parse()
+        .expect("a number")
+}
+
+fn with(dir: &Path, sub: &[&str], extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = sub.iter().map(|s| s.to_string()).collect();
+    v.push("--dir".into());
+    v.push(dir.display().to_string());
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn ok_v(v: &[String]) -> String {
+    ok(&v.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[test]
+fn two_processes_through_files_match_the_single_process_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok_v(&with(d, &["client", "keygen"], SMALL));
+    ok_v(&with(d, &["client", "encrypt"], &[]));
+    // The server exits after each epoch (no --wait); the client answers; the server resumes.
+    let mut rounds = 0;
+    while !d.join("model.msg").exists() {
+        let s = ok_v(&with(d, &["server", "train", "--quiet"], &[]));
+        if d.join("model.msg").exists() {
+            assert!(s.contains("training finished"), "{s}");
+            break;
+        }
+        assert!(s.contains("waiting for the client's decision"), "{s}");
+        let c = ok_v(&with(d, &["client", "evaluate"], &[]));
+        assert!(c.contains(&format!("epoch {}:", rounds + 1)), "{c}");
+        rounds += 1;
+        assert!(rounds <= 2, "more rounds than epochs");
+    }
+    assert_eq!(rounds, 2);
+    let report = ok_v(&with(
+        d,
+        &["client", "decrypt"],
+        &["--svg", &d.join("loss.svg").display().to_string()],
+    ));
+    let two = test_accuracy(&report);
+    assert!(report.contains("weighted avg"));
+    assert!(
+        std::fs::read_to_string(d.join("loss.svg"))
+            .unwrap()
+            .contains("<polyline")
+    );
+    assert!(d.join("client").join("model.json").exists());
+
+    // The single-process run on the same data and keys gives the same model, hence accuracy.
+    let mut args = vec!["train", "--quiet"];
+    args.extend_from_slice(SMALL);
+    let single = ok(&args);
+    assert_eq!(test_accuracy(&single), two, "{single}\n{report}");
+    assert!(two > 70.0, "{report}");
+    assert!(single.contains("plaintext reference, exact softmax"));
+}
+
+#[test]
+fn server_and_client_run_concurrently() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok_v(&with(
+        d,
+        &["client", "keygen"],
+        &[SMALL, &["--optimizer", "sgd", "--lr", "2"]].concat(),
+    ));
+    ok_v(&with(d, &["client", "encrypt"], &[]));
+    // The server waits for each decision; the client watches for each result.
+    let server = Command::new(env!("CARGO_BIN_EXE_hetal"))
+        .args(with(
+            d,
+            &[
+                "server",
+                "train",
+                "--wait",
+                "--quiet",
+                "--timeout-secs",
+                "120",
+            ],
+            &[],
+        ))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = ok_v(&with(
+        d,
+        &["client", "evaluate", "--watch", "--timeout-secs", "120"],
+        &[],
+    ));
+    let server = server.wait_with_output().unwrap();
+    assert!(
+        server.status.success(),
+        "{}",
+        String::from_utf8_lossy(&server.stderr)
+    );
+    assert!(String::from_utf8_lossy(&server.stdout).contains("training finished after 2 epochs"));
+    assert!(
+        client.contains("epoch 1:") && client.contains("epoch 2:"),
+        "{client}"
+    );
+    assert!(test_accuracy(&ok_v(&with(d, &["client", "decrypt"], &[]))) > 60.0);
+}
+
+#[test]
+fn bad_inputs_fail_with_a_message() {
+    let out = hetal(&["train", "--data", "/nonexistent/data", "--quiet"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/data"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(&csv, "0,0.5,0.5\n1,0.1,NaN\n").unwrap();
+    let out = hetal(&["train", "--data", &csv.display().to_string(), "--quiet"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("non-finite"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = hetal(&["train", "--backend", "ckks", "--quiet"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not available"));
+
+    // A decision file that is not a decision.
+    let d = dir.path().join("x");
+    ok_v(&with(&d, &["client", "keygen"], SMALL));
+    ok_v(&with(&d, &["client", "encrypt"], &[]));
+    ok_v(&with(&d, &["server", "train", "--quiet"], &[]));
+    std::fs::copy(d.join("plan.msg"), d.join("epoch-0.decision")).unwrap();
+    let out = hetal(
+        &with(&d, &["server", "train", "--quiet"], &[])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not \"decision\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
