@@ -375,12 +375,14 @@ fn open(path: &Path) -> Result<File> {
 }
 
 fn npy_err(path: &Path, e: ReadNpyError) -> Error {
-    match e {
-        ReadNpyError::Io(io) => Error::io(path, io),
-        other => Error::Npy {
+    let reason = e.to_string();
+    if let ReadNpyError::Io(io) = e {
+        Error::io(path, io)
+    } else {
+        Error::Npy {
             path: path.into(),
-            reason: other.to_string(),
-        },
+            reason,
+        }
     }
 }
 

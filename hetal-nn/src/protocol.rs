@@ -283,29 +283,30 @@ pub fn to_bytes<T: Serialize>(kind: &str, value: &T) -> Result<Vec<u8>> {
 
 /// Decodes bytes written by [`to_bytes`] with the same kind.
 pub fn from_bytes<T: DeserializeOwned>(kind: &str, bytes: &[u8]) -> Result<T> {
-    let bad = |reason: String| Error::format(kind, reason);
+    decode(kind, bytes).map_err(|reason| Error::format(kind, reason))
+}
+
+fn decode<T: DeserializeOwned>(kind: &str, bytes: &[u8]) -> std::result::Result<T, String> {
     if bytes.len() < 16 || &bytes[..8] != MAGIC {
-        return Err(bad("not a hetal-nn message (bad magic)".into()));
+        return Err("not a hetal-nn message (bad magic)".into());
     }
     let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
     if version != VERSION {
-        return Err(bad(format!("format version {version}, expected {VERSION}")));
+        return Err(format!("format version {version}, expected {VERSION}"));
     }
     let klen = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
     let rest = &bytes[16..];
     if rest.len() < klen {
-        return Err(bad("truncated header".into()));
+        return Err("truncated header".into());
     }
     let found = String::from_utf8_lossy(&rest[..klen]);
     if found != kind {
-        return Err(bad(format!(
-            "this file holds a {found:?} message, not {kind:?}"
-        )));
+        return Err(format!("this file holds a {found:?} message, not {kind:?}"));
     }
     let (value, used) = bincode::serde::decode_from_slice(&rest[klen..], bincode_config())
-        .map_err(|e| bad(format!("cannot decode (truncated or corrupt?): {e}")))?;
+        .map_err(|e| format!("cannot decode (truncated or corrupt?): {e}"))?;
     if used != rest.len() - klen {
-        return Err(bad(format!("{} trailing bytes", rest.len() - klen - used)));
+        return Err(format!("{} trailing bytes", rest.len() - klen - used));
     }
     Ok(value)
 }
@@ -331,10 +332,7 @@ pub fn read_tagged<T: DeserializeOwned>(path: &Path, kind: &str) -> Result<T> {
     std::fs::File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|e| Error::io(path, e))?;
-    from_bytes(kind, &bytes).map_err(|e| match e {
-        Error::Format { reason, .. } => Error::format(path.display().to_string(), reason),
-        other => other,
-    })
+    decode(kind, &bytes).map_err(|reason| Error::format(path.display().to_string(), reason))
 }
 
 /// Writes a message of a known kind.

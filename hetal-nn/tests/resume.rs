@@ -92,7 +92,7 @@ fn resuming_after_an_interruption_gives_the_same_model() {
     drop((client, server));
 
     // Killed again, this time between the second epoch and the client's decision on it.
-    let (mut client, mut server) = restart(&splits, &cfg, &data_file, dir_b.path());
+    let (client, mut server) = restart(&splits, &cfg, &data_file, dir_b.path());
     assert_eq!(server.epochs_done(), 1);
     let r = server.run_epoch(&mut |_| {}).unwrap();
     assert_eq!(r.epoch, 1);

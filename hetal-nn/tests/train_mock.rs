@@ -124,3 +124,48 @@ fn sgd_with_simulated_ckks_noise_stays_close() {
     assert!(diff > 0.0 && diff < 1e-3, "max weight difference {diff:e}");
     assert!((report.test_accuracy - ref_acc).abs() <= 0.005);
 }
+
+#[test]
+fn encrypted_inference_matches_plaintext_inference() {
+    let splits = Splits::digits(4).unwrap().truncated(256, 60, 300);
+    let cfg = TrainConfig {
+        learning_rate: 1.0,
+        batch_size: 64,
+        epochs: 2,
+        patience: None,
+        optimizer: Optimizer::Nesterov,
+        seed: 0,
+    };
+    let (mut client, _data, mut server) = common::setup(&splits, &cfg, common::fgb_like(1024));
+    let Outcome::Finished(model) = session::run(
+        &mut client,
+        &mut server,
+        &splits,
+        &RunOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap() else {
+        panic!("not finished")
+    };
+    let m = client.decrypt_model(&model).unwrap();
+    // The client encrypts the test features; the server computes logits under the encrypted model.
+    let x = client.encrypt_features(&splits.test.features).unwrap();
+    let logits = server.infer(&x).unwrap();
+    let z = client.decrypt_matrix(&logits).unwrap();
+    let want = m.logits(&splits.test.features);
+    let max_err = (0..z.nrows())
+        .flat_map(|i| (0..m.classes).map(move |j| (i, j)))
+        .map(|(i, j)| (z[[i, j]] - want[[i, j]]).abs())
+        .fold(0.0f64, f64::max);
+    assert!(max_err < 1e-9, "logit error {max_err:e}");
+    assert_eq!(
+        client.predictions(&logits).unwrap(),
+        m.predict(&splits.test.features)
+    );
+    // Features of the wrong width are refused.
+    assert!(
+        client
+            .encrypt_features(&ndarray::Array2::zeros((3, 5)))
+            .is_err()
+    );
+}

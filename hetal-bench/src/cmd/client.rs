@@ -88,6 +88,7 @@ impl Files {
 
 /// `hetal client` subcommands.
 #[derive(clap::Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum ClientCommand {
     /// Plan the run and generate the secret key and the server's evaluation keys.
     Keygen(KeygenArgs),
