@@ -4,7 +4,9 @@
 //!
 //! `cargo run --release -p hetal-ckks --example bootstrap_n16 [runs]`
 
-use hetal_ckks::bootstrap::{BootstrappingEvaluator, estimate_memory, generate_bootstrap_keys, precision_bits, presets};
+use hetal_ckks::bootstrap::{
+    BootstrappingEvaluator, estimate_memory, generate_bootstrap_keys, precision_bits, presets,
+};
 use hetal_ckks::{CkksClient, CkksParams};
 use hetal_traits::{Complex64, Decryptor, Encryptor, Evaluator, KeyRequest, Level, Leveled};
 use rand::{RngExt, SeedableRng};
@@ -13,20 +15,75 @@ use std::time::Instant;
 fn vm_hwm() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// CPU seconds (user + system) of this process so far, from `/proc/self/stat` (clock ticks of
+/// 1/100 s). With a one-thread pool this is the bootstrap's own CPU time, whatever else the machine
+/// runs.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ut: f64 = f.get(11)?.parse().ok()?;
+            let st: f64 = f.get(12)?.parse().ok()?;
+            Some((ut + st) / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 fn main() -> hetal_traits::Result<()> {
-    let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1);
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1);
     let preset = presets::boot_n16();
     let params = CkksParams::new(&preset.params)?;
-    let q: Vec<String> = params.q_primes().iter().map(|&x| format!("{:.1}", (x as f64).log2())).collect();
-    println!("preset {}: N = 2^{}, {} slots, log QP = {:.1} (bound 1747), dnum {}, h = {}", preset.params.name, preset.params.log_n, params.slots, params.log_qp(), params.digits.len(), preset.params.hamming_weight);
-    println!("chain bits: [{}], P: {:?}", q.join(", "), params.p_primes().iter().map(|&x| format!("{:.1}", (x as f64).log2())).collect::<Vec<_>>());
-    println!("scales: level 0 2^{:.3}, output level 2^{:.3}, top 2^{:.3}", params.scales[0].log2(), params.scales[9].log2(), params.scales[params.max_level()].log2());
-    println!("circuit: {:?}, depth {}", preset.config.circuit, preset.config.circuit.depth());
-    println!("EvalMod design error (|x - I| <= 2^-9): 2^{:.1}", preset.config.circuit.evalmod.max_error(1.0 / 512.0).log2());
+    let q: Vec<String> = params
+        .q_primes()
+        .iter()
+        .map(|&x| format!("{:.1}", (x as f64).log2()))
+        .collect();
+    println!(
+        "preset {}: N = 2^{}, {} slots, log QP = {:.1} (bound 1747), dnum {}, h = {}",
+        preset.params.name,
+        preset.params.log_n,
+        params.slots,
+        params.log_qp(),
+        params.digits.len(),
+        preset.params.hamming_weight
+    );
+    println!(
+        "chain bits: [{}], P: {:?}",
+        q.join(", "),
+        params
+            .p_primes()
+            .iter()
+            .map(|&x| format!("{:.1}", (x as f64).log2()))
+            .collect::<Vec<_>>()
+    );
+    println!(
+        "scales: level 0 2^{:.3}, output level 2^{:.3}, top 2^{:.3}",
+        params.scales[0].log2(),
+        params.scales[9].log2(),
+        params.scales[params.max_level()].log2()
+    );
+    println!(
+        "circuit: {:?}, depth {}",
+        preset.config.circuit,
+        preset.config.circuit.depth()
+    );
+    println!(
+        "EvalMod design error (|x - I| <= 2^-9): 2^{:.1}",
+        preset.config.circuit.evalmod.max_error(1.0 / 512.0).log2()
+    );
     let est = estimate_memory(&params, &preset.config, &KeyRequest::default())?;
     println!(
         "memory estimate: {} keys x {:.1} MiB = {:.2} GiB, {} diagonals {:.2} GiB, total {:.2} GiB",
@@ -40,34 +97,81 @@ fn main() -> hetal_traits::Result<()> {
     let mut client = CkksClient::from_seed(params.clone(), 2026);
     let t = Instant::now();
     let (keys, _) = generate_bootstrap_keys(&mut client, &preset.config, &KeyRequest::default())?;
-    println!("key generation: {:.1} s ({} Galois keys), VmHWM {}", t.elapsed().as_secs_f64(), keys.galois_elements().len(), vm_hwm());
+    println!(
+        "key generation: {:.1} s ({} Galois keys), VmHWM {}",
+        t.elapsed().as_secs_f64(),
+        keys.galois_elements().len(),
+        vm_hwm()
+    );
     let t = Instant::now();
     let eval = BootstrappingEvaluator::new(params.clone(), keys, &preset.config)?;
-    println!("matrix encoding: {:.1} s, {} diagonals, VmHWM {}", t.elapsed().as_secs_f64(), eval.circuit().diagonal_count(), vm_hwm());
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| hetal_traits::Error::invalid(e.to_string()))?;
+    println!(
+        "matrix encoding: {:.1} s, {} diagonals, VmHWM {}",
+        t.elapsed().as_secs_f64(),
+        eval.circuit().diagonal_count(),
+        vm_hwm()
+    );
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| hetal_traits::Error::invalid(e.to_string()))?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     for run in 0..runs {
-        let v: Vec<Complex64> = (0..params.slots).map(|_| Complex64::new(rng.random_range(-1.0..=1.0), 0.0)).collect();
+        let v: Vec<Complex64> = (0..params.slots)
+            .map(|_| Complex64::new(rng.random_range(-1.0..=1.0), 0.0))
+            .collect();
         let ct = client.encrypt_values(&v, Level(0))?;
         let t = Instant::now();
+        let c = cpu_seconds();
         let out = one.install(|| eval.bootstrap(&ct))?;
         let secs = t.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - c;
         let got = client.decrypt_values(&out)?;
         let (min, mean) = precision_bits(&got, &v);
         let real: Vec<Complex64> = got.iter().map(|z| Complex64::new(z.re, 0.0)).collect();
         let (rmin, rmean) = precision_bits(&real, &v);
         println!(
-            "run {run}: bootstrap (1 thread) {secs:.2} s; levels left {}; precision over {} slots: mean {mean:.2} bits, min {min:.2} bits (real parts: mean {rmean:.2}, min {rmin:.2})",
+            "run {run}: bootstrap (1 thread) wall {secs:.2} s, CPU {cpu:.2} s; levels left {}; precision over {} slots: mean {mean:.2} bits, min {min:.2} bits (real parts: mean {rmean:.2}, min {rmin:.2})",
             out.level().0,
             v.len()
         );
     }
-    let v: Vec<Complex64> = (0..params.slots).map(|_| Complex64::new(rng.random_range(-1.0..=1.0), 0.0)).collect();
+    let v: Vec<Complex64> = (0..params.slots)
+        .map(|_| Complex64::new(rng.random_range(-1.0..=1.0), 0.0))
+        .collect();
     let ct = client.encrypt_values(&v, Level(0))?;
+    // Breakdown (one thread, CPU seconds).
+    one.install(|| -> hetal_traits::Result<()> {
+        let c = cpu_seconds();
+        let raised = eval.trace(&eval.mod_raise(&ct)?)?;
+        let c1 = cpu_seconds();
+        let x = eval.circuit().coeff_to_slot(eval.inner(), &raised)?;
+        let c2 = cpu_seconds();
+        let y = eval.circuit().eval_mod_complex(eval.inner(), &x)?;
+        let c3 = cpu_seconds();
+        let out = eval.circuit().slot_to_coeff(eval.inner(), &y)?;
+        let c4 = cpu_seconds();
+        println!(
+            "breakdown (1 thread, CPU s): ModRaise {:.2}, CoeffToSlot {:.2} (level {} -> {}), EvalMod x2 {:.2} (-> level {}), SlotToCoeff {:.2} (-> level {})",
+            c1 - c,
+            c2 - c1,
+            raised.level().0,
+            x.level().0,
+            c3 - c2,
+            y.level().0,
+            c4 - c3,
+            out.level().0
+        );
+        Ok(())
+    })?;
     let t = Instant::now();
     let out = eval.bootstrap(&ct)?;
     let (min, mean) = precision_bits(&client.decrypt_values(&out)?, &v);
-    println!("bootstrap ({} threads): {:.2} s, mean {mean:.2} min {min:.2} bits", rayon::current_num_threads(), t.elapsed().as_secs_f64());
+    println!(
+        "bootstrap ({} threads): {:.2} s, mean {mean:.2} min {min:.2} bits",
+        rayon::current_num_threads(),
+        t.elapsed().as_secs_f64()
+    );
     println!("peak memory (VmHWM): {}", vm_hwm());
     Ok(())
 }

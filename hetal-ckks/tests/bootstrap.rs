@@ -1,15 +1,21 @@
 //! Bootstrapping on the small insecure presets (N = 2^12): precision of one bootstrap for full
 //! and sparse packing, 20 bootstraps in a row, the key-memory guard.
 
-use hetal_ckks::bootstrap::{BootstrapPreset, circuit_rotations, BootstrappingEvaluator, estimate_memory, generate_bootstrap_keys, precision_bits, presets};
+use hetal_ckks::bootstrap::{
+    BootstrapPreset, BootstrappingEvaluator, circuit_rotations, estimate_memory,
+    generate_bootstrap_keys, precision_bits, presets,
+};
 use hetal_ckks::{CkksClient, CkksParams};
-use hetal_traits::{Complex64, Decryptor, Encoder, Encryptor, Evaluator, EvaluatorExt, KeyRequest, Level, Leveled};
+use hetal_traits::{
+    Complex64, Decryptor, Encoder, Encryptor, Evaluator, EvaluatorExt, KeyRequest, Level, Leveled,
+};
 use rand::{RngExt, SeedableRng};
 
 fn setup(preset: &BootstrapPreset, seed: u64) -> (CkksClient, BootstrappingEvaluator) {
     let params = CkksParams::new(&preset.params).unwrap();
     let mut client = CkksClient::from_seed(params.clone(), seed);
-    let (keys, _) = generate_bootstrap_keys(&mut client, &preset.config, &KeyRequest::default()).unwrap();
+    let (keys, _) =
+        generate_bootstrap_keys(&mut client, &preset.config, &KeyRequest::default()).unwrap();
     let eval = BootstrappingEvaluator::new(params, keys, &preset.config).unwrap();
     (client, eval)
 }
@@ -19,7 +25,11 @@ fn random_values(slots: usize, seed: u64, complex: bool) -> Vec<Complex64> {
     (0..slots)
         .map(|_| {
             let re = rng.random_range(-1.0..=1.0);
-            let im = if complex { rng.random_range(-1.0..=1.0) } else { 0.0 };
+            let im = if complex {
+                rng.random_range(-1.0..=1.0)
+            } else {
+                0.0
+            };
             Complex64::new(re, im)
         })
         .collect()
@@ -37,14 +47,25 @@ fn check_one(preset: BootstrapPreset, complex: bool) {
     assert!(out.scale().matches(eval.canonical_scale(info.output_level)));
     let got = client.decrypt_values(&out).unwrap();
     let (min, mean) = precision_bits(&got, &v);
-    eprintln!("{}: {} slots, precision min {min:.2} mean {mean:.2} bits", preset.params.name, eval.slots());
-    assert!(min >= preset.config.precision_bits, "min precision {min} < declared {}", preset.config.precision_bits);
+    eprintln!(
+        "{}: {} slots, precision min {min:.2} mean {mean:.2} bits",
+        preset.params.name,
+        eval.slots()
+    );
+    assert!(
+        min >= preset.config.precision_bits,
+        "min precision {min} < declared {}",
+        preset.config.precision_bits
+    );
     // The refreshed ciphertext is usable: square it and compare.
     let sq = eval.square_rescale(&out).unwrap();
     let got = client.decrypt_values(&sq).unwrap();
     let want: Vec<Complex64> = v.iter().map(|z| z * z).collect();
     let (min_sq, _) = precision_bits(&got, &want);
-    assert!(min_sq >= preset.config.precision_bits - 2.0, "after a square: {min_sq}");
+    assert!(
+        min_sq >= preset.config.precision_bits - 2.0,
+        "after a square: {min_sq}"
+    );
 }
 
 #[test]
@@ -62,13 +83,20 @@ fn bootstrap_twenty_times_in_a_row() {
     let preset = presets::insecure_boot_n12();
     let (mut client, eval) = setup(&preset, 12);
     let v = random_values(eval.slots(), 6, false);
-    let mut ct = client.encrypt_values(&v, eval.bootstrap_info().unwrap().output_level).unwrap();
+    let mut ct = client
+        .encrypt_values(&v, eval.bootstrap_info().unwrap().output_level)
+        .unwrap();
     for i in 0..20 {
         ct = eval.bootstrap(&ct).unwrap();
         let got = client.decrypt_values(&ct).unwrap();
         let (min, mean) = precision_bits(&got, &v);
         eprintln!("bootstrap {}: min {min:.2} mean {mean:.2} bits", i + 1);
-        assert!(min >= preset.config.precision_bits, "bootstrap {}: {min} < {}", i + 1, preset.config.precision_bits);
+        assert!(
+            min >= preset.config.precision_bits,
+            "bootstrap {}: {min} < {}",
+            i + 1,
+            preset.config.precision_bits
+        );
     }
 }
 
@@ -80,7 +108,8 @@ fn key_generation_refuses_when_over_budget() {
     assert!(est.keys > 10 && est.bytes_per_key > 0 && est.plaintext_bytes > 0);
     preset.config.memory_budget_bytes = Some(est.total_bytes() - 1);
     let mut client = CkksClient::from_seed(params, 1);
-    let err = generate_bootstrap_keys(&mut client, &preset.config, &KeyRequest::default()).unwrap_err();
+    let err =
+        generate_bootstrap_keys(&mut client, &preset.config, &KeyRequest::default()).unwrap_err();
     assert!(err.to_string().contains("GiB"), "{err}");
     let used = circuit_rotations(client.params(), &preset.config);
     let extra = KeyRequest::with_rotations([(1..).find(|k| !used.contains(k)).unwrap() as i64]);

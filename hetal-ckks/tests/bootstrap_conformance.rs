@@ -3,17 +3,19 @@
 //! the preset declares.
 
 use hetal_ckks::CkksClient;
-use hetal_ckks::bootstrap::{BootstrappingEvaluator, generate_bootstrap_keys, presets};
 use hetal_ckks::CkksParams;
-use hetal_traits::{Encryptor, KeyRequest};
+use hetal_ckks::bootstrap::{BootstrappingEvaluator, generate_bootstrap_keys, presets};
 use hetal_traits::conformance::Setup;
+use hetal_traits::{Encryptor, KeyRequest};
 
 fn setup(request: &KeyRequest) -> Setup<BootstrappingEvaluator, CkksClient> {
     let preset = presets::insecure_boot_n12();
     let params = CkksParams::new(&preset.params).expect("valid preset");
     let mut client = CkksClient::from_seed(params.clone(), 2025);
-    let (keys, _) = generate_bootstrap_keys(&mut client, &preset.config, request).expect("bootstrapping keys");
-    let evaluator = BootstrappingEvaluator::new(params.clone(), keys, &preset.config).expect("evaluator");
+    let (keys, _) =
+        generate_bootstrap_keys(&mut client, &preset.config, request).expect("bootstrapping keys");
+    let evaluator =
+        BootstrappingEvaluator::new(params.clone(), keys, &preset.config).expect("evaluator");
     let mut stranger = CkksClient::from_seed(params, 7);
     let foreign = stranger.encrypt_real(&[0.5], hetal_traits::Level(1)).ok();
     let fresh = 40.0 - 6.0 - 6.0;

@@ -12,7 +12,8 @@
 
 use super::dft::{self, DiagMatrix, PreparedTransform};
 use super::evalmod::{EvalModSpec, eval_mod};
-use hetal_traits::{Encoder, Error, Evaluator, Level, Leveled, Result};
+use super::ops::BootstrapOps;
+use hetal_traits::{Encoder, Error, Level, Leveled, Result};
 use std::f64::consts::PI;
 
 /// The shape of the circuit.
@@ -47,10 +48,17 @@ pub struct CircuitConstants {
 }
 
 /// The matrices of a circuit (before encoding), for key planning and memory estimates.
-pub fn matrices(slots: usize, spec: &CircuitSpec, k: &CircuitConstants) -> (Vec<DiagMatrix>, Vec<DiagMatrix>) {
+pub fn matrices(
+    slots: usize,
+    spec: &CircuitSpec,
+    k: &CircuitConstants,
+) -> (Vec<DiagMatrix>, Vec<DiagMatrix>) {
     let cts_c = k.top_scale / (2.0 * k.trace_factor * k.q0 * spec.evalmod.k);
     let stc_c = k.q0 / (2.0 * PI * k.input_scale);
-    (dft::coeff_to_slot_factors(slots, spec.cts_groups, cts_c), dft::slot_to_coeff_factors(slots, spec.stc_groups, stc_c))
+    (
+        dft::coeff_to_slot_factors(slots, spec.cts_groups, cts_c),
+        dft::slot_to_coeff_factors(slots, spec.stc_groups, stc_c),
+    )
 }
 
 /// A circuit with its plaintext matrices encoded at their levels.
@@ -65,10 +73,18 @@ pub struct BootstrapCircuit<P> {
 
 impl<P> BootstrapCircuit<P> {
     /// Encodes the circuit's matrices for an encoder whose top level is `top`.
-    pub fn new<E: Encoder<Plaintext = P> + ?Sized>(enc: &E, spec: CircuitSpec, top: Level, k: &CircuitConstants) -> Result<Self> {
+    pub fn new<E: Encoder<Plaintext = P> + ?Sized>(
+        enc: &E,
+        spec: CircuitSpec,
+        top: Level,
+        k: &CircuitConstants,
+    ) -> Result<Self> {
         let depth = spec.depth();
         if top.0 < depth {
-            return Err(Error::invalid(format!("bootstrapping needs {depth} levels above the output; the top level is {}", top.0)));
+            return Err(Error::invalid(format!(
+                "bootstrapping needs {depth} levels above the output; the top level is {}",
+                top.0
+            )));
         }
         let (cts_m, stc_m) = matrices(enc.slots(), &spec, k);
         let mut level = top;
@@ -83,7 +99,13 @@ impl<P> BootstrapCircuit<P> {
             stc.push(dft::prepare(enc, m, level)?);
             level = Level(level.0 - 1);
         }
-        Ok(BootstrapCircuit { spec, top, cts, stc, coeffs: spec.evalmod.coefficients() })
+        Ok(BootstrapCircuit {
+            spec,
+            top,
+            cts,
+            stc,
+            coeffs: spec.evalmod.coefficients(),
+        })
     }
 
     /// The shape.
@@ -103,7 +125,12 @@ impl<P> BootstrapCircuit<P> {
 
     /// Every rotation the linear transforms use (normalised, non-zero).
     pub fn rotations(&self) -> Vec<usize> {
-        let mut r: Vec<usize> = self.cts.iter().chain(&self.stc).flat_map(|t| t.rotations()).collect();
+        let mut r: Vec<usize> = self
+            .cts
+            .iter()
+            .chain(&self.stc)
+            .flat_map(|t| t.rotations())
+            .collect();
         r.sort_unstable();
         r.dedup();
         r
@@ -111,11 +138,19 @@ impl<P> BootstrapCircuit<P> {
 
     /// Number of encoded diagonals.
     pub fn diagonal_count(&self) -> usize {
-        self.cts.iter().chain(&self.stc).map(|t| t.diagonal_count()).sum()
+        self.cts
+            .iter()
+            .chain(&self.stc)
+            .map(|t| t.diagonal_count())
+            .sum()
     }
 
     /// CoeffToSlot: from the raised ciphertext (at the top level) to `v`.
-    pub fn coeff_to_slot<E: Evaluator<Plaintext = P> + ?Sized>(&self, e: &E, raised: &E::Ciphertext) -> Result<E::Ciphertext> {
+    pub fn coeff_to_slot<E: BootstrapOps<Plaintext = P> + ?Sized>(
+        &self,
+        e: &E,
+        raised: &E::Ciphertext,
+    ) -> Result<E::Ciphertext> {
         let mut x = raised.clone();
         for t in &self.cts {
             x = dft::apply(e, &x, t)?;
@@ -124,7 +159,11 @@ impl<P> BootstrapCircuit<P> {
     }
 
     /// EvalMod of both parts and recombination: `y = sin(2π Re) + i·sin(2π Im)`.
-    pub fn eval_mod_complex<E: Evaluator<Plaintext = P> + ?Sized>(&self, e: &E, v: &E::Ciphertext) -> Result<E::Ciphertext> {
+    pub fn eval_mod_complex<E: BootstrapOps<Plaintext = P> + ?Sized>(
+        &self,
+        e: &E,
+        v: &E::Ciphertext,
+    ) -> Result<E::Ciphertext> {
         let c = e.conjugate(v)?;
         let re = e.add(v, &c)?;
         let im = e.mul_i(&e.sub(&c, v)?)?;
@@ -134,7 +173,11 @@ impl<P> BootstrapCircuit<P> {
     }
 
     /// SlotToCoeff.
-    pub fn slot_to_coeff<E: Evaluator<Plaintext = P> + ?Sized>(&self, e: &E, y: &E::Ciphertext) -> Result<E::Ciphertext> {
+    pub fn slot_to_coeff<E: BootstrapOps<Plaintext = P> + ?Sized>(
+        &self,
+        e: &E,
+        y: &E::Ciphertext,
+    ) -> Result<E::Ciphertext> {
         let mut x = y.clone();
         for t in &self.stc {
             x = dft::apply(e, &x, t)?;
@@ -143,9 +186,17 @@ impl<P> BootstrapCircuit<P> {
     }
 
     /// The whole circuit on a raised ciphertext at the top level.
-    pub fn run<E: Evaluator<Plaintext = P> + ?Sized>(&self, e: &E, raised: &E::Ciphertext) -> Result<E::Ciphertext> {
+    pub fn run<E: BootstrapOps<Plaintext = P> + ?Sized>(
+        &self,
+        e: &E,
+        raised: &E::Ciphertext,
+    ) -> Result<E::Ciphertext> {
         if raised.level() != self.top {
-            return Err(Error::LevelMismatch { op: hetal_traits::Operation::Bootstrap, expected: self.top, actual: raised.level() });
+            return Err(Error::LevelMismatch {
+                op: hetal_traits::Operation::Bootstrap,
+                expected: self.top,
+                actual: raised.level(),
+            });
         }
         let v = self.coeff_to_slot(e, raised)?;
         let y = self.eval_mod_complex(e, &v)?;
@@ -165,7 +216,12 @@ mod tests {
     /// are `s_in·Enc(v) + q_0·I` with random integers `|I| ≤ imax`. Returns the precision against
     /// `v` and against the noiseless model of the circuit (the exact sine, whose non-linearity is
     /// the price of the message ratio `q_0/s_in = 2^10`).
-    fn pipeline(slots: usize, spec: CircuitSpec, imax: i64, noise: f64) -> ((f64, f64), (f64, f64)) {
+    fn pipeline(
+        slots: usize,
+        spec: CircuitSpec,
+        imax: i64,
+        noise: f64,
+    ) -> ((f64, f64), (f64, f64)) {
         let depth = spec.depth();
         let user = 2u32;
         let mut primes: Vec<f64> = vec![2f64.powi(50)];
@@ -183,29 +239,60 @@ mod tests {
         let mut client = MockClient::new(params, 9);
         let e = MockEvaluator::new(client.unrestricted_keys());
         let top = e.max_level();
-        let k = CircuitConstants { q0: primes[0], top_scale: e.canonical_scale(top).value(), input_scale: e.canonical_scale(Level(0)).value(), trace_factor: 1.0 };
+        let k = CircuitConstants {
+            q0: primes[0],
+            top_scale: e.canonical_scale(top).value(),
+            input_scale: e.canonical_scale(Level(0)).value(),
+            trace_factor: 1.0,
+        };
         let circuit = BootstrapCircuit::new(&e, spec, top, &k).unwrap();
         assert_eq!(circuit.output_level(), Level(user));
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let v: Vec<Complex64> = (0..slots).map(|_| Complex64::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0))).collect();
+        let v: Vec<Complex64> = (0..slots)
+            .map(|_| Complex64::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)))
+            .collect();
         let enc = SlotEncoder::new(slots);
-        let m: Vec<f64> = enc.encode(&v).iter().map(|c| (c * k.input_scale).round()).collect();
-        let t: Vec<f64> = m.iter().map(|c| c + primes[0] * rng.random_range(-imax..=imax) as f64).collect();
+        let m: Vec<f64> = enc
+            .encode(&v)
+            .iter()
+            .map(|c| (c * k.input_scale).round())
+            .collect();
+        let t: Vec<f64> = m
+            .iter()
+            .map(|c| c + primes[0] * rng.random_range(-imax..=imax) as f64)
+            .collect();
         let y0: Vec<Complex64> = enc.decode(&t.iter().map(|c| c / k.top_scale).collect::<Vec<_>>());
-        let model = enc.decode(&m.iter().map(|c| (2.0 * PI * c / k.q0).sin() * k.q0 / (2.0 * PI * k.input_scale)).collect::<Vec<_>>());
+        let model = enc.decode(
+            &m.iter()
+                .map(|c| (2.0 * PI * c / k.q0).sin() * k.q0 / (2.0 * PI * k.input_scale))
+                .collect::<Vec<_>>(),
+        );
         let raised = client.encrypt_values(&y0, top).unwrap();
         let out = circuit.run(&e, &raised).unwrap();
         assert_eq!(out.level(), Level(user));
         assert!(out.scale().matches(e.canonical_scale(Level(user))));
         let got = client.decrypt_values(&out).unwrap();
-        (super::super::precision_bits(&got, &v), super::super::precision_bits(&got, &model))
+        (
+            super::super::precision_bits(&got, &v),
+            super::super::precision_bits(&got, &model),
+        )
     }
 
     #[test]
     fn pipeline_matches_the_model_on_an_exact_mock() {
-        let spec = CircuitSpec { cts_groups: 3, stc_groups: 2, evalmod: EvalModSpec { k: 12.0, degree: 63, double_angle: 2 } };
+        let spec = CircuitSpec {
+            cts_groups: 3,
+            stc_groups: 2,
+            evalmod: EvalModSpec {
+                k: 12.0,
+                degree: 63,
+                double_angle: 2,
+            },
+        };
         let ((min, mean), (mmin, mmean)) = pipeline(64, spec, 11, 0.0);
-        eprintln!("exact: vs message min {min:.2} mean {mean:.2}; vs model min {mmin:.2} mean {mmean:.2}");
+        eprintln!(
+            "exact: vs message min {min:.2} mean {mean:.2}; vs model min {mmin:.2} mean {mmean:.2}"
+        );
         // Model: EvalMod error ≤ 2^-44 per coefficient, times q_0/(2π s_in) = 2^7.35, summed
         // over 128 coefficients (worst case 2^7): ≥ 29.9 bits.
         assert!(mmin > 29.0, "vs model: min {mmin} mean {mmean}");
@@ -215,12 +302,25 @@ mod tests {
 
     #[test]
     fn pipeline_with_noise_keeps_precision() {
-        let spec = CircuitSpec { cts_groups: 2, stc_groups: 2, evalmod: EvalModSpec { k: 12.0, degree: 63, double_angle: 2 } };
+        let spec = CircuitSpec {
+            cts_groups: 2,
+            stc_groups: 2,
+            evalmod: EvalModSpec {
+                k: 12.0,
+                degree: 63,
+                double_angle: 2,
+            },
+        };
         let ((min, mean), (mmin, mmean)) = pipeline(32, spec, 11, 1e-12);
-        eprintln!("noisy: vs message min {min:.2} mean {mean:.2}; vs model min {mmin:.2} mean {mmean:.2}");
+        eprintln!(
+            "noisy: vs message min {min:.2} mean {mean:.2}; vs model min {mmin:.2} mean {mmean:.2}"
+        );
         // Noise 2^-40 (slot units) at EvalMod's input: ×K, ×2π through the sine, ×2^4 through
         // two double angles, ×q_0/(2π s_in) = 2^7.35 and ×sqrt(64) in SlotToCoeff: ≈ 2^-19.4.
-        assert!(mmin > 17.5 && mmean > 19.0, "vs model: min {mmin} mean {mmean}");
+        assert!(
+            mmin > 17.5 && mmean > 19.0,
+            "vs model: min {mmin} mean {mmean}"
+        );
         assert!(min > 17.5 && mean > 19.0, "min {min} mean {mean}");
     }
 }

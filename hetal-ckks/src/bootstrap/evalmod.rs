@@ -9,17 +9,24 @@
 //! ciphertext keeps the canonical scale of its level, so levels and scales line up without
 //! bookkeeping; the depth is `log2(B) + m + 1` for degree `< B·2^m`.
 
-use hetal_traits::{Complex64, Error, Evaluator, EvaluatorExt, Leveled, Result};
+use super::ops::BootstrapOps;
+use hetal_traits::{Complex64, Error, EvaluatorExt, Leveled, Result, Scale};
 use std::f64::consts::PI;
 
 /// Chebyshev interpolation coefficients of `f` on `[-1, 1]` at `degree + 1` Chebyshev nodes:
 /// `f(u) ≈ Σ_k c_k T_k(u)`.
 pub fn chebyshev_coefficients(f: impl Fn(f64) -> f64, degree: usize) -> Vec<f64> {
     let m = degree + 1;
-    let nodes: Vec<f64> = (0..m).map(|j| f((PI * (j as f64 + 0.5) / m as f64).cos())).collect();
+    let nodes: Vec<f64> = (0..m)
+        .map(|j| f((PI * (j as f64 + 0.5) / m as f64).cos()))
+        .collect();
     (0..m)
         .map(|k| {
-            let s: f64 = nodes.iter().enumerate().map(|(j, &y)| y * (PI * k as f64 * (j as f64 + 0.5) / m as f64).cos()).sum();
+            let s: f64 = nodes
+                .iter()
+                .enumerate()
+                .map(|(j, &y)| y * (PI * k as f64 * (j as f64 + 0.5) / m as f64).cos())
+                .sum();
             let c = 2.0 * s / m as f64;
             if k == 0 { c / 2.0 } else { c }
         })
@@ -111,7 +118,12 @@ enum Term<C> {
 }
 
 /// Evaluates `Σ_k c_k T_k(u)` on a canonical ciphertext `u` (slots in `[-1, 1]`, real).
-pub fn eval_chebyshev<E: Evaluator + ?Sized>(e: &E, u: &E::Ciphertext, coeffs: &[f64], babies: usize) -> Result<E::Ciphertext> {
+pub fn eval_chebyshev<E: BootstrapOps + ?Sized>(
+    e: &E,
+    u: &E::Ciphertext,
+    coeffs: &[f64],
+    babies: usize,
+) -> Result<E::Ciphertext> {
     if coeffs.len() < 2 {
         return Err(Error::invalid("Chebyshev series of degree < 1"));
     }
@@ -123,16 +135,29 @@ pub fn eval_chebyshev<E: Evaluator + ?Sized>(e: &E, u: &E::Ciphertext, coeffs: &
         let (x, y) = (k.div_ceil(2), k / 2);
         let tx = t[x].clone().ok_or_else(|| Error::invalid("baby power"))?;
         let ty = t[y].clone().ok_or_else(|| Error::invalid("baby power"))?;
-        let prod = if x == y { e.square_rescale(&tx)? } else { e.mul_rescale(&tx, &ty)? };
+        let prod = if x == y {
+            e.square_rescale(&tx)?
+        } else {
+            e.mul_rescale(&tx, &ty)?
+        };
         let twice = e.mul_integer(&prod, 2)?;
         let v = if x == y {
             e.add_const(&twice, Complex64::new(-1.0, 0.0))?
         } else {
-            e.sub(&twice, t[x - y].as_ref().ok_or_else(|| Error::invalid("baby power"))?)?
+            e.sub(
+                &twice,
+                t[x - y]
+                    .as_ref()
+                    .ok_or_else(|| Error::invalid("baby power"))?,
+            )?
         };
         t[k] = Some(v);
     }
-    let babies: Vec<E::Ciphertext> = t.into_iter().skip(1).map(|x| x.ok_or_else(|| Error::invalid("baby power"))).collect::<Result<_>>()?;
+    let babies: Vec<E::Ciphertext> = t
+        .into_iter()
+        .skip(1)
+        .map(|x| x.ok_or_else(|| Error::invalid("baby power")))
+        .collect::<Result<_>>()?;
     // Giant powers T_B, T_2B, ... up to the degree.
     let degree = coeffs.len() - 1;
     let mut giants: Vec<E::Ciphertext> = vec![babies[b - 1].clone()];
@@ -141,31 +166,70 @@ pub fn eval_chebyshev<E: Evaluator + ?Sized>(e: &E, u: &E::Ciphertext, coeffs: &
         let sq = e.mul_integer(&e.square_rescale(g)?, 2)?;
         giants.push(e.add_const(&sq, Complex64::new(-1.0, 0.0))?);
     }
-    match rec(e, coeffs, &babies, &giants, b)? {
+    // Every baby at the level of the deepest one, so that a leaf is one rescale.
+    let low = babies[b - 2].level();
+    let babies_low: Vec<E::Ciphertext> = babies[..b - 1]
+        .iter()
+        .map(|t| e.drop_to_level(t, low))
+        .collect::<Result<_>>()?;
+    match rec(e, coeffs, &babies_low, &giants, b)? {
         Term::Ct(c) => Ok(c),
         Term::Const(_) => Err(Error::invalid("Chebyshev series is constant")),
     }
 }
 
-fn rec<E: Evaluator + ?Sized>(e: &E, c: &[f64], babies: &[E::Ciphertext], giants: &[E::Ciphertext], b: usize) -> Result<Term<E::Ciphertext>> {
+/// `Σ_{k<len} c_k T_k` from babies at one common level `l`: constant multiplications at the scale
+/// `Δ_{l-1}·q_l/Δ_l`, one rescale (to the canonical `Δ_{l-1}`), then the constant term.
+fn leaf<E: BootstrapOps + ?Sized>(
+    e: &E,
+    c: &[f64],
+    babies: &[E::Ciphertext],
+) -> Result<Term<E::Ciphertext>> {
+    let Some(first) = babies.first() else {
+        return Err(Error::invalid("no baby powers"));
+    };
+    let level = first.level();
+    let below = level.below().ok_or(Error::LevelExhausted {
+        op: hetal_traits::Operation::MulConst,
+        level,
+    })?;
+    let const_scale =
+        Scale(e.canonical_scale(below).value() * e.prime(level) / first.scale().value());
+    let terms: Vec<(&E::Ciphertext, f64)> = c
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, ck)| **ck != 0.0)
+        .map(|(k, &ck)| (&babies[k - 1], ck))
+        .collect();
+    let acc = if terms.is_empty() {
+        None
+    } else {
+        Some(e.mul_const_sum(&terms, const_scale)?)
+    };
+    Ok(match acc {
+        None => Term::Const(c[0]),
+        Some(a) => {
+            let a = e.rescale(&a)?;
+            Term::Ct(if c[0] == 0.0 {
+                a
+            } else {
+                e.add_const(&a, Complex64::new(c[0], 0.0))?
+            })
+        }
+    })
+}
+
+fn rec<E: BootstrapOps + ?Sized>(
+    e: &E,
+    c: &[f64],
+    babies: &[E::Ciphertext],
+    giants: &[E::Ciphertext],
+    b: usize,
+) -> Result<Term<E::Ciphertext>> {
     let len = c.len();
     if len <= b {
-        // Leaf: Σ c_k T_k with one scalar multiplication each.
-        let mut acc: Option<E::Ciphertext> = None;
-        for (k, &ck) in c.iter().enumerate().skip(1) {
-            if ck == 0.0 {
-                continue;
-            }
-            let term = e.mul_scalar(&babies[k - 1], ck)?;
-            acc = Some(match acc {
-                None => term,
-                Some(a) => e.add(&a, &term)?,
-            });
-        }
-        return Ok(match acc {
-            None => Term::Const(c[0]),
-            Some(a) => Term::Ct(if c[0] == 0.0 { a } else { e.add_const(&a, Complex64::new(c[0], 0.0))? }),
-        });
+        return leaf(e, c, babies);
     }
     // The smallest m with len ≤ b·2^m; split at D = b·2^(m−1).
     let mut m = 1;
@@ -187,21 +251,33 @@ fn rec<E: Evaluator + ?Sized>(e: &E, c: &[f64], babies: &[E::Ciphertext], giants
         Term::Ct(x) => e.mul_rescale(&x, g)?,
     };
     Ok(match rec(e, &r, babies, giants, b)? {
-        Term::Const(x) => Term::Ct(if x == 0.0 { prod } else { e.add_const(&prod, Complex64::new(x, 0.0))? }),
+        Term::Const(x) => Term::Ct(if x == 0.0 {
+            prod
+        } else {
+            e.add_const(&prod, Complex64::new(x, 0.0))?
+        }),
         Term::Ct(x) => Term::Ct(e.add(&x, &prod)?),
     })
 }
 
 /// Homomorphic EvalMod on a canonical ciphertext holding `u = x/k` (real slots): returns a
 /// ciphertext holding `≈ sin(2πx)`.
-pub fn eval_mod<E: Evaluator + ?Sized>(e: &E, u: &E::Ciphertext, spec: &EvalModSpec, coeffs: &[f64]) -> Result<E::Ciphertext> {
+pub fn eval_mod<E: BootstrapOps + ?Sized>(
+    e: &E,
+    u: &E::Ciphertext,
+    spec: &EvalModSpec,
+    coeffs: &[f64],
+) -> Result<E::Ciphertext> {
     let mut y = eval_chebyshev(e, u, coeffs, spec.baby_steps())?;
     for _ in 0..spec.double_angle {
         let sq = e.mul_integer(&e.square_rescale(&y)?, 2)?;
         y = e.add_const(&sq, Complex64::new(-1.0, 0.0))?;
     }
-    debug_assert!(y.level() <= u.level());
-    Ok(y)
+    // Shallow special cases (two baby steps) end above the declared depth: align.
+    match u.level().checked_sub(spec.depth()) {
+        Some(l) if y.level() > l => e.drop_to_level(&y, l),
+        _ => Ok(y),
+    }
 }
 
 #[cfg(test)]
@@ -221,14 +297,22 @@ mod tests {
 
     #[test]
     fn evalmod_design_error_is_small() {
-        let spec = EvalModSpec { k: 12.0, degree: 62, double_angle: 3 };
+        let spec = EvalModSpec {
+            k: 12.0,
+            degree: 62,
+            double_angle: 3,
+        };
         let err = spec.max_error(1.0 / 512.0);
         assert!(err < 1e-10, "{err}");
     }
 
     #[test]
     fn homomorphic_chebyshev_matches_plaintext_on_the_mock() {
-        let spec = EvalModSpec { k: 6.0, degree: 30, double_angle: 2 };
+        let spec = EvalModSpec {
+            k: 6.0,
+            degree: 30,
+            double_angle: 2,
+        };
         let depth = spec.depth();
         let c = MockClient::new(MockParams::ideal(16, depth + 1, 45.0), 5);
         let mut client = c;
@@ -244,9 +328,19 @@ mod tests {
             assert!((g - spec.eval_plain(&coeffs, *x)).abs() < 1e-9);
         }
         // Near integers it is sin(2πx).
-        let near: Vec<f64> = (0..16).map(|i| (i as f64 - 8.0) * 0.6).map(|v| v.round() + 0.001).collect();
-        let ct = client.encrypt_real(&near.iter().map(|x| x / spec.k).collect::<Vec<_>>(), Level(depth + 1)).unwrap();
-        let got = client.decrypt_real(&eval_mod(&e, &ct, &spec, &coeffs).unwrap()).unwrap();
+        let near: Vec<f64> = (0..16)
+            .map(|i| (i as f64 - 8.0) * 0.6)
+            .map(|v| v.round() + 0.001)
+            .collect();
+        let ct = client
+            .encrypt_real(
+                &near.iter().map(|x| x / spec.k).collect::<Vec<_>>(),
+                Level(depth + 1),
+            )
+            .unwrap();
+        let got = client
+            .decrypt_real(&eval_mod(&e, &ct, &spec, &coeffs).unwrap())
+            .unwrap();
         for (g, x) in got.iter().zip(&near) {
             assert!((g - (2.0 * PI * x).sin()).abs() < 1e-6, "{x}: {g}");
         }
