@@ -308,7 +308,7 @@ pub fn run(args: &TrainArgs) -> CliResult {
     let Outcome::Finished(model) = outcome else {
         return Err("training was interrupted".into());
     };
-    let (_, report) = session::report(
+    let (m, report) = session::report(
         &client,
         &model,
         &splits,
@@ -321,7 +321,27 @@ pub fn run(args: &TrainArgs) -> CliResult {
     println!("{report}");
     println!("operations:\n{}", server.evaluator().snapshot());
 
-    let mut json = serde_json::json!({ "encrypted": report });
+    // Encrypted inference on the test set: the client encrypts the features, the server computes
+    // the logits under the encrypted best model, the client decrypts and takes the arg-max.
+    let t = Instant::now();
+    let x = client.encrypt_features(&splits.test.features)?;
+    let logits = server.infer(&x)?;
+    let pred = client.predictions(&logits)?;
+    let enc_acc = plain::accuracy(&pred, &splits.test.labels);
+    let agree = pred
+        .iter()
+        .zip(&m.predict(&splits.test.features))
+        .filter(|(a, b)| a == b)
+        .count();
+    println!(
+        "encrypted inference: test accuracy {:.2} %, {agree}/{} predictions equal to plaintext inference ({:.3} s)",
+        100.0 * enc_acc,
+        pred.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    let mut json =
+        serde_json::json!({ "encrypted": report, "encrypted_inference_accuracy": enc_acc });
     let mut runs = vec![("encrypted", report.history.clone())];
     if !args.no_reference {
         let sm = LinalgSoftmax::by_name(&plan.softmax)?;
