@@ -8,7 +8,7 @@
 //! | [`compare::Comparison::hetal`] (`f∘g∘g`) | `d ∈ [-1, 1]` | 9 | see [`compare`] |
 //! | [`compare::Comparison::max`] | `a, b ∈ [-1/2, 1/2]` | 10 | `< 5.2e-3` |
 //! | [`domain::DomainExtension`] | `x ∈ [-r L^n, r L^n]` | `2n` (+3 precise) | see [`domain`] |
-//! | [`softmax::Asoftmax`] | scores in `[-R_max, R_max]` | e.g. 77 for `c = 10` | see [`softmax`] |
+//! | [`softmax::asoftmax`] | scores in `[-R_max, R_max]` | e.g. 77 for `c = 10` | see [`softmax`] |
 //! | [`sigmoid::SigmoidApprox`] | documented per variant | 2 or more | documented per variant |
 //!
 //! Depths are the levels consumed without bootstrapping. When an evaluator offers bootstrapping
