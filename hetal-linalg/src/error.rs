@@ -43,11 +43,15 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::Shape`].
     pub fn shape(reason: impl Into<String>) -> Self {
-        Error::Shape { reason: reason.into() }
+        Error::Shape {
+            reason: reason.into(),
+        }
     }
 
     /// Shorthand for [`Error::InvalidParameter`].
     pub fn param(reason: impl Into<String>) -> Self {
-        Error::InvalidParameter { reason: reason.into() }
+        Error::InvalidParameter {
+            reason: reason.into(),
+        }
     }
 }

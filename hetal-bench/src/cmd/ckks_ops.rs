@@ -45,7 +45,11 @@ pub fn run(args: &CkksOpsArgs) -> Result<(), Box<dyn std::error::Error>> {
         .find(|p| p.name.eq_ignore_ascii_case(&args.preset))
         .ok_or_else(|| {
             let names: Vec<String> = presets::all().into_iter().map(|p| p.name).collect();
-            format!("unknown preset {:?}; known: {}", args.preset, names.join(", "))
+            format!(
+                "unknown preset {:?}; known: {}",
+                args.preset,
+                names.join(", ")
+            )
         })?;
     let params = CkksParams::new(&lit)?;
     let mut client = CkksClient::from_seed(params.clone(), 1);
@@ -57,8 +61,12 @@ pub fn run(args: &CkksOpsArgs) -> Result<(), Box<dyn std::error::Error>> {
     let slots = server.slots();
     let top = server.max_level();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let x: Vec<Complex64> = (0..slots).map(|_| Complex64::new(rng.random_range(-1.0..1.0), 0.0)).collect();
-    let y: Vec<Complex64> = (0..slots).map(|_| Complex64::new(rng.random_range(-1.0..1.0), 0.0)).collect();
+    let x: Vec<Complex64> = (0..slots)
+        .map(|_| Complex64::new(rng.random_range(-1.0..1.0), 0.0))
+        .collect();
+    let y: Vec<Complex64> = (0..slots)
+        .map(|_| Complex64::new(rng.random_range(-1.0..1.0), 0.0))
+        .collect();
     let px = server.encode_at(&x, top)?;
     let py = server.encode_at(&y, top)?;
     let cx = client.encrypt_public(&px)?;
@@ -68,21 +76,41 @@ pub fn run(args: &CkksOpsArgs) -> Result<(), Box<dyn std::error::Error>> {
 
     let mut ms: BTreeMap<&str, f64> = BTreeMap::new();
     // Run every timed closure inside the evaluator's pool so that `--threads` holds for client ops too.
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()?;
     pool.install(|| -> Result<(), hetal_traits::Error> {
         ms.insert("encode", median_ms(r, || drop(server.encode_at(&x, top))));
         ms.insert("encrypt", median_ms(r, || drop(client.encrypt_public(&px))));
         ms.insert("decrypt", median_ms(r, || drop(client.decrypt_values(&cx))));
         ms.insert("add", median_ms(r.max(20), || drop(server.add(&cx, &cy))));
-        ms.insert("mul_plain", median_ms(r.max(10), || drop(server.mul_plain(&cx, &py))));
-        ms.insert("mul_relin_rescale", median_ms(r, || drop(server.mul(&cx, &cy).and_then(|m| server.rescale(&m)))));
-        ms.insert("rotate", median_ms(r, || drop(server.rotate(&cx, RotStep(1)))));
-        ms.insert("rotate_hoisted_8", median_ms(r, || drop(server.rotate_hoisted(&cx, &rot_steps))));
+        ms.insert(
+            "mul_plain",
+            median_ms(r.max(10), || drop(server.mul_plain(&cx, &py))),
+        );
+        ms.insert(
+            "mul_relin_rescale",
+            median_ms(r, || {
+                drop(server.mul(&cx, &cy).and_then(|m| server.rescale(&m)))
+            }),
+        );
+        ms.insert(
+            "rotate",
+            median_ms(r, || drop(server.rotate(&cx, RotStep(1)))),
+        );
+        ms.insert(
+            "rotate_hoisted_8",
+            median_ms(r, || drop(server.rotate_hoisted(&cx, &rot_steps))),
+        );
         Ok(())
     })?;
     let prod = server.rescale(&server.mul(&cx, &cy)?)?;
     let got = client.decrypt_values(&prod)?;
-    let err = got.iter().zip(x.iter().zip(&y)).map(|(g, (a, b))| (g.re - a.re * b.re).abs()).fold(0.0, f64::max);
+    let err = got
+        .iter()
+        .zip(x.iter().zip(&y))
+        .map(|(g, (a, b))| (g.re - a.re * b.re).abs())
+        .fold(0.0, f64::max);
     let mul_bits = -err.log2();
     let limbs = top.0 + 1;
     if args.json {
