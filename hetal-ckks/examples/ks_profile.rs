@@ -73,5 +73,15 @@ fn main() {
             t.elapsed().as_secs_f64() * 1e3
         );
         std::hint::black_box((b, r2));
+        if std::env::var("KS_LOOP").is_ok() {
+            let t = Instant::now();
+            for _ in 0..10 {
+                std::hint::black_box(keyswitch::key_switch(&params, &d, l, key));
+            }
+            println!(
+                "key_switch x10: {:.1} ms each",
+                t.elapsed().as_secs_f64() * 1e3 / 10.0
+            );
+        }
     });
 }

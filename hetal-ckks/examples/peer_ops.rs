@@ -9,6 +9,9 @@ use hetal_traits::{Complex64, Decryptor, Encoder, Evaluator, KeyGenerator, KeyRe
 use std::hint::black_box;
 use std::time::Instant;
 
+/// (wall median ms, wall min ms, CPU median ms, reps).
+type Timing = (f64, f64, f64, usize);
+
 /// CPU time of the calling thread in nanoseconds (Linux), if available.
 fn thread_cpu_ns() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
@@ -17,7 +20,7 @@ fn thread_cpu_ns() -> Option<u64> {
 
 /// (wall median ms, wall min ms, CPU median ms, reps): one warm-up call, then at least
 /// `min_reps` calls and up to ~`budget_s` seconds (at most 25 calls), as the peer script does.
-fn time<T>(min_reps: usize, budget_s: f64, mut f: impl FnMut() -> T) -> (f64, f64, f64, usize) {
+fn time<T>(min_reps: usize, budget_s: f64, mut f: impl FnMut() -> T) -> Timing {
     black_box(f()); // warm-up
     let mut wall = Vec::new();
     let mut cpu = Vec::new();
@@ -71,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let a = client.encrypt_public(&pt)?;
         let b = client.encrypt_public(&pt)?;
         let prod = eval.mul(&a, &b)?;
-        let mut rows: Vec<(&str, (f64, f64, f64, usize))> = Vec::new();
+        let mut rows: Vec<(&str, Timing)> = Vec::new();
         // The degree-2 part of a product, for timing relinearisation alone (one key switch + add).
         let relin_key = eval.keys().relin_key().ok_or("no relinearisation key")?;
         let d2 = a.c1_ntt().to_vec();

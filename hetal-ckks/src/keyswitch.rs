@@ -34,7 +34,10 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
     let n = p.n;
     let basis_q = ring::q_basis(level);
     let mut coeff = scratch::copy_of(&d[..(level + 1) * n]);
-    ring::ntt_inverse(p, &mut coeff, &basis_q);
+    // Unnormalised inverse NTT: the factor N^-1 is folded into the constants below.
+    ring::for_each_limb(&mut coeff, n, &basis_q, |_, g, limb| {
+        p.ntt[g].inverse_unnormalized(limb)
+    });
     let ext = p.qp_indices(level);
     let digits = p
         .digits_at(level)
@@ -47,11 +50,8 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
                 .iter()
                 .map(|&i| {
                     let m = p.moduli[i];
-                    let hat = src
-                        .iter()
-                        .filter(|&&k| k != i)
-                        .fold(1u64, |acc, &k| m.mul(acc, m.reduce(p.moduli[k].q)));
-                    let inv = m.inv(hat);
+                    let hat = prod_mod(&m, p, src.iter().copied().filter(|&k| k != i));
+                    let inv = m.mul(m.inv(hat), m.inv(m.reduce(n as u64)));
                     (inv, m.shoup(inv))
                 })
                 .collect();
@@ -70,31 +70,34 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
             );
             let inv_q: Vec<f64> = src.iter().map(|&i| 1.0 / p.moduli[i].q as f64).collect();
             let mut out = scratch::take(ext.len() * n);
-            let work = |(pos, limb): (usize, &mut [u64])| {
+            let mut targets = Vec::new();
+            let mut outs = Vec::new();
+            for (pos, limb) in out.chunks_mut(n).enumerate() {
                 let g = ext[pos];
                 if dr.contains(&g) {
                     limb.copy_from_slice(&d[g * n..(g + 1) * n]);
-                    return;
+                } else {
+                    let m = p.moduli[g];
+                    let hats = src
+                        .iter()
+                        .map(|&i| prod_mod(&m, p, src.iter().copied().filter(|&k| k != i)))
+                        .collect();
+                    let vtab = v_table(&m, prod_mod(&m, p, src.iter().copied()), src.len());
+                    targets.push(Target { m, hats, vtab });
+                    outs.push(limb);
                 }
-                let m = p.moduli[g];
-                let hats: Vec<u64> = src
-                    .iter()
-                    .map(|&i| {
-                        src.iter()
-                            .filter(|&&k| k != i)
-                            .fold(1u64, |acc, &k| m.mul(acc, m.reduce(p.moduli[k].q)))
-                    })
-                    .collect();
-                let prod = src
-                    .iter()
-                    .fold(1u64, |acc, &k| m.mul(acc, m.reduce(p.moduli[k].q)));
-                basis_convert(&m, &y, &hats, &inv_q, &v_table(&m, prod, src.len()), limb);
-                p.ntt[g].forward(limb);
+            }
+            convert_blocked(&y, n, &inv_q, &targets, outs);
+            let fwd = |(pos, limb): (usize, &mut [u64])| {
+                let g = ext[pos];
+                if !dr.contains(&g) {
+                    p.ntt[g].forward(limb);
+                }
             };
             if out.len() >= 1 << 15 {
-                out.par_chunks_mut(n).enumerate().for_each(work);
+                out.par_chunks_mut(n).enumerate().for_each(fwd);
             } else {
-                out.chunks_mut(n).enumerate().for_each(work);
+                out.chunks_mut(n).enumerate().for_each(fwd);
             }
             scratch::give(y);
             out
@@ -104,66 +107,150 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
     Decomposed { level, digits }
 }
 
-/// Exact, centred fast basis conversion of one target limb.
-///
-/// With `y_i = [x_i · (Q̃/q_i)^-1]_{q_i}` for the source primes `q_i` (rows of `y`), the integer
-/// `Σ_i y_i · Q̃/q_i` equals `x + v·Q̃` with `v = round(Σ_i y_i / q_i)` when `x` is taken in
-/// `(−Q̃/2, Q̃/2]`. This writes `[Σ_i y_i·hats_i − v·Q̃]_t` to `out`, i.e. the centred
-/// representative of `x` modulo the target prime `t` (`hats_i = Q̃/q_i mod t`,
-/// `v_table[v] = v·Q̃ mod t`, `inv_q_i = 1/q_i`). Centring matters: a biased lift would add a
-/// large error to the slots whose root of unity is close to 1.
-#[inline]
-fn basis_convert(
-    m: &Modulus,
-    y: &[u64],
-    hats: &[u64],
-    inv_q: &[f64],
-    v_table: &[u64],
-    out: &mut [u64],
-) {
-    let n = out.len();
-    let rows: Vec<&[u64]> = (0..hats.len()).map(|i| &y[i * n..(i + 1) * n]).collect();
-    macro_rules! fixed {
-        ($k:literal) => {{
-            let r: [&[u64]; $k] = std::array::from_fn(|i| rows[i]);
-            let h: [u128; $k] = std::array::from_fn(|i| hats[i] as u128);
-            let f: [f64; $k] = std::array::from_fn(|i| inv_q[i]);
-            for c in 0..n {
-                let mut acc = 0u128;
-                let mut v = 0.0f64;
-                for i in 0..$k {
-                    let x = r[i][c];
-                    acc += x as u128 * h[i];
-                    v += x as f64 * f[i];
-                }
-                out[c] = m.sub(m.reduce_u128(acc), v_table[v.round() as usize]);
-            }
-        }};
+/// Whether the IFMA conversion kernel can run on this CPU.
+fn ifma_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        ifma::available() && std::env::var_os("HETAL_CKKS_NO_IFMA").is_none()
     }
-    match hats.len() {
-        1 => fixed!(1),
-        2 => fixed!(2),
-        3 => fixed!(3),
-        4 => fixed!(4),
-        5 => fixed!(5),
-        6 => fixed!(6),
-        7 => fixed!(7),
-        8 => fixed!(8),
-        _ => {
-            for c in 0..n {
-                let mut acc = 0u128;
-                let mut v = 0.0f64;
-                for ((r, &h), &f) in rows.iter().zip(hats).zip(inv_q) {
-                    acc += r[c] as u128 * h as u128;
-                    v += r[c] as f64 * f;
-                }
-                out[c] = m.sub(m.reduce_u128(acc), v_table[v.round() as usize]);
-            }
-        }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
-/// `[v · prod]_t` for `v = 0 ..= len` (the correction table of [`basis_convert`]).
+/// `Π_k q_k mod m` over the given global prime indices.
+fn prod_mod(m: &Modulus, p: &CkksParams, idx: impl Iterator<Item = usize>) -> u64 {
+    idx.fold(1u64, |acc, k| m.mul(acc, m.reduce(p.moduli[k].q)))
+}
+
+/// One target prime of [`convert_blocked`].
+struct Target {
+    m: Modulus,
+    /// `Q̃/q_i mod t` for each source prime.
+    hats: Vec<u64>,
+    /// `v · Q̃ mod t` for `v = 0 ..= #sources + 1`.
+    vtab: Vec<u64>,
+}
+
+/// Exact, centred fast basis conversion from the source rows `y` to every target.
+///
+/// With `y_i = [x_i · (Q̃/q_i)^-1]_{q_i}` for the source primes `q_i` (rows of `y`), the integer
+/// `Σ_i y_i · Q̃/q_i` equals `x + v·Q̃` with `v = round(Σ_i y_i / q_i)` when `x` is taken in
+/// `(−Q̃/2, Q̃/2]`. This writes `[Σ_i y_i·hats_i − v·Q̃]_t` to `outs[k]` for every target `t`:
+/// the centred representative of `x` modulo `t`. Centring matters: a biased lift would add a
+/// large error to the slots whose root of unity is close to 1.
+///
+/// The work runs in blocks of coefficients so that the source rows stay in cache while every
+/// target is computed, and `v` is computed once per coefficient for all targets. The coefficient
+/// range is split among rayon's threads.
+fn convert_blocked(y: &[u64], n: usize, inv_q: &[f64], targets: &[Target], outs: Vec<&mut [u64]>) {
+    convert_blocked_with(y, n, inv_q, targets, outs, ifma_available())
+}
+
+/// [`convert_blocked`] with the IFMA kernel allowed or not (for testing both paths).
+fn convert_blocked_with(
+    y: &[u64],
+    n: usize,
+    inv_q: &[f64],
+    targets: &[Target],
+    outs: Vec<&mut [u64]>,
+    allow_ifma: bool,
+) {
+    if targets.is_empty() {
+        return;
+    }
+    let parts = if n * targets.len() >= 1 << 15 {
+        rayon::current_num_threads().clamp(1, 64)
+    } else {
+        1
+    };
+    let chunk = n.div_ceil(parts);
+    let mut per_part: Vec<Vec<&mut [u64]>> = (0..parts)
+        .map(|_| Vec::with_capacity(targets.len()))
+        .collect();
+    for o in outs {
+        for (i, piece) in o.chunks_mut(chunk).enumerate() {
+            per_part[i].push(piece);
+        }
+    }
+    let k = inv_q.len();
+    // The IFMA kernel needs every source residue and every constant below 2^52.
+    let src_small = inv_q.iter().all(|&f| f > 1.0 / (1u64 << 52) as f64);
+    let use_ifma = allow_ifma && src_small && k < 4096;
+    let work = |(part, mut outs): (usize, Vec<&mut [u64]>)| {
+        const BLOCK: usize = 512;
+        let mut lo = [0u64; BLOCK];
+        let mut hi = [0u64; BLOCK];
+        let start = part * chunk;
+        let len = outs.first().map_or(0, |o| o.len());
+        let mut v = [0usize; BLOCK];
+        for b0 in (0..len).step_by(BLOCK) {
+            let bl = BLOCK.min(len - b0);
+            let c0 = start + b0;
+            let rows: Vec<&[u64]> = (0..k).map(|i| &y[i * n + c0..i * n + c0 + bl]).collect();
+            for (c, vc) in v[..bl].iter_mut().enumerate() {
+                let mut s = 0.0f64;
+                for (r, &f) in rows.iter().zip(inv_q) {
+                    s += r[c] as f64 * f;
+                }
+                *vc = (s + 0.5) as usize;
+            }
+            for (t, o) in targets.iter().zip(outs.iter_mut()) {
+                let o = &mut o[b0..b0 + bl];
+                #[cfg(target_arch = "x86_64")]
+                if use_ifma && t.m.q < (1u64 << 52) {
+                    // SAFETY: IFMA support was checked; rows hold `bl` values each.
+                    unsafe { ifma::mac52(&rows, &t.hats, &mut lo[..bl], &mut hi[..bl]) };
+                    for c in 0..bl {
+                        let acc = ((hi[c] as u128) << 52) + lo[c] as u128;
+                        o[c] = t.m.sub(t.m.reduce_u128(acc), t.vtab[v[c]]);
+                    }
+                    continue;
+                }
+                macro_rules! fixed {
+                    ($k:literal) => {{
+                        let r: [&[u64]; $k] = std::array::from_fn(|i| rows[i]);
+                        let h: [u128; $k] = std::array::from_fn(|i| t.hats[i] as u128);
+                        for c in 0..bl {
+                            let mut acc = 0u128;
+                            for i in 0..$k {
+                                acc += r[i][c] as u128 * h[i];
+                            }
+                            o[c] = t.m.sub(t.m.reduce_u128(acc), t.vtab[v[c]]);
+                        }
+                    }};
+                }
+                match k {
+                    1 => fixed!(1),
+                    2 => fixed!(2),
+                    3 => fixed!(3),
+                    4 => fixed!(4),
+                    5 => fixed!(5),
+                    6 => fixed!(6),
+                    7 => fixed!(7),
+                    8 => fixed!(8),
+                    _ => {
+                        for c in 0..bl {
+                            let mut acc = 0u128;
+                            for (r, &h) in rows.iter().zip(&t.hats) {
+                                acc += r[c] as u128 * h as u128;
+                            }
+                            o[c] = t.m.sub(t.m.reduce_u128(acc), t.vtab[v[c]]);
+                        }
+                    }
+                }
+            }
+        }
+    };
+    if parts > 1 {
+        per_part.into_par_iter().enumerate().for_each(work);
+    } else {
+        per_part.into_iter().enumerate().for_each(work);
+    }
+}
+
+/// `[v · prod]_t` for `v = 0 ..= len` (the correction table of [`convert_blocked`]).
 fn v_table(m: &Modulus, prod_mod_t: u64, len: usize) -> Vec<u64> {
     (0..=len as u64 + 1).map(|v| m.mul(v, prod_mod_t)).collect()
 }
@@ -241,13 +328,14 @@ pub fn mod_down(p: &CkksParams, x: &[u64], level: usize) -> Vec<u64> {
     let n = p.n;
     let k = p.num_p();
     let l1 = level + 1;
-    // Inverse NTT of the P limbs and multiplication by (P/p_j)^-1.
+    // Inverse NTT of the P limbs and multiplication by (P/p_j)^-1 · N^-1.
     let p_basis: Vec<usize> = (p.num_q..p.num_q + k).collect();
     let mut y = scratch::copy_of(&x[l1 * n..(l1 + k) * n]);
     ring::for_each_limb(&mut y, n, &p_basis, |pos, g, limb| {
-        p.ntt[g].inverse(limb);
+        p.ntt[g].inverse_unnormalized(limb);
         let m = p.moduli[g];
-        let (w, ws) = p.p_hat_inv[pos];
+        let w = m.mul(p.p_hat_inv[pos].0, m.inv(m.reduce(n as u64)));
+        let ws = m.shoup(w);
         for v in limb.iter_mut() {
             *v = m.mul_shoup(*v, w, ws);
         }
@@ -256,29 +344,29 @@ pub fn mod_down(p: &CkksParams, x: &[u64], level: usize) -> Vec<u64> {
         .iter()
         .map(|&g| 1.0 / p.moduli[g].q as f64)
         .collect();
-    let mut out = x[..l1 * n].to_vec();
-    let basis = ring::q_basis(level);
-    ring::for_each_limb(&mut out, n, &basis, |_, g, limb| {
-        let m = p.moduli[g];
-        let mut conv = scratch::take(n);
-        let p_mod = p.p_mod_q[g];
-        basis_convert(
-            &m,
-            &y,
-            &p.p_hat_mod_q[g],
-            &inv_p,
-            &v_table(&m, p_mod, k),
-            &mut conv,
-        );
-        p.ntt[g].forward(&mut conv);
-        let (w, ws) = p.p_inv_mod_q[g];
-        for (u, &v) in limb.iter_mut().zip(&conv) {
-            *u = m.mul_shoup(*u + m.q - v, w, ws);
-        }
-        scratch::give(conv);
-    });
+    let targets: Vec<Target> = (0..l1)
+        .map(|g| {
+            let m = p.moduli[g];
+            Target {
+                m,
+                hats: p.p_hat_mod_q[g].clone(),
+                vtab: v_table(&m, p.p_mod_q[g], k),
+            }
+        })
+        .collect();
+    let mut conv = scratch::take(l1 * n);
+    convert_blocked(&y, n, &inv_p, &targets, conv.chunks_mut(n).collect());
     scratch::give(y);
-    out
+    let basis = ring::q_basis(level);
+    ring::zip_limbs(&mut conv, &x[..l1 * n], n, &basis, |_, g, c, xi| {
+        p.ntt[g].forward(c);
+        let m = p.moduli[g];
+        let (w, ws) = p.p_inv_mod_q[g];
+        for (u, &v) in c.iter_mut().zip(xi) {
+            *u = m.mul_shoup(v + m.q - *u, w, ws);
+        }
+    });
+    conv
 }
 
 /// Key-switches `d` (NTT domain, at `level`): returns `(k0, k1)` over `Q_l` with
@@ -290,4 +378,106 @@ pub fn key_switch(p: &CkksParams, d: &[u64], level: usize, key: &SwitchingKey) -
     scratch::give(a);
     scratch::give(b);
     out
+}
+
+/// The AVX-512 IFMA kernel of [`convert_blocked`]: 52-bit multiply-accumulate of eight
+/// coefficients at a time, for sources and targets below 2^52.
+#[cfg(target_arch = "x86_64")]
+mod ifma {
+    use std::arch::x86_64::*;
+    use std::sync::OnceLock;
+
+    /// Whether the CPU has AVX-512F and AVX-512 IFMA (checked once).
+    pub fn available() -> bool {
+        static HAS: OnceLock<bool> = OnceLock::new();
+        *HAS.get_or_init(|| {
+            is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512ifma")
+        })
+    }
+
+    /// For every `c`: `Σ_i rows[i][c] · hats[i] = hi[c] · 2^52 + lo[c]` (exactly), for inputs below
+    /// 2^52 and fewer than 2^12 rows.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX-512 IFMA ([`available`]); every row must hold at
+    /// least `lo.len()` values and `hi.len() == lo.len()`.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub unsafe fn mac52(rows: &[&[u64]], hats: &[u64], lo: &mut [u64], hi: &mut [u64]) {
+        let len = lo.len();
+        debug_assert!(hi.len() == len && rows.iter().all(|r| r.len() >= len));
+        let mut c = 0;
+        while c + 8 <= len {
+            let mut alo = _mm512_setzero_si512();
+            let mut ahi = _mm512_setzero_si512();
+            for (r, &h) in rows.iter().zip(hats) {
+                // SAFETY: c + 8 <= len <= r.len().
+                let x = unsafe { _mm512_loadu_si512(r.as_ptr().add(c) as *const __m512i) };
+                let hv = _mm512_set1_epi64(h as i64);
+                alo = _mm512_madd52lo_epu64(alo, x, hv);
+                ahi = _mm512_madd52hi_epu64(ahi, x, hv);
+            }
+            // SAFETY: c + 8 <= len = lo.len() = hi.len().
+            unsafe {
+                _mm512_storeu_si512(lo.as_mut_ptr().add(c) as *mut __m512i, alo);
+                _mm512_storeu_si512(hi.as_mut_ptr().add(c) as *mut __m512i, ahi);
+            }
+            c += 8;
+        }
+        for c in c..len {
+            let acc: u128 = rows
+                .iter()
+                .zip(hats)
+                .map(|(r, &h)| r[c] as u128 * h as u128)
+                .sum();
+            lo[c] = (acc as u64) & ((1u64 << 52) - 1);
+            hi[c] = (acc >> 52) as u64;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arith::{PrimeWalk, generate_primes};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
+        /// The blocked conversion (both kernels) returns the centred representative of the CRT
+        /// value, checked against big-integer arithmetic in u128 for two 40-bit source primes.
+        #[test]
+        fn conversion_is_exact_and_centred(seed in any::<u64>(), big_target in any::<bool>()) {
+            let n = 1000; // not a multiple of the block or vector width
+            let src = generate_primes(40, 2, 1 << 10, PrimeWalk::Below, &[]).unwrap();
+            let t = generate_primes(if big_target { 60 } else { 49 }, 1, 1 << 10, PrimeWalk::Below, &src).unwrap()[0];
+            let (m0, m1, mt) = (Modulus::new(src[0]), Modulus::new(src[1]), Modulus::new(t));
+            let qq = src[0] as u128 * src[1] as u128;
+            let mut s = seed;
+            let mut next = || { s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407); s };
+            let xs: Vec<u128> = (0..n).map(|i| match i { 0 => 0, 1 => qq - 1, 2 => qq / 2, 3 => qq / 2 + 1, _ => ((next() as u128) << 64 | next() as u128) % qq }).collect();
+            // y_i = x_i · (Q/q_i)^-1 mod q_i
+            let inv0 = m0.inv(m0.reduce(src[1]));
+            let inv1 = m1.inv(m1.reduce(src[0]));
+            let mut y = vec![0u64; 2 * n];
+            for (c, &x) in xs.iter().enumerate() {
+                y[c] = m0.mul((x % src[0] as u128) as u64, inv0);
+                y[n + c] = m1.mul((x % src[1] as u128) as u64, inv1);
+            }
+            let target = Target { m: mt, hats: vec![mt.reduce(src[1]), mt.reduce(src[0])], vtab: v_table(&mt, mt.reduce_u128(qq), 2) };
+            let inv_q = [1.0 / src[0] as f64, 1.0 / src[1] as f64];
+            for allow in [false, true] {
+                let mut out = vec![0u64; n];
+                convert_blocked_with(&y, n, &inv_q, std::slice::from_ref(&target), vec![&mut out[..]], allow);
+                for (c, &x) in xs.iter().enumerate() {
+                    let centred: i128 = if x > qq / 2 { x as i128 - qq as i128 } else { x as i128 };
+                    let want = centred.rem_euclid(t as i128) as u64;
+                    // Within 2^-40 of Q/2 the float rounding may pick the other lift (x ± Q),
+                    // which is as good for key switching.
+                    let near_half = (x as i128 - (qq / 2) as i128).unsigned_abs() <= qq >> 40;
+                    let other = (centred + if centred > 0 { -(qq as i128) } else { qq as i128 }).rem_euclid(t as i128) as u64;
+                    prop_assert!(out[c] == want || (near_half && out[c] == other), "c = {}, ifma allowed = {}: {} vs {}", c, allow, out[c], want);
+                }
+            }
+        }
+    }
 }
