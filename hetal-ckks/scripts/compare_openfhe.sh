@@ -23,14 +23,18 @@ fi
 [[ -n "$PEERS" && -f "$PEERS/ckks_ops.py" ]] || { echo "ckks_ops.py not found: set PEERS_DIR" >&2; exit 1; }
 
 if [[ -z "${PY310:-}" ]]; then
-    if command -v python3.10 >/dev/null; then
-        PY310=$(command -v python3.10)
-    elif command -v pyenv >/dev/null && ls "$(pyenv root)"/versions/3.10.*/bin/python >/dev/null 2>&1; then
-        PY310=$(ls "$(pyenv root)"/versions/3.10.*/bin/python | head -n1)
-    else
-        echo "CPython 3.10 not found (the openfhe wheel is cp310-only): set PY310" >&2
-        exit 1
+    candidates=()
+    if command -v pyenv >/dev/null; then
+        candidates+=("$(pyenv root)"/versions/3.10.*/bin/python)
     fi
+    candidates+=("$(command -v python3.10 || true)")
+    for c in "${candidates[@]}"; do
+        if [[ -n "$c" && -x "$c" ]] && "$c" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then
+            PY310=$c
+            break
+        fi
+    done
+    [[ -n "${PY310:-}" ]] || { echo "CPython 3.10 not found (the openfhe wheel is cp310-only): set PY310" >&2; exit 1; }
 fi
 
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/hetal-openfhe.XXXXXX")
