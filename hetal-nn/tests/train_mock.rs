@@ -169,3 +169,31 @@ fn encrypted_inference_matches_plaintext_inference() {
             .is_err()
     );
 }
+
+#[test]
+fn early_stopping_stops_where_the_reference_stops() {
+    let splits = Splits::digits(0).unwrap().truncated(512, 100, 359);
+    let cfg = TrainConfig {
+        learning_rate: 2.0,
+        batch_size: 64,
+        epochs: 10,
+        patience: Some(1),
+        optimizer: Optimizer::Nesterov,
+        seed: 0,
+    };
+    let (m, report) = run(&splits, &cfg, common::fgb_like(1024));
+    let reference = plain::train(&splits, &cfg, &asoftmax_reference).unwrap();
+    // The validation loss rises after epoch 7: with patience 1 both stop after epoch 8.
+    assert_eq!(report.history.len(), 8);
+    assert_eq!(reference.history.len(), 8);
+    assert_eq!((report.best_epoch, reference.best_epoch), (6, 6));
+    assert_eq!(report.steps, 8 * 8);
+    // The returned model is the best epoch's, not the last one's.
+    let diff = m
+        .weights
+        .iter()
+        .zip(&reference.model.weights)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(diff < 1e-9, "max weight difference {diff:e}");
+}
