@@ -191,3 +191,30 @@ fn bad_inputs_fail_with_a_message() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn train_resumes_from_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck").display().to_string();
+    let base: Vec<&str> = [
+        &["train", "--quiet", "--no-reference"],
+        SMALL,
+        &["--patience", "0"],
+    ]
+    .concat();
+    let whole = test_accuracy(&ok(&base));
+    let first = ok(&[
+        base.as_slice(),
+        &["--checkpoint-dir", &ck, "--stop-after-epochs", "1"],
+    ]
+    .concat());
+    assert!(first.contains("stopped after epoch 1"), "{first}");
+    let rest = ok(&[base.as_slice(), &["--checkpoint-dir", &ck]].concat());
+    assert!(rest.contains("resuming after epoch 1"), "{rest}");
+    assert!(
+        rest.lines()
+            .any(|l| l.starts_with("best epoch:") && l.ends_with("of 2")),
+        "{rest}"
+    );
+    assert_eq!(test_accuracy(&rest), whole);
+}

@@ -220,6 +220,9 @@ pub struct TrainArgs {
     /// there is resumed.
     #[arg(long)]
     pub checkpoint_dir: Option<PathBuf>,
+    /// Stop after this many epochs in this call, leaving the checkpoint (to test resuming).
+    #[arg(long, requires = "checkpoint_dir")]
+    pub stop_after_epochs: Option<usize>,
     /// Write an SVG plot of the training and validation loss here.
     #[arg(long)]
     pub svg: Option<PathBuf>,
@@ -295,7 +298,7 @@ pub fn run(args: &TrainArgs) -> CliResult {
     bar.set_position(server.stats().steps);
     let opts = RunOptions {
         checkpoint_dir: args.checkpoint_dir.clone(),
-        interrupt_after: None,
+        interrupt_after: args.stop_after_epochs,
     };
     let outcome = session::run(
         &mut client,
@@ -305,8 +308,14 @@ pub fn run(args: &TrainArgs) -> CliResult {
         &mut on_progress(&bar),
     )?;
     bar.finish_and_clear();
-    let Outcome::Finished(model) = outcome else {
-        return Err("training was interrupted".into());
+    let model = match outcome {
+        Outcome::Finished(model) => model,
+        Outcome::Interrupted { epochs_done } => {
+            println!(
+                "stopped after epoch {epochs_done} as asked; run again with the same --checkpoint-dir to resume"
+            );
+            return Ok(());
+        }
     };
     let (m, report) = session::report(
         &client,
