@@ -95,6 +95,17 @@ fn two_processes_through_files_match_the_single_process_run() {
     );
     assert!(d.join("client").join("model.json").exists());
 
+    // Encrypted inference through files: same accuracy as the decrypted model's.
+    ok_v(&with(d, &["client", "infer-request"], &[]));
+    ok_v(&with(d, &["server", "infer"], &[]));
+    let inferred = ok_v(&with(d, &["client", "infer-result"], &[]));
+    let line = inferred
+        .lines()
+        .find(|l| l.starts_with("encrypted inference: test accuracy"))
+        .expect("an accuracy line");
+    let acc: f64 = line.rsplit(' ').nth(1).unwrap().parse().unwrap();
+    assert_eq!(acc, two, "{inferred}");
+
     // The single-process run on the same data and keys gives the same model, hence accuracy.
     let mut args = vec!["train", "--quiet"];
     args.extend_from_slice(SMALL);

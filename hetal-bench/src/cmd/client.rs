@@ -9,12 +9,16 @@
 //! | `epoch-E.result` | `server train` | `client evaluate` |
 //! | `epoch-E.decision` | `client evaluate` | `server train` |
 //! | `model.msg` | `server train` | `client decrypt` |
+//! | `infer.msg` | `client infer-request` | `server infer` |
+//! | `infer-logits.msg` | `server infer` | `client infer-result` |
 //! | `server/server.ckpt` | server | server only |
 
 use super::train::{BackendArgs, CliResult, DataArgs, HyperArgs, softmax_and_keys};
 use hetal_nn::client::{Client, ClientState};
+use hetal_nn::plain::ClassReport;
 use hetal_nn::protocol::{
-    EncryptedModel, EpochResult, Plan, read_message, read_tagged, write_message, write_tagged,
+    EncMatrix, EncryptedModel, EpochResult, Plan, read_message, read_tagged, write_message,
+    write_tagged,
 };
 use hetal_nn::report::loss_plot_svg;
 use hetal_nn::session;
@@ -26,6 +30,10 @@ use std::time::{Duration, Instant};
 
 /// The kind tag of the mock's evaluation-key file.
 pub const MOCK_KEYS_KIND: &str = "mock-evaluation-keys";
+/// The kind tag of encrypted inference features.
+pub const INFER_KIND: &str = "inference-features";
+/// The kind tag of encrypted inference logits.
+pub const INFER_LOGITS_KIND: &str = "inference-logits";
 const MOCK_SECRET_KIND: &str = "mock-secret-key";
 
 /// The mock client's secret: its parameters and the seed its key identity derives from.
@@ -71,6 +79,14 @@ impl Files {
     pub fn model(&self) -> PathBuf {
         self.dir.join("model.msg")
     }
+    /// Encrypted features for inference.
+    pub fn infer_request(&self) -> PathBuf {
+        self.dir.join("infer.msg")
+    }
+    /// Encrypted logits of an inference.
+    pub fn infer_result(&self) -> PathBuf {
+        self.dir.join("infer-logits.msg")
+    }
     /// The server's private directory (checkpoints).
     pub fn server_dir(&self) -> PathBuf {
         self.dir.join("server")
@@ -99,6 +115,10 @@ pub enum ClientCommand {
     Evaluate(EvaluateArgs),
     /// Decrypt the trained model and evaluate it on the test set (accuracy, per-class report).
     Decrypt(DecryptArgs),
+    /// Encrypt the test features for encrypted inference by the server.
+    InferRequest(DirArgs),
+    /// Decrypt the server's inference logits and report the test accuracy.
+    InferResult(DirArgs),
 }
 
 /// Arguments of `hetal client`.
@@ -178,6 +198,8 @@ pub fn run(args: &ClientArgs) -> CliResult {
         ClientCommand::Encrypt(a) => encrypt(a),
         ClientCommand::Evaluate(a) => evaluate(a),
         ClientCommand::Decrypt(a) => decrypt(a),
+        ClientCommand::InferRequest(a) => infer_request(a),
+        ClientCommand::InferResult(a) => infer_result(a),
     }
 }
 
@@ -304,5 +326,41 @@ fn decrypt(a: &DecryptArgs) -> CliResult {
         )?;
         println!("loss plot: {}", p.display());
     }
+    Ok(())
+}
+
+fn infer_request(a: &DirArgs) -> CliResult {
+    let files = Files::new(&a.dir);
+    let (mut client, data) = load_client(&files)?;
+    let splits = data.load()?;
+    let x = client.encrypt_features(&splits.test.features)?;
+    write_tagged(&files.infer_request(), INFER_KIND, &x)?;
+    println!(
+        "encrypted {} test rows: {}",
+        splits.test.len(),
+        files.infer_request().display()
+    );
+    Ok(())
+}
+
+fn infer_result(a: &DirArgs) -> CliResult {
+    let files = Files::new(&a.dir);
+    let (client, data) = load_client(&files)?;
+    let splits = data.load()?;
+    let z: EncMatrix<MockCiphertext> = read_tagged(&files.infer_result(), INFER_LOGITS_KIND)?;
+    let pred = client.predictions(&z)?;
+    if pred.len() != splits.test.len() {
+        return Err(format!(
+            "{} predictions for {} test rows",
+            pred.len(),
+            splits.test.len()
+        )
+        .into());
+    }
+    let report = ClassReport::new(&pred, &splits.test.labels, splits.num_classes);
+    println!(
+        "encrypted inference: test accuracy {:.2} %\n{report}",
+        100.0 * report.accuracy
+    );
     Ok(())
 }

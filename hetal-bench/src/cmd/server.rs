@@ -2,10 +2,11 @@
 //! keys and the encrypted data only: [`hetal_nn::server::Server`] is generic over an evaluator,
 //! which has no way to decrypt.
 
-use super::client::{Files, MOCK_KEYS_KIND};
+use super::client::{Files, INFER_KIND, INFER_LOGITS_KIND, MOCK_KEYS_KIND};
 use super::train::{CliResult, on_progress, progress_bar};
 use hetal_nn::protocol::{
-    Checkpoint, Decision, EncryptedData, read_message, read_tagged, write_message,
+    Checkpoint, Decision, EncMatrix, EncryptedData, read_message, read_tagged, write_message,
+    write_tagged,
 };
 use hetal_nn::server::Server;
 use hetal_nn::session;
@@ -20,6 +21,17 @@ pub enum ServerCommand {
     /// Train on the encrypted data: one epoch at a time, each answered by the client's decision
     /// (`hetal client evaluate`); resumes from its checkpoint when restarted.
     Train(ServerTrainArgs),
+    /// Encrypted inference: the logits of the client's encrypted features under the encrypted
+    /// best model (from the training checkpoint).
+    Infer(ServerInferArgs),
+}
+
+/// Arguments of `hetal server infer`.
+#[derive(clap::Args, Debug)]
+pub struct ServerInferArgs {
+    /// The exchange directory shared with the client.
+    #[arg(long)]
+    pub dir: PathBuf,
 }
 
 /// Arguments of `hetal server`.
@@ -51,6 +63,7 @@ pub struct ServerTrainArgs {
 pub fn run(args: &ServerArgs) -> CliResult {
     match &args.command {
         ServerCommand::Train(a) => train(a),
+        ServerCommand::Infer(a) => infer(a),
     }
 }
 
@@ -125,4 +138,30 @@ fn train(a: &ServerTrainArgs) -> CliResult {
         write_message(&ckpt_path, &server.checkpoint())?;
         write_message(&files.result(r.epoch), &r)?;
     }
+}
+
+fn infer(a: &ServerInferArgs) -> CliResult {
+    let files = Files::new(&a.dir);
+    let keys: MockEvaluationKeys = read_tagged(&files.keys(), MOCK_KEYS_KIND)?;
+    let data: EncryptedData<MockCiphertext> = read_message(&files.data())?;
+    let softmax = LinalgSoftmax::by_name(&data.plan.softmax)?;
+    let ckpt_path = session::server_checkpoint_path(&files.server_dir());
+    let ckpt: Checkpoint<MockCiphertext> = read_message(&ckpt_path)?;
+    let mut server = Server::resume(
+        MockEvaluator::try_new(keys)?,
+        Box::new(softmax),
+        &data,
+        &ckpt,
+    )?;
+    let x: EncMatrix<MockCiphertext> = read_tagged(&files.infer_request(), INFER_KIND)?;
+    let t = Instant::now();
+    let z = server.infer(&x)?;
+    write_tagged(&files.infer_result(), INFER_LOGITS_KIND, &z)?;
+    println!(
+        "encrypted logits of {} rows in {:.3} s: {}",
+        x.rows,
+        t.elapsed().as_secs_f64(),
+        files.infer_result().display()
+    );
+    Ok(())
 }
