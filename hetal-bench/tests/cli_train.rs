@@ -77,6 +77,13 @@ fn two_processes_through_files_match_the_single_process_run() {
         assert!(s.contains("waiting for the client's decision"), "{s}");
         let c = ok_v(&with(d, &["client", "evaluate"], &[]));
         assert!(c.contains(&format!("epoch {}:", rounds + 1)), "{c}");
+        if rounds == 0 {
+            // The client is interrupted after saving its state but before the decision lands.
+            std::fs::remove_file(d.join("epoch-0.decision")).unwrap();
+            let c = ok_v(&with(d, &["client", "evaluate"], &[]));
+            assert!(c.contains("written again"), "{c}");
+            assert!(d.join("epoch-0.decision").exists());
+        }
         rounds += 1;
         assert!(rounds <= 2, "more rounds than epochs");
     }

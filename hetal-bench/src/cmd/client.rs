@@ -17,8 +17,8 @@ use super::train::{BackendArgs, CliResult, DataArgs, HyperArgs, softmax_and_keys
 use hetal_nn::client::{Client, ClientState};
 use hetal_nn::plain::ClassReport;
 use hetal_nn::protocol::{
-    EncMatrix, EncryptedModel, EpochResult, Plan, read_message, read_tagged, write_message,
-    write_tagged,
+    Decision, EncMatrix, EncryptedModel, EpochResult, Plan, read_message, read_tagged,
+    write_message, write_tagged,
 };
 use hetal_nn::report::loss_plot_svg;
 use hetal_nn::session;
@@ -269,6 +269,23 @@ fn evaluate(a: &EvaluateArgs) -> CliResult {
     let (mut client, data) = load_client(&files)?;
     let splits = data.load()?;
     let start = Instant::now();
+    // A decision the client recorded but did not get to write (interrupted in between): write
+    // it again from the saved state, or the server would wait for it forever.
+    if let Some(last) = client.state.history.len().checked_sub(1)
+        && !files.decision(last).exists()
+    {
+        let s = &client.state.stopping;
+        let d = Decision {
+            epoch: last,
+            improved: s.best_epoch == Some(last),
+            stop: s.should_stop(client.plan.config.patience, client.plan.config.epochs),
+        };
+        write_message(&files.decision(last), &d)?;
+        println!(
+            "epoch {}: decision written again from the saved state",
+            last + 1
+        );
+    }
     loop {
         let e = client.state.history.len();
         let rp = files.result(e);
