@@ -86,12 +86,13 @@ fn main() -> hetal_traits::Result<()> {
     );
     let est = estimate_memory(&params, &preset.config, &KeyRequest::default())?;
     println!(
-        "memory estimate: {} keys x {:.1} MiB = {:.2} GiB, {} diagonals {:.2} GiB, total {:.2} GiB",
+        "memory estimate: {} keys x {:.1} MiB = {:.2} GiB, {} diagonals {:.2} GiB, working {:.2} GiB, total {:.2} GiB",
         est.keys,
         est.bytes_per_key as f64 / 1048576.0,
         (est.keys as u64 * est.bytes_per_key) as f64 / 1073741824.0,
         est.diagonals,
         est.plaintext_bytes as f64 / 1073741824.0,
+        est.working_bytes as f64 / 1073741824.0,
         est.total_bytes() as f64 / 1073741824.0
     );
     let mut client = CkksClient::from_seed(params.clone(), 2026);

@@ -101,7 +101,7 @@ fn bootstrap_twenty_times_in_a_row() {
 }
 
 #[test]
-fn key_generation_refuses_when_over_budget() {
+fn bootstrap_key_generation_refuses_when_over_budget() {
     let mut preset = presets::insecure_boot_n12();
     let params = CkksParams::new(&preset.params).unwrap();
     let est = estimate_memory(&params, &preset.config, &KeyRequest::default()).unwrap();

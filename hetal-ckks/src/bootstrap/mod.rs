@@ -179,8 +179,8 @@ pub mod presets {
             stc_groups: 3,
             evalmod: EvalModSpec {
                 k: 32.0,
-                degree: 127,
-                double_angle: 2,
+                degree: 63,
+                double_angle: 3,
             },
         };
         let boot = circuit.depth() as usize;
@@ -249,12 +249,16 @@ pub struct MemoryEstimate {
     pub diagonals: usize,
     /// Bytes of the encoded DFT diagonals.
     pub plaintext_bytes: u64,
+    /// Working memory of one bootstrap: 80 ciphertexts at the top level (hoisted baby steps,
+    /// Chebyshev powers, key-switching buffers). On `BOOT_N16` the measured peak exceeded keys plus
+    /// diagonals by 2.0 GiB; this term is 2.0 GiB there.
+    pub working_bytes: u64,
 }
 
 impl MemoryEstimate {
-    /// Keys plus plaintexts.
+    /// Keys plus plaintexts plus working memory.
     pub fn total_bytes(&self) -> u64 {
-        self.keys as u64 * self.bytes_per_key + self.plaintext_bytes
+        self.keys as u64 * self.bytes_per_key + self.plaintext_bytes + self.working_bytes
     }
 }
 
@@ -306,11 +310,13 @@ pub fn estimate_memory(
         plaintext_bytes += (m.diagonals().len() * (level + 1) * p.n * 8) as u64;
         level -= 1;
     }
+    let working_bytes = (80 * 2 * (top as usize + 1) * p.n * 8) as u64;
     Ok(MemoryEstimate {
         keys,
         bytes_per_key,
         diagonals,
         plaintext_bytes,
+        working_bytes,
     })
 }
 
@@ -352,12 +358,13 @@ pub fn generate_bootstrap_keys(
     if est.total_bytes() > budget {
         return Err(Error::BootstrapUnavailable {
             reason: format!(
-                "the bootstrapping key set needs {:.2} GiB ({} keys of {:.1} MiB, {} diagonals {:.2} GiB) but the budget is {:.2} GiB",
+                "the bootstrapping key set needs {:.2} GiB ({} keys of {:.1} MiB, {} diagonals {:.2} GiB, working memory {:.2} GiB) but the budget is {:.2} GiB",
                 gib(est.total_bytes()),
                 est.keys,
                 est.bytes_per_key as f64 / (1 << 20) as f64,
                 est.diagonals,
                 gib(est.plaintext_bytes),
+                gib(est.working_bytes),
                 gib(budget)
             ),
         });
