@@ -197,3 +197,39 @@ fn early_stopping_stops_where_the_reference_stops() {
         .fold(0.0, f64::max);
     assert!(diff < 1e-9, "max weight difference {diff:e}");
 }
+
+#[test]
+fn a_non_ideal_modulus_chain_gives_the_same_model() {
+    // Primes near 2^40 (as a CKKS preset has): scales drift from 2^40 and every level has its
+    // own canonical scale; the training must manage them and give the same model.
+    let primes: Vec<u64> = std::iter::once((1u64 << 58) - 27)
+        .chain((1..=12u64).map(|i| {
+            if i % 2 == 0 {
+                (1u64 << 40) + 1 + 6 * i
+            } else {
+                (1u64 << 40) - 87 - 10 * i
+            }
+        }))
+        .collect();
+    let chain = hetal_traits::mock::MockParams::from_chain(1024, &primes, (1u64 << 40) as f64)
+        .with_bootstrap(3, 12, 1.0);
+    let splits = Splits::digits(1).unwrap().truncated(256, 60, 200);
+    let cfg = TrainConfig {
+        learning_rate: 1.0,
+        batch_size: 64,
+        epochs: 2,
+        patience: None,
+        optimizer: Optimizer::Nesterov,
+        seed: 2,
+    };
+    let (m1, r1) = run(&splits, &cfg, chain);
+    let (m2, r2) = run(&splits, &cfg, common::fgb_like(1024));
+    let diff = m1
+        .weights
+        .iter()
+        .zip(&m2.weights)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(diff < 1e-9, "max weight difference {diff:e}");
+    assert_eq!(r1.test_accuracy, r2.test_accuracy);
+}

@@ -149,6 +149,10 @@ pub struct BackendArgs {
     /// Seed of the client's key (mock: its key identity and encryption noise).
     #[arg(long, default_value_t = 7)]
     pub key_seed: u64,
+    /// Give the mock the modulus chain of a hetal-ckks preset (e.g. `N16_L12`), so that scales
+    /// evolve exactly as with those primes; `--levels` is then the preset's level count.
+    #[arg(long)]
+    pub chain: Option<String>,
 }
 
 impl BackendArgs {
@@ -164,8 +168,20 @@ impl BackendArgs {
         if !self.slots.is_power_of_two() || self.slots < 16 {
             return Err(format!("--slots {} must be a power of two >= 16", self.slots).into());
         }
-        Ok(MockParams::ideal(self.slots, self.levels, 40.0)
-            .with_bootstrap(self.bootstrap_min_level, self.levels, self.bootstrap_bound)
+        let params = match &self.chain {
+            None => MockParams::ideal(self.slots, self.levels, 40.0),
+            Some(name) => {
+                let lit = hetal_ckks::presets::all()
+                    .into_iter()
+                    .find(|p| p.name.eq_ignore_ascii_case(name))
+                    .ok_or_else(|| format!("unknown preset {name:?} for --chain"))?;
+                let ckks = hetal_ckks::CkksParams::new(&lit)?;
+                MockParams::from_chain(self.slots, &ckks.q_primes(), lit.log_scale.exp2())
+            }
+        };
+        let top = params.max_level().0;
+        Ok(params
+            .with_bootstrap(self.bootstrap_min_level.min(top), top, self.bootstrap_bound)
             .with_noise(self.noise))
     }
 }
