@@ -209,7 +209,7 @@ impl KeyGenerator for CkksClient {
     fn generate_evaluation_keys(&mut self, request: &KeyRequest) -> Result<EvaluationKeys> {
         if request.bootstrapping {
             return Err(Error::BootstrapUnavailable {
-                reason: "hetal-ckks does not implement bootstrapping yet".into(),
+                reason: "the leveled key generator makes no bootstrapping keys: use hetal_ckks::bootstrap::generate_bootstrap_keys with a bootstrappable preset from hetal_ckks::bootstrap::presets".into(),
             });
         }
         let p = self.enc.params.clone();

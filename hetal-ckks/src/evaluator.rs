@@ -10,6 +10,7 @@ use hetal_traits::{
     BootstrapInfo, Complex64, Encoder, Error, Evaluator, Level, Operation, Result, RotStep, Scale,
     drop_scale_factor,
 };
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// One limb of each of the three tensor-product outputs, with its position.
@@ -112,15 +113,28 @@ impl CkksEvaluator {
         }
     }
 
-    fn aligned(&self, a: &Ciphertext, b: &Ciphertext) -> Result<(Ciphertext, Ciphertext)> {
+    /// Both operands at the lower of their levels; borrowed (no copy) when already there.
+    fn aligned<'a>(
+        &self,
+        a: &'a Ciphertext,
+        b: &'a Ciphertext,
+    ) -> Result<(Cow<'a, Ciphertext>, Cow<'a, Ciphertext>)> {
         self.check_ct(a)?;
         self.check_ct(b)?;
-        let l = Level(a.level.min(b.level) as u32);
-        Ok((self.drop_impl(a, l)?, self.drop_impl(b, l)?))
+        let l = a.level.min(b.level);
+        let at = |x: &'a Ciphertext| -> Result<Cow<'a, Ciphertext>> {
+            if x.level == l {
+                Ok(Cow::Borrowed(x))
+            } else {
+                Ok(Cow::Owned(self.drop_impl(x, Level(l as u32))?))
+            }
+        };
+        Ok((at(a)?, at(b)?))
     }
 
     fn addsub(&self, a: &Ciphertext, b: &Ciphertext, sub: bool) -> Result<Ciphertext> {
-        let (mut a, b) = self.aligned(a, b)?;
+        let (a, b) = self.aligned(a, b)?;
+        let mut a = a.into_owned();
         if !Scale(a.scale).matches(Scale(b.scale)) {
             return Err(Error::ScaleMismatch {
                 op: Operation::Add,
@@ -224,7 +238,7 @@ impl CkksEvaluator {
     fn mul_impl(&self, a: &Ciphertext, b: &Ciphertext, square: bool) -> Result<Ciphertext> {
         let (a, b) = if square {
             self.check_ct(a)?;
-            (a.clone(), a.clone())
+            (Cow::Borrowed(a), Cow::Borrowed(a))
         } else {
             self.aligned(a, b)?
         };
@@ -276,10 +290,12 @@ impl CkksEvaluator {
         ring::scratch::give(k0);
         ring::scratch::give(k1);
         Ok(Ciphertext {
+            params_id: a.params_id,
+            key_id: a.key_id,
+            level: a.level,
             c0: d0,
             c1: d1,
             scale: a.scale * b.scale,
-            ..a
         })
     }
 
@@ -568,7 +584,7 @@ impl Evaluator for CkksEvaluator {
     fn bootstrap(&self, a: &Ciphertext) -> Result<Ciphertext> {
         self.check_ct(a)?;
         Err(Error::BootstrapUnavailable {
-            reason: "hetal-ckks does not implement bootstrapping yet".into(),
+            reason: "the leveled evaluator cannot bootstrap: use hetal_ckks::bootstrap::{generate_bootstrap_keys, BootstrappingEvaluator} with a bootstrappable preset from hetal_ckks::bootstrap::presets".into(),
         })
     }
 }

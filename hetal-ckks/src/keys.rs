@@ -120,15 +120,27 @@ impl SwitchingKey {
         s_from: &[u64],
         rng: &mut R,
     ) -> Self {
+        use rayon::prelude::*;
         let n = p.n;
         let basis: Vec<usize> = (0..p.moduli.len()).collect();
-        let rows = p
+        // Randomness is drawn sequentially (seed, then error, per digit) so that a seeded
+        // generator gives the same key whatever the thread count; the rows are then built in
+        // parallel.
+        let draws: Vec<(Seed, Vec<i64>)> = p
             .digits
             .iter()
-            .map(|d| {
+            .map(|_| {
                 let seed = new_seed(rng);
+                (seed, gaussian(rng, n, p.literal.sigma))
+            })
+            .collect();
+        let rows = p
+            .digits
+            .par_iter()
+            .zip(draws.into_par_iter())
+            .map(|(d, (seed, err))| {
                 let a = uniform_from_seed(p, &seed, &basis);
-                let e = ring::small_to_ntt(p, &gaussian(rng, n, p.literal.sigma), &basis);
+                let e = ring::small_to_ntt(p, &err, &basis);
                 let mut b = ring::mul(p, &a, &sk.ntt, &basis);
                 ring::neg_assign(p, &mut b, &basis);
                 ring::add_assign(p, &mut b, &e, &basis);
@@ -152,8 +164,9 @@ impl SwitchingKey {
     /// Rebuilds a key from its `b` parts and seeds (expanding every `a`).
     pub(crate) fn from_compressed(p: &CkksParams, parts: Vec<(Vec<u64>, Seed)>) -> Self {
         let basis: Vec<usize> = (0..p.moduli.len()).collect();
+        use rayon::prelude::*;
         let rows = parts
-            .into_iter()
+            .into_par_iter()
             .map(|(b, seed)| KeyRow {
                 a: uniform_from_seed(p, &seed, &basis),
                 b,
