@@ -156,7 +156,7 @@ fn sub<E: Evaluator>(ev: &E, a: &Packed<E>, b: &Packed<E>) -> Result<Packed<E>> 
     )?)
 }
 
-fn expect(
+fn check_matrix(
     m: &PackedMatrix<impl Clone>,
     what: &str,
     rows: usize,
@@ -235,14 +235,14 @@ impl<E: Evaluator> Server<E> {
         let mut train_y = Vec::new();
         for (i, (x, y)) in data.train_x.iter().zip(&data.train_y).enumerate() {
             let (x, y) = (x.to_packed()?, y.to_packed()?);
-            expect(
+            check_matrix(
                 &x,
                 &format!("batch {i} features"),
                 plan.batch_rows[i],
                 width,
                 shape,
             )?;
-            expect(
+            check_matrix(
                 &y,
                 &format!("batch {i} labels"),
                 plan.batch_rows[i],
@@ -253,9 +253,9 @@ impl<E: Evaluator> Server<E> {
             train_y.push(y);
         }
         let val_x = data.val_x.to_packed()?;
-        expect(&val_x, "validation features", plan.val_rows, width, shape)?;
+        check_matrix(&val_x, "validation features", plan.val_rows, width, shape)?;
         let w = data.initial_weights.to_packed()?;
-        expect(&w, "initial weights", c, width, shape)?;
+        check_matrix(&w, "initial weights", c, width, shape)?;
         let refresher = Refresher::new(&ev);
         let logit_bound = softmax.input_bound();
         Ok(Server {
@@ -293,12 +293,12 @@ impl<E: Evaluator> Server<E> {
         let (c, width) = (s.plan.padded_classes, s.plan.width());
         let w = ckpt.w.to_packed()?;
         let v = ckpt.v.to_packed()?;
-        expect(&w, "checkpoint weights", c, width, s.shape)?;
-        expect(&v, "checkpoint look-ahead weights", c, width, s.shape)?;
+        check_matrix(&w, "checkpoint weights", c, width, s.shape)?;
+        check_matrix(&v, "checkpoint look-ahead weights", c, width, s.shape)?;
         s.best = match &ckpt.best {
             Some((e, m)) => {
                 let m = m.to_packed()?;
-                expect(&m, "checkpoint best weights", c, width, s.shape)?;
+                check_matrix(&m, "checkpoint best weights", c, width, s.shape)?;
                 Some((*e, m))
             }
             None => None,
@@ -442,7 +442,7 @@ impl<E: Evaluator> Server<E> {
     /// bias column included) under the best weights.
     pub fn infer(&mut self, x: &EncMatrix<Ct<E>>) -> Result<EncMatrix<Ct<E>>> {
         let x = x.to_packed()?;
-        expect(
+        check_matrix(
             &x,
             "inference features",
             x.rows(),
