@@ -262,11 +262,20 @@ impl CkksEvaluator {
                     &b.c0[r.clone()],
                     &b.c1[r],
                 );
-                for c in 0..n {
-                    x0[c] = m.mul(a0[c], b0[c]);
-                    x1[c] = m
-                        .reduce_u128(a0[c] as u128 * b1[c] as u128 + a1[c] as u128 * b0[c] as u128);
-                    x2[c] = m.mul(a1[c], b1[c]);
+                if m.is_small() {
+                    for c in 0..n {
+                        x0[c] = m.mul_small(a0[c], b0[c]);
+                        x1[c] = m.add(m.mul_small(a0[c], b1[c]), m.mul_small(a1[c], b0[c]));
+                        x2[c] = m.mul_small(a1[c], b1[c]);
+                    }
+                } else {
+                    for c in 0..n {
+                        x0[c] = m.mul(a0[c], b0[c]);
+                        x1[c] = m.reduce_u128(
+                            a0[c] as u128 * b1[c] as u128 + a1[c] as u128 * b0[c] as u128,
+                        );
+                        x2[c] = m.mul(a1[c], b1[c]);
+                    }
                 }
             };
             if d0.len() >= 1 << 15 {

@@ -94,8 +94,14 @@ pub fn neg_assign(p: &CkksParams, a: &mut [u64], basis: &[usize]) {
 pub fn mul_assign(p: &CkksParams, a: &mut [u64], b: &[u64], basis: &[usize]) {
     zip_limbs(a, b, p.n, basis, |_, g, x, y| {
         let m = p.moduli[g];
-        for (u, &v) in x.iter_mut().zip(y) {
-            *u = m.mul(*u, v);
+        if m.is_small() {
+            for (u, &v) in x.iter_mut().zip(y) {
+                *u = m.mul_small(*u, v);
+            }
+        } else {
+            for (u, &v) in x.iter_mut().zip(y) {
+                *u = m.mul(*u, v);
+            }
         }
     });
 }
