@@ -236,3 +236,31 @@ fn train_resumes_from_its_checkpoint() {
     );
     assert_eq!(test_accuracy(&rest), whole);
 }
+
+#[test]
+fn help_and_preset_chains() {
+    for sub in [
+        &["train"][..],
+        &["client", "keygen"],
+        &["client", "evaluate"],
+        &["server", "train"],
+        &["server", "infer"],
+    ] {
+        let help = ok(&[sub, &["--help"]].concat());
+        assert!(help.contains("Usage: hetal"), "{help}");
+    }
+    let out = hetal(&["train", "--quiet", "--chain", "NO_SUCH_PRESET"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NO_SUCH_PRESET"));
+    // The mock with a real preset's primes trains to the same model as the ideal chain.
+    let base: Vec<&str> = [&["train", "--quiet", "--no-reference"], SMALL].concat();
+    let ideal = test_accuracy(&ok(&base));
+    let real = test_accuracy(&ok(&[base.as_slice(), &["--chain", "N16_L12"]].concat()));
+    assert_eq!(ideal, real);
+    // --stop-after-epochs needs a checkpoint directory.
+    assert!(
+        !hetal(&[base.as_slice(), &["--stop-after-epochs", "1"]].concat())
+            .status
+            .success()
+    );
+}
