@@ -94,7 +94,7 @@ fn every_method_matches_its_plain_reference_and_depth() {
 /// (`hetal softmax-error`, 10^6 rows per range) with a margin; the samples here are far fewer.
 fn documented_error(m: SoftmaxMethod) -> f64 {
     match m {
-        SoftmaxMethod::Asoftmax => 2.1e-2,
+        SoftmaxMethod::Asoftmax => 2.5e-2,
         SoftmaxMethod::AsoftmaxPrecise => 1.0e-2,
         SoftmaxMethod::AsoftmaxOriginal => 2e-6,
         SoftmaxMethod::Hong => 0.6,
