@@ -1,7 +1,9 @@
 //! Criterion benchmarks of the encrypted matrix products on the exact mock at 32768 slots
 //! (HETAL's Table 7 shapes, s0 = a): ids `matmul/<algorithm>/<a>x<b>x<c>`, e.g.
 //! `matmul/diag_abt/1024x769x8`, `matmul/diag_atb/1024x769x8` (DiagATB with the variant chosen
-//! by the levels, both inputs at the top level), `matmul/col_major/...`, `matmul/row_major/...`.
+//! by the levels, both inputs at the top level), `matmul/col_major/...`, `matmul/row_major/...`;
+//! the baselines named alike for both products get a suffix: `matmul/jin_abt/...`,
+//! `matmul/jin_atb/...`, `matmul/volley_revolver_abt/...`, `matmul/volley_revolver_atb/...`.
 //!
 //! Jin et al. and Volley Revolver run only where their predicted op count stays below
 //! `MAX_OPS` (they need up to 184560 rotations per product on these shapes); `hetal matmul`
@@ -61,7 +63,12 @@ fn bench_matmul(c: &mut Criterion) {
             let (ca, cb) = algo
                 .encrypt_inputs(&mut client, &x, &w, dims.shape, top, top)
                 .expect("encrypt");
-            group.bench_function(format!("{algo}/{dims}"), |bch| {
+            let id = if AtbAlgorithm::ALL.iter().any(|b| b.name() == algo.name()) {
+                format!("{algo}_abt/{dims}")
+            } else {
+                format!("{algo}/{dims}")
+            };
+            group.bench_function(id, |bch| {
                 bch.iter_batched(
                     || (),
                     |_| black_box(algo.multiply(&ev, &ca, &cb).expect("multiply")),
@@ -78,7 +85,12 @@ fn bench_matmul(c: &mut Criterion) {
             let (ca, cb) = algo
                 .encrypt_inputs(&mut client, &p, &x, dims.shape, top, top)
                 .expect("encrypt");
-            group.bench_function(format!("{algo}/{dims}"), |bch| {
+            let id = if AbtAlgorithm::ALL.iter().any(|b| b.name() == algo.name()) {
+                format!("{algo}_atb/{dims}")
+            } else {
+                format!("{algo}/{dims}")
+            };
+            group.bench_function(id, |bch| {
                 bch.iter_batched(
                     || (),
                     |_| black_box(algo.multiply(&ev, &ca, &cb).expect("multiply")),
