@@ -107,7 +107,8 @@ impl Modulus {
     #[inline(always)]
     pub fn mul_small(&self, a: u64, b: u64) -> u64 {
         debug_assert!(self.is_small() && a < self.q && b < self.q);
-        let qhat = (a as f64 * b as f64 * self.inv_f64) as u64;
+        // Signed conversions are single instructions (the values are below 2^50).
+        let qhat = (a as i64 as f64 * b as i64 as f64 * self.inv_f64) as i64 as u64;
         let r = a.wrapping_mul(b).wrapping_sub(qhat.wrapping_mul(self.q)) as i64;
         let q = self.q as i64;
         let r = if r < 0 { r + q } else { r };
