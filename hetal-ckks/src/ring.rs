@@ -1,7 +1,9 @@
 //! Limb-wise kernels on RNS polynomials stored limb-major in one `Vec<u64>` (`limbs × N`).
 //!
-//! A basis is a list of global prime indices into [`CkksParams::moduli`]. Limbs are processed in
-//! parallel with rayon when the work is large enough; everything also runs on one thread.
+//! A basis is a list of global prime indices into the parameters' combined prime list (`q_0 .. q_L`
+//! then the special primes; see [`CkksParams::q_primes`] and [`CkksParams::p_primes`]). Limbs are
+//! processed in parallel with rayon when the work is large enough; everything also runs on one
+//! thread.
 
 use crate::params::CkksParams;
 use rayon::prelude::*;
