@@ -299,7 +299,7 @@ mod tests {
                 let scalar = ScalarNtt::with_root(n, q, psi).unwrap();
                 assert_eq!(backend_root(&scalar), Some(psi));
                 let a: Vec<u64> = (0..n as u64)
-                    .map(|i| (i * 0x9E37_79B9_7F4A_7C15) % q)
+                    .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % q)
                     .collect();
                 let mut b1 = a.clone();
                 let mut b2 = a.clone();
