@@ -191,6 +191,7 @@ impl Decryptor for CkksClient {
                 "ciphertext encrypted under another secret key",
             ));
         }
+        ct.validate(p)?;
         let basis = ring::q_basis(ct.level);
         let mut data = ring::mul(p, &ct.c1, &self.sk.limbs(p, &basis), &basis);
         ring::add_assign(p, &mut data, &ct.c0, &basis);

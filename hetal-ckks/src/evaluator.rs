@@ -85,6 +85,16 @@ impl CkksEvaluator {
                 "ciphertext encrypted under a key these evaluation keys do not belong to",
             ));
         }
+        // Ciphertexts deserialised inside larger messages are checked for their structure only.
+        let len = self.p().n * (a.level + 1);
+        if a.level > self.p().max_level() || a.c0.len() != len || a.c1.len() != len {
+            return Err(Error::invalid(format!(
+                "malformed ciphertext: level {}, {} and {} residues",
+                a.level,
+                a.c0.len(),
+                a.c1.len()
+            )));
+        }
         Ok(())
     }
 

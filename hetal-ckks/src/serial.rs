@@ -479,3 +479,133 @@ impl EvaluationKeys {
         })
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// serde for ciphertexts embedded in larger messages (hetal-nn's protocol and checkpoints).
+
+/// A ciphertext inside another serde message: no header (the enclosing message has its own),
+/// the parameter identity instead of the parameters.
+#[derive(Serialize, Deserialize)]
+struct EmbeddedCiphertext {
+    log_n: u8,
+    params_id: u64,
+    key_id: u64,
+    level: u32,
+    scale: f64,
+    c0: Packed,
+    c1: Packed,
+}
+
+/// The largest level an embedded ciphertext may declare (no preset comes close).
+const MAX_EMBEDDED_LEVEL: u32 = 255;
+
+/// Unpacks `limbs` limbs of `n` residues without knowing the primes (they are checked against
+/// the evaluator's parameters by [`Ciphertext::validate`]).
+fn unpack_unchecked(
+    packed: &Packed,
+    n: usize,
+    limbs: usize,
+) -> std::result::Result<Vec<u64>, String> {
+    if packed.widths.len() != limbs {
+        return Err(format!(
+            "{} limbs where {limbs} were expected",
+            packed.widths.len()
+        ));
+    }
+    if packed.widths.iter().any(|&w| !(1..=8).contains(&w)) {
+        return Err("invalid residue width".into());
+    }
+    let total: usize = packed.widths.iter().map(|&w| w as usize * n).sum();
+    if packed.bytes.len() != total {
+        return Err("polynomial data has the wrong length".into());
+    }
+    let mut out = Vec::with_capacity(n * limbs);
+    let mut off = 0;
+    for &w in &packed.widths {
+        let w = w as usize;
+        out.extend(packed.bytes[off..off + w * n].chunks_exact(w).map(|chunk| {
+            let mut b = [0u8; 8];
+            b[..w].copy_from_slice(chunk);
+            u64::from_le_bytes(b)
+        }));
+        off += w * n;
+    }
+    Ok(out)
+}
+
+/// Ciphertexts serialise as part of larger serde messages (e.g. hetal-nn's encrypted data and
+/// checkpoints). Deserialisation checks the structure (ring degree, level, lengths, scale);
+/// residues below their primes and the parameter identity are checked by
+/// [`Ciphertext::validate`] against the receiver's parameters, which the evaluator's operations
+/// also check (identity and shape) on every input. For a stand-alone blob with full validation
+/// use [`Ciphertext::to_bytes`] / [`Ciphertext::from_bytes`].
+impl Serialize for Ciphertext {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let n = self.c0.len() / (self.level + 1);
+        EmbeddedCiphertext {
+            log_n: n.trailing_zeros() as u8,
+            params_id: self.params_id,
+            key_id: self.key_id,
+            level: self.level as u32,
+            scale: self.scale,
+            c0: pack(&self.c0, n),
+            c1: pack(&self.c1, n),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ciphertext {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let w = EmbeddedCiphertext::deserialize(d)?;
+        if !(1..=17).contains(&w.log_n) {
+            return Err(D::Error::custom(format!(
+                "invalid ring degree 2^{}",
+                w.log_n
+            )));
+        }
+        if w.level > MAX_EMBEDDED_LEVEL {
+            return Err(D::Error::custom(format!("invalid level {}", w.level)));
+        }
+        if !(w.scale.is_finite() && w.scale > 0.0) {
+            return Err(D::Error::custom("invalid scale"));
+        }
+        let n = 1usize << w.log_n;
+        let limbs = w.level as usize + 1;
+        let c0 = unpack_unchecked(&w.c0, n, limbs).map_err(D::Error::custom)?;
+        let c1 = unpack_unchecked(&w.c1, n, limbs).map_err(D::Error::custom)?;
+        Ok(Ciphertext {
+            params_id: w.params_id,
+            key_id: w.key_id,
+            level: w.level as usize,
+            scale: w.scale,
+            c0,
+            c1,
+        })
+    }
+}
+
+impl Ciphertext {
+    /// Full validation against `p`: parameter identity, level, lengths, every residue below its
+    /// prime. Use it on ciphertexts received inside serde messages.
+    pub fn validate(&self, p: &CkksParams) -> Result<()> {
+        check_params(p, self.params_id, "ciphertext")?;
+        let level = check_level(p, self.level as u32)?;
+        check_scale(self.scale)?;
+        let n = p.n;
+        let basis = ring::q_basis(level);
+        for poly in [&self.c0, &self.c1] {
+            if poly.len() != n * basis.len() {
+                return Err(bad("polynomial data has the wrong length"));
+            }
+            for (limb, &g) in poly.chunks_exact(n).zip(&basis) {
+                let q = p.moduli[g].q;
+                if limb.iter().any(|&x| x >= q) {
+                    return Err(bad("residue out of range"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

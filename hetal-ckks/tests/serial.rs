@@ -168,3 +168,85 @@ proptest! {
         read_all(&b);
     }
 }
+
+/// A size limit, as every reader of untrusted messages must set.
+fn limited() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<{ 1 << 24 }>()
+}
+
+fn embed(ct: &Ciphertext) -> Vec<u8> {
+    bincode::serde::encode_to_vec(("message", ct), limited()).unwrap()
+}
+
+fn unembed(bytes: &[u8]) -> Option<Ciphertext> {
+    bincode::serde::decode_from_slice::<(String, Ciphertext), _>(bytes, limited())
+        .ok()
+        .map(|((_, ct), _)| ct)
+}
+
+#[test]
+fn embedded_ciphertexts_round_trip_and_are_validated() {
+    let f = fixture();
+    let mut c = CkksClient::from_seed(f.params.clone(), 11);
+    let ct = c.encrypt_real(&[1.0, -2.0], Level(2)).unwrap();
+    let back = unembed(&embed(&ct)).unwrap();
+    assert_eq!(back, ct);
+    back.validate(&f.params).unwrap();
+    // A ciphertext of other parameters deserialises but does not validate, nor evaluate.
+    let other = CkksParams::new(&presets::insecure_test_n11()).unwrap();
+    let mut c2 = CkksClient::from_seed(other.clone(), 11);
+    let foreign = unembed(&embed(&c2.encrypt_real(&[1.0], Level(1)).unwrap())).unwrap();
+    assert!(matches!(
+        foreign.validate(&f.params),
+        Err(Error::ParameterMismatch { .. })
+    ));
+    assert!(c.decrypt(&foreign).is_err());
+    // A residue above its prime is caught by `validate` (and so by decryption). At level 0 the
+    // one 55-bit limb is packed in 7 bytes: set the last residue of c1 to 2^56 - 1 ≥ q_0.
+    assert!(f.params.q_primes()[0] < 1 << 56);
+    let ct = c.encrypt_real(&[1.0], Level(0)).unwrap();
+    let mut bytes = embed(&ct);
+    let len = bytes.len();
+    for x in &mut bytes[len - 7..] {
+        *x = 0xff;
+    }
+    let bad = unembed(&bytes).unwrap();
+    assert!(matches!(
+        bad.validate(&f.params),
+        Err(Error::InvalidInput { .. })
+    ));
+    assert!(matches!(c.decrypt(&bad), Err(Error::InvalidInput { .. })));
+}
+
+#[test]
+fn embedded_ciphertexts_with_a_wrong_shape_are_errors() {
+    let f = fixture();
+    let mut c = CkksClient::from_seed(f.params.clone(), 11);
+    let keys = c.generate_evaluation_keys(&KeyRequest::default()).unwrap();
+    let ev = CkksEvaluator::new(f.params.clone(), keys).unwrap();
+    let ct = c.encrypt_real(&[1.0], Level(2)).unwrap();
+    // Change the declared level of the embedded form (after the tag string and log_n, params_id,
+    // key_id): the lengths no longer match and deserialisation fails.
+    let bytes = embed(&ct);
+    for i in 0..bytes.len().min(64) {
+        for v in [0u8, 1, 3, 200] {
+            let mut b = bytes.clone();
+            b[i] = v;
+            if let Some(x) = unembed(&b) {
+                // Whatever deserialises must give an error or a result, never a panic.
+                let _ = ev.add(&x, &x);
+                let _ = ev.rescale(&x);
+                let _ = c.decrypt(&x);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn embedded_random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = unembed(&bytes);
+    }
+}
