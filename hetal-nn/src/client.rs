@@ -57,6 +57,7 @@ impl Plan {
             report_train_loss: true,
             weight_bound,
             softmax: softmax.to_string(),
+            encrypt_level: None,
         })
     }
 
@@ -144,7 +145,11 @@ where
 
     fn encrypt_matrix(&mut self, m: &Matrix) -> Result<EncMatrix<<K as Encryptor>::Ciphertext>> {
         let shape = self.plan.shape()?;
-        let level = self.backend.max_level();
+        let top = self.backend.max_level();
+        let level = self
+            .plan
+            .encrypt_level
+            .map_or(top, |l| hetal_traits::Level(l).min(top));
         Ok(EncMatrix::from_packed(&PackedMatrix::encrypt(
             &mut self.backend,
             m,
@@ -155,7 +160,7 @@ where
     }
 
     /// Encrypts the training batches (features with bias, one-hot labels), the validation
-    /// features and zero initial weights, all at the top level.
+    /// features and zero initial weights, all at [`Plan::encrypt_level`] (default: the top level).
     pub fn encrypt_data(
         &mut self,
         splits: &Splits,

@@ -132,6 +132,12 @@ pub struct Plan {
     pub weight_bound: f64,
     /// The name of the softmax approximation the server runs (the keys are generated for it).
     pub softmax: String,
+    /// The level the client encrypts at; `None`: the backend's top level. A bootstrappable CKKS
+    /// backend's top level lies far above its bootstrapping output level: encrypting the data
+    /// there makes every product with them pay for the extra limbs (the features are reused by
+    /// every step and never refreshed), so the CKKS training encrypts at the output level.
+    #[serde(default)]
+    pub encrypt_level: Option<u32>,
 }
 
 impl Plan {
@@ -264,8 +270,10 @@ impl<C> MessageKind for Checkpoint<C> {
     const KIND: &'static str = "checkpoint";
 }
 
-fn bincode_config() -> bincode::config::Configuration {
-    bincode::config::standard()
+/// bincode's standard encoding with a 16 GiB cap, so that a hostile length prefix is refused
+/// before anything is allocated for it.
+fn bincode_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<{ 1 << 34 }>()
 }
 
 /// Encodes a value with its kind into bytes.

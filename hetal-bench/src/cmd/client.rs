@@ -216,7 +216,7 @@ fn keygen(a: &KeygenArgs) -> CliResult {
         &a.hyper.softmax,
     )?;
     let (_, req) = softmax_and_keys(&plan)?;
-    let mut backend = MockClient::try_new(params.clone(), a.backend.key_seed)?;
+    let mut backend = MockClient::try_new(params.clone(), a.backend.mock_key_seed())?;
     let keys = backend.generate_evaluation_keys(&req)?;
     std::fs::create_dir_all(files.secret().parent().unwrap_or(&a.dir.dir))?;
     write_tagged(
@@ -224,7 +224,7 @@ fn keygen(a: &KeygenArgs) -> CliResult {
         MOCK_SECRET_KIND,
         &MockSecret {
             params,
-            seed: a.backend.key_seed,
+            seed: a.backend.mock_key_seed(),
         },
     )?;
     std::fs::write(files.data_args(), serde_json::to_string_pretty(&a.data)?)?;

@@ -1,18 +1,26 @@
 //! `hetal train`: encrypted softmax-regression training with both roles in one process, and the
 //! argument groups and backend setup that `hetal client` and `hetal server` share.
 
+use hetal_ckks::bootstrap::circuit::CircuitSpec;
+use hetal_ckks::bootstrap::evalmod::EvalModSpec;
+use hetal_ckks::bootstrap::{
+    BootstrapConfig, BootstrapPreset, BootstrappingEvaluator, bootstrappable_literal,
+    estimate_memory, generate_bootstrap_keys,
+};
+use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams, Security};
 use hetal_nn::client::Client;
 use hetal_nn::config::{Optimizer, TrainConfig};
 use hetal_nn::data::Splits;
 use hetal_nn::plain;
 use hetal_nn::protocol::Plan;
+use hetal_nn::report::TrainReport;
 use hetal_nn::report::loss_plot_svg;
 use hetal_nn::server::{Progress, Server};
 use hetal_nn::session::{self, Outcome, RunOptions};
 use hetal_nn::softmax::{LinalgSoftmax, SoftmaxApprox};
-use hetal_traits::KeyGenerator;
-use hetal_traits::counting::Counting;
+use hetal_traits::counting::{Counting, OpCounts, OpKind};
 use hetal_traits::mock::{MockClient, MockEvaluator, MockParams};
+use hetal_traits::{Complex64, Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, RotStep};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -84,12 +92,13 @@ pub struct HyperArgs {
     /// Learning rate.
     #[arg(long, default_value_t = 1.0)]
     pub lr: f64,
-    /// Mini-batch size.
-    #[arg(long, default_value_t = 128)]
-    pub batch: usize,
-    /// Maximum number of epochs.
-    #[arg(long, default_value_t = 10)]
-    pub epochs: usize,
+    /// Mini-batch size (default: 128 on the mock; on CKKS the whole training set up to 2048 rows,
+    /// so that one ciphertext holds all logits of a step and the softmax runs once per step).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Maximum number of epochs (default: 10 on the mock, 4 on CKKS).
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Early-stopping patience in epochs (0: no early stopping).
     #[arg(long, default_value_t = 3)]
     pub patience: usize,
@@ -107,13 +116,32 @@ pub struct HyperArgs {
     pub weight_bound: f64,
 }
 
+/// Defaults of the CKKS training run: full-batch steps (HETAL's unit shape then puts all logits
+/// of a step in one ciphertext) and few epochs, so that `hetal train` finishes within 30 minutes on
+/// 2 cores.
+pub const CKKS_DEFAULT_BATCH: usize = 2048;
+/// See [`CKKS_DEFAULT_BATCH`].
+pub const CKKS_DEFAULT_EPOCHS: usize = 4;
+
 impl HyperArgs {
-    /// The training configuration.
+    /// The training configuration with the mock's defaults.
     pub fn config(&self) -> CliResult<TrainConfig> {
+        self.config_with(128, 10)
+    }
+
+    /// The training configuration with the defaults of `backend`.
+    pub fn config_for(&self, backend: Backend) -> CliResult<TrainConfig> {
+        match backend {
+            Backend::Mock => self.config_with(128, 10),
+            Backend::Ckks => self.config_with(CKKS_DEFAULT_BATCH, CKKS_DEFAULT_EPOCHS),
+        }
+    }
+
+    fn config_with(&self, batch: usize, epochs: usize) -> CliResult<TrainConfig> {
         let c = TrainConfig {
             learning_rate: self.lr,
-            batch_size: self.batch,
-            epochs: self.epochs,
+            batch_size: self.batch.unwrap_or(batch),
+            epochs: self.epochs.unwrap_or(epochs),
             patience: (self.patience > 0).then_some(self.patience),
             optimizer: Optimizer::parse(&self.optimizer)?,
             seed: self.seed,
@@ -123,66 +151,160 @@ impl HyperArgs {
     }
 }
 
+/// The HE backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Backend {
+    /// The plaintext mock (exact arithmetic with CKKS's level, scale and key rules).
+    Mock,
+    /// hetal-ckks with bootstrapping.
+    Ckks,
+}
+
 /// The backend and its parameters.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
 pub struct BackendArgs {
-    /// The HE backend. Only `mock` (exact plaintext arithmetic with CKKS's level, scale and key
-    /// rules, optional Gaussian noise) is wired for training yet.
-    #[arg(long, default_value = "mock")]
-    pub backend: String,
-    /// Slot count (a power of two).
-    #[arg(long, default_value_t = 4096)]
-    pub slots: usize,
-    /// Levels of a fresh ciphertext (HEaaN FGb: 12).
+    /// The HE backend: `ckks` (hetal-ckks with bootstrapping; the default of `hetal train`) or
+    /// `mock` (exact plaintext arithmetic with CKKS's level, scale and key rules, optional
+    /// Gaussian noise; the default of the two-process commands).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// CKKS: the bootstrappable preset, `boot-n16` (N = 2^16, 32768 slots, 9 levels after each
+    /// bootstrap, scale 2^40) or the insecure test preset `insecure-boot-n12-l9` (N = 2^12).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// CKKS: worker threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Mock: slot count (a power of two; default 4096).
+    #[arg(long)]
+    pub slots: Option<usize>,
+    /// Mock: levels of a fresh ciphertext (HEaaN FGb: 12).
     #[arg(long, default_value_t = 12)]
     pub levels: u32,
-    /// The lowest level bootstrapping accepts (FGb: 3); it refreshes to `--levels`.
+    /// Mock: the lowest level bootstrapping accepts (FGb: 3); it refreshes to `--levels`.
     #[arg(long, default_value_t = 3)]
     pub bootstrap_min_level: u32,
-    /// Bootstrapping input range [-B, B] of the mock (values beyond it are scaled down by a
-    /// power of two before bootstrapping, one level).
+    /// Mock: bootstrapping input range [-B, B] (values beyond it are scaled down by a power of
+    /// two before bootstrapping, one level).
     #[arg(long, default_value_t = 1.0)]
     pub bootstrap_bound: f64,
-    /// Standard deviation of the mock's simulated CKKS noise (0: exact).
+    /// Mock: standard deviation of the simulated CKKS noise (0: exact).
     #[arg(long, default_value_t = 0.0)]
     pub noise: f64,
-    /// Seed of the client's key (mock: its key identity and encryption noise).
-    #[arg(long, default_value_t = 7)]
-    pub key_seed: u64,
-    /// Give the mock the modulus chain of a hetal-ckks preset (e.g. `N16_L12`), so that scales
-    /// evolve exactly as with those primes; `--levels` is then the preset's level count.
+    /// Seed of the client's key. Mock: its key identity and encryption noise (default 7). CKKS:
+    /// a seeded (reproducible, for tests only) secret key and encryption randomness; without it
+    /// the operating system's randomness is used.
+    #[arg(long)]
+    pub key_seed: Option<u64>,
+    /// Mock: the modulus chain of a hetal-ckks preset (e.g. `N16_L12`), so that scales evolve
+    /// exactly as with those primes; `--levels` is then the preset's level count.
     #[arg(long)]
     pub chain: Option<String>,
 }
 
+/// The insecure bootstrappable test preset of `hetal train --preset insecure-boot-n12-l9`: N = 2^12
+/// (2048 slots) with 9 levels after each bootstrap, like `boot-n16`. **Insecure**: for tests.
+pub fn insecure_boot_n12_l9() -> CliResult<BootstrapPreset> {
+    let circuit = CircuitSpec {
+        cts_groups: 3,
+        stc_groups: 3,
+        evalmod: EvalModSpec {
+            k: 12.0,
+            degree: 63,
+            double_angle: 2,
+        },
+    };
+    let params = bootstrappable_literal(
+        "INSECURE_BOOT_N12_L9",
+        12,
+        None,
+        48,
+        9,
+        40,
+        circuit.depth() as usize,
+        60,
+        &[61; 6],
+        5,
+        32,
+        Security::Insecure,
+    )?;
+    Ok(BootstrapPreset {
+        params,
+        config: BootstrapConfig {
+            circuit,
+            precision_bits: 18.0,
+            memory_budget_bytes: None,
+        },
+    })
+}
+
 impl BackendArgs {
+    /// The backend, `default` if none was named.
+    pub fn kind_or(&self, default: Backend) -> CliResult<Backend> {
+        match self
+            .backend
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => Ok(default),
+            Some("mock") => Ok(Backend::Mock),
+            Some("ckks") => Ok(Backend::Ckks),
+            Some(other) => Err(format!("unknown backend {other:?} (ckks, mock)").into()),
+        }
+    }
+
+    /// The CKKS bootstrappable preset (`--preset`, default `boot-n16`).
+    pub fn ckks_preset(&self) -> CliResult<BootstrapPreset> {
+        if self.slots.is_some() || self.chain.is_some() {
+            return Err("--slots and --chain are for the mock; a CKKS preset fixes its slot count and chain".into());
+        }
+        let name = self.preset.as_deref().unwrap_or("boot-n16");
+        match name.to_ascii_lowercase().replace('_', "-").as_str() {
+            "boot-n16" => Ok(hetal_ckks::bootstrap::presets::boot_n16()),
+            "insecure-boot-n12-l9" => insecure_boot_n12_l9(),
+            _ => {
+                Err(format!("unknown CKKS preset {name:?} (boot-n16, insecure-boot-n12-l9)").into())
+            }
+        }
+    }
+
     /// The mock's parameters (an ideal 2^40 chain with bootstrapping).
     pub fn mock_params(&self) -> CliResult<MockParams> {
-        if self.backend != "mock" {
+        if self.kind_or(Backend::Mock)? != Backend::Mock {
             return Err(format!(
-                "backend {:?} is not available for training yet (only `mock`; the CKKS backend needs a bootstrappable preset first)",
-                self.backend
+                "backend {:?} is not available for the two-process commands yet (only `mock`; `hetal train` runs on CKKS)",
+                self.backend.as_deref().unwrap_or_default()
             )
             .into());
         }
-        if !self.slots.is_power_of_two() || self.slots < 16 {
-            return Err(format!("--slots {} must be a power of two >= 16", self.slots).into());
+        if self.preset.is_some() {
+            return Err("--preset is for the CKKS backend".into());
+        }
+        let slots = self.slots.unwrap_or(4096);
+        if !slots.is_power_of_two() || slots < 16 {
+            return Err(format!("--slots {slots} must be a power of two >= 16").into());
         }
         let params = match &self.chain {
-            None => MockParams::ideal(self.slots, self.levels, 40.0),
+            None => MockParams::ideal(slots, self.levels, 40.0),
             Some(name) => {
                 let lit = hetal_ckks::presets::all()
                     .into_iter()
                     .find(|p| p.name.eq_ignore_ascii_case(name))
                     .ok_or_else(|| format!("unknown preset {name:?} for --chain"))?;
                 let ckks = hetal_ckks::CkksParams::new(&lit)?;
-                MockParams::from_chain(self.slots, &ckks.q_primes(), lit.log_scale.exp2())
+                MockParams::from_chain(slots, &ckks.q_primes(), lit.log_scale.exp2())
             }
         };
         let top = params.max_level().0;
         Ok(params
             .with_bootstrap(self.bootstrap_min_level.min(top), top, self.bootstrap_bound)
             .with_noise(self.noise))
+    }
+
+    /// The mock's key seed.
+    pub fn mock_key_seed(&self) -> u64 {
+        self.key_seed.unwrap_or(7)
     }
 }
 
@@ -255,19 +377,18 @@ pub struct TrainArgs {
 
 /// Runs `hetal train`.
 pub fn run(args: &TrainArgs) -> CliResult {
+    let backend = args.backend.kind_or(Backend::Ckks)?;
     let splits = args.data.load()?;
-    let cfg = args.hyper.config()?;
-    let params = args.backend.mock_params()?;
-    let plan = Plan::new(
-        &splits,
-        &cfg,
-        params.slots,
-        args.hyper.weight_bound,
-        &args.hyper.softmax,
-    )?;
-    let (softmax, req) = softmax_and_keys(&plan)?;
+    let cfg = args.hyper.config_for(backend)?;
+    match backend {
+        Backend::Mock => run_mock(args, &splits, &cfg),
+        Backend::Ckks => run_ckks(args, &splits, &cfg),
+    }
+}
+
+fn describe(splits: &Splits, plan: &Plan, backend: &str) {
     println!(
-        "data {}: {} train / {} val / {} test, {} features, {} classes (padded to {}); unit shape ({}, {}), {} batches; backend mock, {} slots, softmax {}",
+        "data {}: {} train / {} val / {} test, {} features, {} classes (padded to {}); unit shape ({}, {}), {} batches of up to {} rows, {} epochs; backend {backend}, {} slots, softmax {}",
         splits.name,
         splits.train.len(),
         splits.val.len(),
@@ -278,29 +399,235 @@ pub fn run(args: &TrainArgs) -> CliResult {
         plan.unit.0,
         plan.unit.1,
         plan.batch_rows.len(),
+        plan.config.batch_size,
+        plan.config.epochs,
         plan.slots,
         plan.softmax
     );
+}
 
+fn run_mock(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig) -> CliResult {
+    let params = args.backend.mock_params()?;
+    let plan = Plan::new(
+        splits,
+        cfg,
+        params.slots,
+        args.hyper.weight_bound,
+        &args.hyper.softmax,
+    )?;
+    let (softmax, req) = softmax_and_keys(&plan)?;
+    describe(splits, &plan, "mock");
     let t = Instant::now();
-    let mut backend = MockClient::try_new(params, args.backend.key_seed)?;
+    let mut backend = MockClient::try_new(params, args.backend.mock_key_seed())?;
     let keys = backend.generate_evaluation_keys(&req)?;
+    let ev = MockEvaluator::try_new(keys)?;
+    let setup = t.elapsed();
+    let opts = TrainOptions {
+        label: "the mock backend",
+        checkpoint_dir: args.checkpoint_dir.clone(),
+        stop_after_epochs: args.stop_after_epochs,
+        quiet: args.quiet,
+    };
+    let Some(done) = train_roles(splits, &plan, softmax, backend, ev, &opts)? else {
+        return Ok(());
+    };
+    done.print(setup);
+    finish(args, splits, cfg, &plan, &done, None)
+}
+
+fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig) -> CliResult {
+    let preset = args.backend.ckks_preset()?;
+    let params = CkksParams::new(&preset.params)?;
+    let plan = Plan::new(
+        splits,
+        cfg,
+        params.slots,
+        args.hyper.weight_bound,
+        &args.hyper.softmax,
+    )?;
+    let (softmax, req) = softmax_and_keys(&plan)?;
+    let threads = if args.backend.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        args.backend.threads
+    };
+    describe(
+        splits,
+        &plan,
+        &format!(
+            "CKKS {} (N = 2^{}, log QP {:.0}, {:?}), {threads} thread(s)",
+            preset.params.name,
+            preset.params.log_n,
+            params.log_qp(),
+            preset.params.security
+        ),
+    );
+    let est = estimate_memory(&params, &preset.config, &req)?;
+    println!(
+        "bootstrapping key set: {} keys, estimated {:.2} GiB in all (keys, encoded DFT matrices, working memory)",
+        est.keys,
+        est.total_bytes() as f64 / (1u64 << 30) as f64
+    );
+    // The global pool serves the client's work (key generation, encryption); the evaluator has
+    // its own pool of the same size. Fails only if a global pool exists already, which is fine.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global();
+    {
+        let t = Instant::now();
+        let mut client = match args.backend.key_seed {
+            Some(seed) => CkksClient::from_seed(params.clone(), seed),
+            None => CkksClient::new(params.clone()),
+        };
+        let (keys, _) = generate_bootstrap_keys(&mut client, &preset.config, &req)?;
+        let inner = CkksEvaluator::new(params.clone(), keys)?.with_threads(threads)?;
+        let ev = BootstrappingEvaluator::from_evaluator(inner, &preset.config)?;
+        let setup = t.elapsed();
+        println!("key generation: {:.1} s", setup.as_secs_f64());
+        let info = ev
+            .bootstrap_info()
+            .ok_or("the CKKS evaluator cannot bootstrap")?;
+        let mut plan = plan;
+        plan.encrypt_level = Some(info.output_level.0);
+
+        // The same training on the mock with the same modulus chain and bootstrapping levels:
+        // the reference accuracy, and the operation counts the time estimate is built from.
+        let mock_params = MockParams::from_chain(
+            params.slots,
+            &params.q_primes(),
+            preset.params.log_scale.exp2(),
+        )
+        .with_bootstrap(
+            info.min_input_level.0,
+            info.output_level.0,
+            info.input_bound,
+        );
+        let t = Instant::now();
+        let mut mock_client = MockClient::try_new(mock_params, 7)?;
+        let mock_keys = mock_client.generate_evaluation_keys(&req)?;
+        let mock_ev = MockEvaluator::try_new(mock_keys)?;
+        let reference = train_roles(
+            splits,
+            &plan,
+            softmax,
+            mock_client,
+            mock_ev,
+            &TrainOptions {
+                label: "the mock backend (same chain)",
+                checkpoint_dir: None,
+                stop_after_epochs: None,
+                quiet: true,
+            },
+        )?
+        .ok_or("the mock reference run was interrupted")?;
+        println!(
+            "the same training on the mock: test accuracy {:.2} %, {} steps, {} bootstraps ({:.1} s)",
+            100.0 * reference.report.test_accuracy,
+            reference.report.steps,
+            reference.ops.get(OpKind::Bootstrap),
+            t.elapsed().as_secs_f64()
+        );
+        let costs = OpCosts::measure(&ev, &mut client)?;
+        println!("{costs}");
+        let estimate = costs.estimate(&reference.ops);
+        println!(
+            "estimated CKKS training time: {:.0} s ({:.1} min) for at most {} steps; starting",
+            estimate,
+            estimate / 60.0,
+            reference.report.steps
+        );
+
+        let opts = TrainOptions {
+            label: "CKKS",
+            checkpoint_dir: args.checkpoint_dir.clone(),
+            stop_after_epochs: args.stop_after_epochs,
+            quiet: args.quiet,
+        };
+        let Some(done) = train_roles(splits, &plan, softmax, client, ev, &opts)? else {
+            return Ok(());
+        };
+        done.print(setup);
+        println!(
+            "estimated {:.0} s, measured {:.0} s (training and validation, server side)",
+            estimate,
+            done.report.train_time.as_secs_f64()
+        );
+        finish(args, splits, cfg, &plan, &done, Some(&reference))
+    }
+}
+
+/// What [`train_roles`] needs besides the roles.
+struct TrainOptions {
+    label: &'static str,
+    checkpoint_dir: Option<PathBuf>,
+    stop_after_epochs: Option<usize>,
+    quiet: bool,
+}
+
+/// A finished run: the decrypted model, its report, the operation counts and encrypted inference.
+struct Trained {
+    model: plain::Model,
+    report: TrainReport,
+    ops: OpCounts,
+    inference_accuracy: f64,
+    inference_agree: usize,
+    inference_total: usize,
+    inference_time: f64,
+}
+
+impl Trained {
+    fn print(&self, setup: std::time::Duration) {
+        println!(
+            "key generation and encryption: {:.3} s",
+            setup.as_secs_f64()
+        );
+        println!("{}", self.report);
+        println!(
+            "bootstraps, all (including those inside the softmax): {}",
+            self.ops.get(OpKind::Bootstrap)
+        );
+        println!("operations:\n{}", self.ops);
+        println!(
+            "encrypted inference: test accuracy {:.2} %, {}/{} predictions equal to plaintext inference ({:.3} s)",
+            100.0 * self.inference_accuracy,
+            self.inference_agree,
+            self.inference_total,
+            self.inference_time
+        );
+    }
+}
+
+/// Runs both roles in one process: the client encrypts, the server trains (resuming from a
+/// checkpoint if there is one), the client judges every epoch and decrypts the model, then an
+/// encrypted inference on the test set. `None` if the run was interrupted as asked.
+fn train_roles<K, E>(
+    splits: &Splits,
+    plan: &Plan,
+    softmax: LinalgSoftmax,
+    backend: K,
+    ev: E,
+    opts: &TrainOptions,
+) -> CliResult<Option<Trained>>
+where
+    E: Evaluator,
+    E::Ciphertext: Serialize + serde::de::DeserializeOwned,
+    K: Encryptor<Ciphertext = E::Ciphertext> + Decryptor<Ciphertext = E::Ciphertext>,
+{
     let mut client = Client::new(backend, plan.clone())?;
-    let data = client.encrypt_data(&splits)?;
-    let setup_time = t.elapsed();
-    let ev = Counting::new(MockEvaluator::try_new(keys)?);
-    let mut server = match args
+    let data = client.encrypt_data(splits)?;
+    let ev = Counting::new(ev);
+    let resumed = opts
         .checkpoint_dir
         .as_deref()
         .map(session::load_checkpoint)
         .transpose()?
-        .flatten()
-    {
+        .flatten();
+    let mut server = match resumed {
         Some((ckpt, state)) => {
             println!(
                 "resuming after epoch {} from {}",
                 ckpt.epochs_done,
-                args.checkpoint_dir
+                opts.checkpoint_dir
                     .as_deref()
                     .unwrap_or(Path::new(""))
                     .display()
@@ -310,17 +637,17 @@ pub fn run(args: &TrainArgs) -> CliResult {
         }
         None => Server::new(ev, Box::new(softmax), &data)?,
     };
-    let bar = progress_bar(&plan, args.quiet);
+    let bar = progress_bar(plan, opts.quiet);
     bar.set_position(server.stats().steps);
-    let opts = RunOptions {
-        checkpoint_dir: args.checkpoint_dir.clone(),
-        interrupt_after: args.stop_after_epochs,
+    let run_opts = RunOptions {
+        checkpoint_dir: opts.checkpoint_dir.clone(),
+        interrupt_after: opts.stop_after_epochs,
     };
     let outcome = session::run(
         &mut client,
         &mut server,
-        &splits,
-        &opts,
+        splits,
+        &run_opts,
         &mut on_progress(&bar),
     )?;
     bar.finish_and_clear();
@@ -330,43 +657,163 @@ pub fn run(args: &TrainArgs) -> CliResult {
             println!(
                 "stopped after epoch {epochs_done} as asked; run again with the same --checkpoint-dir to resume"
             );
-            return Ok(());
+            return Ok(None);
         }
     };
     let (m, report) = session::report(
         &client,
         &model,
-        &splits,
-        &format!("{} on the mock backend (encrypted)", splits.name),
+        splits,
+        &format!("{} on {} (encrypted)", splits.name, opts.label),
     )?;
-    println!(
-        "key generation and encryption: {:.3} s",
-        setup_time.as_secs_f64()
-    );
-    println!("{report}");
-    println!("operations:\n{}", server.evaluator().snapshot());
-
+    let ops = server.evaluator().snapshot();
     // Encrypted inference on the test set: the client encrypts the features, the server computes
     // the logits under the encrypted best model, the client decrypts and takes the arg-max.
     let t = Instant::now();
     let x = client.encrypt_features(&splits.test.features)?;
     let logits = server.infer(&x)?;
     let pred = client.predictions(&logits)?;
-    let enc_acc = plain::accuracy(&pred, &splits.test.labels);
-    let agree = pred
+    let inference_accuracy = plain::accuracy(&pred, &splits.test.labels);
+    let inference_agree = pred
         .iter()
         .zip(&m.predict(&splits.test.features))
         .filter(|(a, b)| a == b)
         .count();
-    println!(
-        "encrypted inference: test accuracy {:.2} %, {agree}/{} predictions equal to plaintext inference ({:.3} s)",
-        100.0 * enc_acc,
-        pred.len(),
-        t.elapsed().as_secs_f64()
-    );
+    Ok(Some(Trained {
+        model: m,
+        report,
+        ops,
+        inference_accuracy,
+        inference_agree,
+        inference_total: pred.len(),
+        inference_time: t.elapsed().as_secs_f64(),
+    }))
+}
 
-    let mut json =
-        serde_json::json!({ "encrypted": report, "encrypted_inference_accuracy": enc_acc });
+/// Per-operation times of a CKKS evaluator at its bootstrapping output level, for the estimate.
+struct OpCosts {
+    level: u32,
+    seconds: Vec<(OpKind, f64)>,
+}
+
+impl OpCosts {
+    /// Times each operation once at the bootstrapping output level (one bootstrap included).
+    fn measure(ev: &BootstrappingEvaluator, client: &mut CkksClient) -> CliResult<Self> {
+        let info = ev
+            .bootstrap_info()
+            .ok_or("the CKKS evaluator cannot bootstrap")?;
+        let level = info.output_level;
+        let values: Vec<f64> = (0..ev.slots())
+            .map(|i| ((i % 17) as f64 - 8.0) / 16.0)
+            .collect();
+        let a = client.encrypt_real(&values, level)?;
+        let pt = ev.encode_real(&values, level, ev.canonical_scale(level))?;
+        let time = |f: &mut dyn FnMut() -> hetal_traits::Result<()>| -> CliResult<f64> {
+            let t = Instant::now();
+            f()?;
+            Ok(t.elapsed().as_secs_f64())
+        };
+        let scale = ev.canonical_scale(level);
+        let mut seconds = vec![
+            (OpKind::Add, time(&mut || ev.add(&a, &a).map(drop))?),
+            (
+                OpKind::AddPlain,
+                time(&mut || ev.add_plain(&a, &pt).map(drop))?,
+            ),
+            (OpKind::Mult, time(&mut || ev.mul(&a, &a).map(drop))?),
+            (
+                OpKind::CMult,
+                time(&mut || ev.mul_plain(&a, &pt).map(drop))?,
+            ),
+            (
+                OpKind::ConstMult,
+                time(&mut || ev.mul_const(&a, Complex64::new(0.5, 0.0), scale).map(drop))?,
+            ),
+            (
+                OpKind::Rot,
+                time(&mut || ev.rotate(&a, RotStep(1)).map(drop))?,
+            ),
+            (OpKind::Conj, time(&mut || ev.conjugate(&a).map(drop))?),
+            (OpKind::Rescale, time(&mut || ev.rescale(&a).map(drop))?),
+        ];
+        let low = ev.drop_to_level(&a, info.min_input_level)?;
+        seconds.push((
+            OpKind::Bootstrap,
+            time(&mut || ev.bootstrap(&low).map(drop))?,
+        ));
+        Ok(OpCosts {
+            level: level.0,
+            seconds,
+        })
+    }
+
+    fn get(&self, kind: OpKind) -> f64 {
+        let find = |k: OpKind| self.seconds.iter().find(|(x, _)| *x == k).map(|(_, s)| *s);
+        match kind {
+            OpKind::HoistedRot => find(OpKind::Rot).unwrap_or(0.0) * 0.8,
+            OpKind::KeySwitch | OpKind::Encode => 0.0, // inside the counted operations
+            OpKind::Neg | OpKind::DropLevel => find(OpKind::Add).unwrap_or(0.0) * 0.5,
+            OpKind::IntMult | OpKind::MulI => find(OpKind::Add).unwrap_or(0.0),
+            other => find(other).unwrap_or(0.0),
+        }
+    }
+
+    /// Seconds for the counted operations: each operation's time at the output level, scaled by
+    /// the number of limbs at the level it ran at (bootstraps at their measured time).
+    fn estimate(&self, ops: &OpCounts) -> f64 {
+        let mut total = 0.0;
+        for kind in OpKind::ALL {
+            let t = self.get(kind);
+            for (level, count) in ops.levels(kind) {
+                let factor = if kind == OpKind::Bootstrap {
+                    1.0
+                } else {
+                    f64::from(level.0 + 1) / f64::from(self.level + 1)
+                };
+                total += t * factor * count as f64;
+            }
+        }
+        total
+    }
+}
+
+impl std::fmt::Display for OpCosts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CKKS operation times at level {}:", self.level)?;
+        for (k, s) in &self.seconds {
+            write!(f, " {k:?} {:.1} ms", s * 1e3)?;
+        }
+        Ok(())
+    }
+}
+
+/// The plaintext references, the SVG plot and the JSON report.
+fn finish(
+    args: &TrainArgs,
+    splits: &Splits,
+    cfg: &TrainConfig,
+    plan: &Plan,
+    done: &Trained,
+    mock: Option<&Trained>,
+) -> CliResult {
+    let report = &done.report;
+    let mut json = serde_json::json!({
+        "encrypted": report,
+        "encrypted_inference_accuracy": done.inference_accuracy,
+    });
+    if let Some(m) = mock {
+        println!(
+            "CKKS - mock (same training): {:+.2} percentage points of test accuracy ({:.2} % vs {:.2} %)",
+            100.0 * (report.test_accuracy - m.report.test_accuracy),
+            100.0 * report.test_accuracy,
+            100.0 * m.report.test_accuracy
+        );
+        json["mock_same_training"] = serde_json::json!({
+            "test_accuracy": m.report.test_accuracy,
+            "best_epoch": m.report.best_epoch,
+            "history": m.report.history,
+        });
+    }
     let mut runs = vec![("encrypted", report.history.clone())];
     if !args.no_reference {
         let sm = LinalgSoftmax::by_name(&plan.softmax)?;
@@ -374,8 +821,8 @@ pub fn run(args: &TrainArgs) -> CliResult {
             SoftmaxApprox::<MockEvaluator>::reference(&sm, z, c)
         };
         let t = Instant::now();
-        let same = plain::train(&splits, &cfg, &approx)?;
-        let exact = plain::train(&splits, &cfg, &plain::softmax_rows)?;
+        let same = plain::train(splits, cfg, &approx)?;
+        let exact = plain::train(splits, cfg, &plain::softmax_rows)?;
         let plain_time = t.elapsed();
         let (a_same, a_exact) = (
             same.model.accuracy(&splits.test),
@@ -401,6 +848,7 @@ pub fn run(args: &TrainArgs) -> CliResult {
         json["plain_exact_softmax"] = serde_json::json!({ "test_accuracy": a_exact, "best_epoch": exact.best_epoch, "history": exact.history });
         runs.push(("plaintext", exact.history));
     }
+    let _ = &done.model;
     if let Some(p) = &args.svg {
         let r: Vec<(&str, &[plain::EpochRecord])> =
             runs.iter().map(|(n, h)| (*n, h.as_slice())).collect();
