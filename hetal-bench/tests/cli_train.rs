@@ -1,9 +1,12 @@
-//! The `hetal` CLI's training commands on the mock backend, as separate processes.
+//! The `hetal` CLI's training commands as separate processes: on the mock backend, and on CKKS
+//! with bootstrapping at the insecure test preset.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 const SMALL: &[&str] = &[
+    "--backend",
+    "mock",
     "--limit-train",
     "256",
     "--limit-val",
@@ -186,9 +189,15 @@ fn bad_inputs_fail_with_a_message() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let out = hetal(&["train", "--backend", "ckks", "--quiet"]);
+    let out = hetal(&["train", "--backend", "tfhe", "--quiet"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not available"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown backend"));
+    let out = hetal(&["train", "--backend", "ckks", "--slots", "1024", "--quiet"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("for the mock"));
+    let out = hetal(&["train", "--preset", "boot-n99", "--quiet"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown CKKS preset"));
 
     // A decision file that is not a decision.
     let d = dir.path().join("x");
@@ -249,7 +258,14 @@ fn help_and_preset_chains() {
         let help = ok(&[sub, &["--help"]].concat());
         assert!(help.contains("Usage: hetal"), "{help}");
     }
-    let out = hetal(&["train", "--quiet", "--chain", "NO_SUCH_PRESET"]);
+    let out = hetal(&[
+        "train",
+        "--quiet",
+        "--backend",
+        "mock",
+        "--chain",
+        "NO_SUCH_PRESET",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("NO_SUCH_PRESET"));
     // The mock with a real preset's primes trains to the same model as the ideal chain.
@@ -263,4 +279,73 @@ fn help_and_preset_chains() {
             .status
             .success()
     );
+}
+
+/// CKKS at the insecure N = 2^12 preset with bootstrapping (9 levels after each bootstrap), with
+/// the cheap Gumbel softmax to keep the test short: the two-process flow through files gives the
+/// same model as the single-process run, which equals the same training on the mock.
+#[test]
+fn ckks_two_processes_match_the_single_process_run_and_the_mock() {
+    const CKKS: &[&str] = &[
+        "--backend",
+        "ckks",
+        "--preset",
+        "insecure-boot-n12-l9",
+        "--key-seed",
+        "5",
+        "--limit-train",
+        "128",
+        "--limit-val",
+        "40",
+        "--limit-test",
+        "60",
+        "--epochs",
+        "2",
+        "--patience",
+        "0",
+        "--softmax",
+        "gumbel",
+    ];
+    let single = ok(&[&["train", "--quiet", "--no-reference"], CKKS].concat());
+    let single_acc = test_accuracy(&single);
+    // CKKS noise may flip at most a prediction whose two largest logits are within ~1e-5.
+    let one_sample = 100.0 / 60.0 + 1e-9;
+    let vs_mock: f64 = single
+        .lines()
+        .find_map(|l| l.strip_prefix("CKKS - mock (same training): "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no comparison with the mock in\n{single}"));
+    assert!(vs_mock.abs() <= one_sample, "{single}");
+    assert!(single.contains("estimated CKKS training time"), "{single}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok_v(&with(d, &["client", "keygen"], CKKS));
+    ok_v(&with(d, &["client", "encrypt"], &[]));
+    for _ in 0..2 {
+        ok_v(&with(d, &["server", "train", "--quiet"], &[]));
+        ok_v(&with(d, &["client", "evaluate"], &[]));
+    }
+    ok_v(&with(d, &["server", "train", "--quiet"], &[]));
+    let report = ok_v(&with(d, &["client", "decrypt"], &[]));
+    assert!(
+        (test_accuracy(&report) - single_acc).abs() <= one_sample,
+        "{report}\n{single}"
+    );
+    assert!(single_acc > 30.0, "{single}");
+    ok_v(&with(d, &["client", "infer-request"], &[]));
+    ok_v(&with(d, &["server", "infer"], &[]));
+    let inferred = ok_v(&with(d, &["client", "infer-result"], &[]));
+    assert!(inferred.contains("encrypted inference"), "{inferred}");
+    // The secret key stays with the client, readable by its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join("client").join("secret.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "secret key mode {mode:o}");
+    }
 }

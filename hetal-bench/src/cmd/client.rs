@@ -4,7 +4,7 @@
 //! | file (in `--dir`) | written by | read by |
 //! |---|---|---|
 //! | `client/secret.key`, `client/data.json`, `client/state` | client | client only |
-//! | `plan.msg`, `eval.keys` | `client keygen` | server |
+//! | `backend.json` (backend and preset), `plan.msg`, `eval.keys` | `client keygen` | server |
 //! | `data.msg` | `client encrypt` | server |
 //! | `epoch-E.result` | `server train` | `client evaluate` |
 //! | `epoch-E.decision` | `client evaluate` | `server train` |
@@ -13,7 +13,11 @@
 //! | `infer-logits.msg` | `server infer` | `client infer-result` |
 //! | `server/server.ckpt` | server | server only |
 
-use super::train::{BackendArgs, CliResult, DataArgs, HyperArgs, softmax_and_keys};
+use super::train::{
+    Backend, BackendArgs, CliResult, DataArgs, HyperArgs, ckks_preset_by_name, softmax_and_keys,
+};
+use hetal_ckks::bootstrap::{BootstrapPreset, BootstrappingEvaluator, generate_bootstrap_keys};
+use hetal_ckks::{CkksClient, CkksParams, SecretKey};
 use hetal_nn::client::{Client, ClientState};
 use hetal_nn::plain::ClassReport;
 use hetal_nn::protocol::{
@@ -22,14 +26,17 @@ use hetal_nn::protocol::{
 };
 use hetal_nn::report::loss_plot_svg;
 use hetal_nn::session;
-use hetal_traits::KeyGenerator;
-use hetal_traits::mock::{MockCiphertext, MockClient, MockParams};
-use serde::{Deserialize, Serialize};
+use hetal_traits::mock::{MockClient, MockParams};
+use hetal_traits::{Decryptor, Encryptor, Evaluator, KeyGenerator};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The kind tag of the mock's evaluation-key file.
 pub const MOCK_KEYS_KIND: &str = "mock-evaluation-keys";
+/// The kind tag of the CKKS evaluation-key file (hetal-ckks's validated key blob inside).
+pub const CKKS_KEYS_KIND: &str = "ckks-evaluation-keys";
+const CKKS_SECRET_KIND: &str = "ckks-secret-key";
 /// The kind tag of encrypted inference features.
 pub const INFER_KIND: &str = "inference-features";
 /// The kind tag of encrypted inference logits.
@@ -43,6 +50,38 @@ struct MockSecret {
     seed: u64,
 }
 
+/// The CKKS client's secret: the preset and hetal-ckks's secret-key blob.
+#[derive(Serialize, Deserialize)]
+struct CkksSecret {
+    preset: String,
+    key: Vec<u8>,
+}
+
+/// Which backend an exchange directory uses: written by `client keygen`, read by every other
+/// command of both roles.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BackendSpec {
+    /// The backend.
+    pub backend: Backend,
+    /// The CKKS preset.
+    pub preset: Option<String>,
+}
+
+impl BackendSpec {
+    /// Reads `backend.json` of the exchange directory.
+    pub fn load(files: &Files) -> CliResult<Self> {
+        let p = files.backend();
+        let text = std::fs::read_to_string(&p)
+            .map_err(|e| format!("{}: {e} (run `hetal client keygen` first)", p.display()))?;
+        Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?)
+    }
+
+    /// The CKKS preset.
+    pub fn ckks_preset(&self) -> CliResult<BootstrapPreset> {
+        ckks_preset_by_name(self.preset.as_deref().unwrap_or("boot-n16"))
+    }
+}
+
 /// Paths of the exchange directory.
 pub struct Files {
     dir: PathBuf,
@@ -54,6 +93,10 @@ impl Files {
         Files {
             dir: dir.to_path_buf(),
         }
+    }
+    /// The backend and preset.
+    pub fn backend(&self) -> PathBuf {
+        self.dir.join("backend.json")
     }
     /// The plan.
     pub fn plan(&self) -> PathBuf {
@@ -179,10 +222,11 @@ pub struct DecryptArgs {
     pub svg: Option<PathBuf>,
 }
 
-fn load_client(files: &Files) -> CliResult<(Client<MockClient>, DataArgs)> {
-    let secret: MockSecret = read_tagged(&files.secret(), MOCK_SECRET_KIND)?;
+fn load_state<K>(files: &Files, backend: K) -> CliResult<(Client<K>, DataArgs)>
+where
+    K: Encryptor + Decryptor<Ciphertext = <K as Encryptor>::Ciphertext>,
+{
     let plan: Plan = read_message(&files.plan())?;
-    let backend = MockClient::try_new(secret.params, secret.seed)?;
     let mut client = Client::new(backend, plan)?;
     if files.state().exists() {
         client.state = session::load_client_state(&files.state())?;
@@ -191,46 +235,141 @@ fn load_client(files: &Files) -> CliResult<(Client<MockClient>, DataArgs)> {
     Ok((client, data))
 }
 
+fn mock_backend(files: &Files) -> CliResult<MockClient> {
+    let secret: MockSecret = read_tagged(&files.secret(), MOCK_SECRET_KIND)?;
+    Ok(MockClient::try_new(secret.params, secret.seed)?)
+}
+
+fn ckks_backend(files: &Files) -> CliResult<CkksClient> {
+    let secret: CkksSecret = read_tagged(&files.secret(), CKKS_SECRET_KIND)?;
+    let preset = ckks_preset_by_name(&secret.preset)?;
+    let params = CkksParams::new(&preset.params)?;
+    let sk = SecretKey::from_bytes(&params, &secret.key)?;
+    Ok(CkksClient::from_secret_key(params, sk)?)
+}
+
 /// Runs `hetal client ...`.
 pub fn run(args: &ClientArgs) -> CliResult {
-    match &args.command {
-        ClientCommand::Keygen(a) => keygen(a),
-        ClientCommand::Encrypt(a) => encrypt(a),
-        ClientCommand::Evaluate(a) => evaluate(a),
-        ClientCommand::Decrypt(a) => decrypt(a),
-        ClientCommand::InferRequest(a) => infer_request(a),
-        ClientCommand::InferResult(a) => infer_result(a),
+    let dir = match &args.command {
+        ClientCommand::Keygen(a) => return keygen(a),
+        ClientCommand::Encrypt(a)
+        | ClientCommand::InferRequest(a)
+        | ClientCommand::InferResult(a) => &a.dir,
+        ClientCommand::Evaluate(a) => &a.dir.dir,
+        ClientCommand::Decrypt(a) => &a.dir.dir,
+    };
+    let files = Files::new(dir);
+    match BackendSpec::load(&files)?.backend {
+        Backend::Mock => {
+            let (client, data) = load_state(&files, mock_backend(&files)?)?;
+            dispatch(&args.command, &files, client, data, "mock backend")
+        }
+        Backend::Ckks => {
+            let (client, data) = load_state(&files, ckks_backend(&files)?)?;
+            dispatch(&args.command, &files, client, data, "CKKS backend")
+        }
+    }
+}
+
+fn dispatch<K, C>(
+    command: &ClientCommand,
+    files: &Files,
+    client: Client<K>,
+    data: DataArgs,
+    backend: &str,
+) -> CliResult
+where
+    K: Encryptor<Ciphertext = C> + Decryptor<Ciphertext = C>,
+    C: hetal_traits::Ciphertext + Serialize + DeserializeOwned,
+{
+    match command {
+        ClientCommand::Keygen(_) => Err("keygen is not dispatched".into()),
+        ClientCommand::Encrypt(_) => encrypt(files, client, data),
+        ClientCommand::Evaluate(a) => evaluate(a, files, client, data),
+        ClientCommand::Decrypt(a) => decrypt(a, files, client, data, backend),
+        ClientCommand::InferRequest(_) => infer_request(files, client, data),
+        ClientCommand::InferResult(_) => infer_result(files, client, data),
     }
 }
 
 fn keygen(a: &KeygenArgs) -> CliResult {
     let files = Files::new(&a.dir.dir);
     let splits = a.data.load()?;
-    let cfg = a.hyper.config()?;
-    let params = a.backend.mock_params()?;
-    let plan = Plan::new(
-        &splits,
-        &cfg,
-        params.slots,
-        a.hyper.weight_bound,
-        &a.hyper.softmax,
-    )?;
-    let (_, req) = softmax_and_keys(&plan)?;
-    let mut backend = MockClient::try_new(params.clone(), a.backend.mock_key_seed())?;
-    let keys = backend.generate_evaluation_keys(&req)?;
+    let backend = a.backend.kind_or(Backend::Mock)?;
+    let cfg = a.hyper.config_for(backend)?;
     std::fs::create_dir_all(files.secret().parent().unwrap_or(&a.dir.dir))?;
-    write_tagged(
-        &files.secret(),
-        MOCK_SECRET_KIND,
-        &MockSecret {
-            params,
-            seed: a.backend.mock_key_seed(),
+    let spec = BackendSpec {
+        backend,
+        preset: match backend {
+            Backend::Mock => None,
+            Backend::Ckks => Some(a.backend.preset.clone().unwrap_or("boot-n16".into())),
         },
-    )?;
+    };
+    let (plan, req) = match backend {
+        Backend::Mock => {
+            let params = a.backend.mock_params()?;
+            let plan = Plan::new(
+                &splits,
+                &cfg,
+                params.slots,
+                a.hyper.weight_bound,
+                &a.hyper.softmax,
+            )?;
+            let (_, req) = softmax_and_keys(&plan)?;
+            let mut backend = MockClient::try_new(params.clone(), a.backend.mock_key_seed())?;
+            let keys = backend.generate_evaluation_keys(&req)?;
+            write_secret(
+                &files.secret(),
+                MOCK_SECRET_KIND,
+                &MockSecret {
+                    params,
+                    seed: a.backend.mock_key_seed(),
+                },
+            )?;
+            write_tagged(&files.keys(), MOCK_KEYS_KIND, &keys)?;
+            (plan, req)
+        }
+        Backend::Ckks => {
+            let preset = spec.ckks_preset()?;
+            let params = CkksParams::new(&preset.params)?;
+            let mut plan = Plan::new(
+                &splits,
+                &cfg,
+                params.slots,
+                a.hyper.weight_bound,
+                &a.hyper.softmax,
+            )?;
+            let (_, req) = softmax_and_keys(&plan)?;
+            let mut client = match a.backend.key_seed {
+                Some(seed) => CkksClient::from_seed(params.clone(), seed),
+                None => CkksClient::new(params.clone()),
+            };
+            let (keys, est) = generate_bootstrap_keys(&mut client, &preset.config, &req)?;
+            // Encrypt at the bootstrapping output level (see `Plan::encrypt_level`).
+            let ev = BootstrappingEvaluator::new(params.clone(), keys.clone(), &preset.config)?;
+            plan.encrypt_level = ev.bootstrap_info().map(|i| i.output_level.0);
+            write_secret(
+                &files.secret(),
+                CKKS_SECRET_KIND,
+                &CkksSecret {
+                    preset: spec.preset.clone().unwrap_or_default(),
+                    key: client.secret_key().to_bytes(),
+                },
+            )?;
+            write_tagged(&files.keys(), CKKS_KEYS_KIND, &keys.to_bytes(&params))?;
+            println!(
+                "CKKS {} keys: {} switching keys, estimated memory on the server {:.2} GiB",
+                preset.params.name,
+                est.keys,
+                est.total_bytes() as f64 / (1u64 << 30) as f64
+            );
+            (plan, req)
+        }
+    };
+    std::fs::write(files.backend(), serde_json::to_string_pretty(&spec)?)?;
     std::fs::write(files.data_args(), serde_json::to_string_pretty(&a.data)?)?;
     session::save_client_state(&files.state(), &ClientState::default())?;
     write_message(&files.plan(), &plan)?;
-    write_tagged(&files.keys(), MOCK_KEYS_KIND, &keys)?;
     println!(
         "keys for {} rotations{} written to {}; plan: {} batches, unit shape ({}, {})",
         req.rotations.len(),
@@ -247,9 +386,22 @@ fn keygen(a: &KeygenArgs) -> CliResult {
     Ok(())
 }
 
-fn encrypt(a: &DirArgs) -> CliResult {
-    let files = Files::new(&a.dir);
-    let (mut client, data) = load_client(&files)?;
+/// Writes a secret file readable by its owner only.
+fn write_secret<T: Serialize>(path: &Path, kind: &str, value: &T) -> CliResult {
+    write_tagged(path, kind, value)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn encrypt<K, C>(files: &Files, mut client: Client<K>, data: DataArgs) -> CliResult
+where
+    K: Encryptor<Ciphertext = C> + Decryptor<Ciphertext = C>,
+    C: hetal_traits::Ciphertext + Serialize,
+{
     let splits = data.load()?;
     let t = Instant::now();
     let enc = client.encrypt_data(&splits)?;
@@ -264,9 +416,16 @@ fn encrypt(a: &DirArgs) -> CliResult {
     Ok(())
 }
 
-fn evaluate(a: &EvaluateArgs) -> CliResult {
-    let files = Files::new(&a.dir.dir);
-    let (mut client, data) = load_client(&files)?;
+fn evaluate<K, C>(
+    a: &EvaluateArgs,
+    files: &Files,
+    mut client: Client<K>,
+    data: DataArgs,
+) -> CliResult
+where
+    K: Encryptor<Ciphertext = C> + Decryptor<Ciphertext = C>,
+    C: hetal_traits::Ciphertext + DeserializeOwned,
+{
     let splits = data.load()?;
     let start = Instant::now();
     // A decision the client recorded but did not get to write (interrupted in between): write
@@ -290,7 +449,7 @@ fn evaluate(a: &EvaluateArgs) -> CliResult {
         let e = client.state.history.len();
         let rp = files.result(e);
         if rp.exists() && !files.decision(e).exists() {
-            let r: EpochResult<MockCiphertext> = read_message(&rp)?;
+            let r: EpochResult<C> = read_message(&rp)?;
             let (d, rec) = client.review_epoch(&r, &splits)?;
             session::save_client_state(&files.state(), &client.state)?;
             write_message(&files.decision(e), &d)?;
@@ -318,16 +477,24 @@ fn evaluate(a: &EvaluateArgs) -> CliResult {
     }
 }
 
-fn decrypt(a: &DecryptArgs) -> CliResult {
-    let files = Files::new(&a.dir.dir);
-    let (client, data) = load_client(&files)?;
+fn decrypt<K, C>(
+    a: &DecryptArgs,
+    files: &Files,
+    client: Client<K>,
+    data: DataArgs,
+    backend: &str,
+) -> CliResult
+where
+    K: Encryptor<Ciphertext = C> + Decryptor<Ciphertext = C>,
+    C: hetal_traits::Ciphertext + DeserializeOwned,
+{
     let splits = data.load()?;
-    let model: EncryptedModel<MockCiphertext> = read_message(&files.model())?;
+    let model: EncryptedModel<C> = read_message(&files.model())?;
     let (m, report) = session::report(
         &client,
         &model,
         &splits,
-        &format!("{} (two processes, mock backend)", splits.name),
+        &format!("{} (two processes, {backend})", splits.name),
     )?;
     println!("{report}");
     let out = files.dir.join("client").join("model.json");
@@ -346,9 +513,11 @@ fn decrypt(a: &DecryptArgs) -> CliResult {
     Ok(())
 }
 
-fn infer_request(a: &DirArgs) -> CliResult {
-    let files = Files::new(&a.dir);
-    let (mut client, data) = load_client(&files)?;
+fn infer_request<K, C>(files: &Files, mut client: Client<K>, data: DataArgs) -> CliResult
+where
+    K: Encryptor<Ciphertext = C> + Decryptor<Ciphertext = C>,
+    C: hetal_traits::Ciphertext + Serialize,
+{
     let splits = data.load()?;
     let x = client.encrypt_features(&splits.test.features)?;
     write_tagged(&files.infer_request(), INFER_KIND, &x)?;
@@ -360,11 +529,13 @@ fn infer_request(a: &DirArgs) -> CliResult {
     Ok(())
 }
 
-fn infer_result(a: &DirArgs) -> CliResult {
-    let files = Files::new(&a.dir);
-    let (client, data) = load_client(&files)?;
+fn infer_result<K, C>(files: &Files, client: Client<K>, data: DataArgs) -> CliResult
+where
+    K: Encryptor<Ciphertext = C> + Decryptor<Ciphertext = C>,
+    C: hetal_traits::Ciphertext + DeserializeOwned,
+{
     let splits = data.load()?;
-    let z: EncMatrix<MockCiphertext> = read_tagged(&files.infer_result(), INFER_LOGITS_KIND)?;
+    let z: EncMatrix<C> = read_tagged(&files.infer_result(), INFER_LOGITS_KIND)?;
     let pred = client.predictions(&z)?;
     if pred.len() != splits.test.len() {
         return Err(format!(

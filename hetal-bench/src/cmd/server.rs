@@ -2,8 +2,12 @@
 //! keys and the encrypted data only: [`hetal_nn::server::Server`] is generic over an evaluator,
 //! which has no way to decrypt.
 
-use super::client::{Files, INFER_KIND, INFER_LOGITS_KIND, MOCK_KEYS_KIND};
-use super::train::{CliResult, on_progress, progress_bar};
+use super::client::{
+    BackendSpec, CKKS_KEYS_KIND, Files, INFER_KIND, INFER_LOGITS_KIND, MOCK_KEYS_KIND,
+};
+use super::train::{Backend, CliResult, on_progress, progress_bar};
+use hetal_ckks::bootstrap::BootstrappingEvaluator;
+use hetal_ckks::{CkksParams, EvaluationKeys};
 use hetal_nn::protocol::{
     Checkpoint, Decision, EncMatrix, EncryptedData, read_message, read_tagged, write_message,
     write_tagged,
@@ -11,7 +15,9 @@ use hetal_nn::protocol::{
 use hetal_nn::server::Server;
 use hetal_nn::session;
 use hetal_nn::softmax::LinalgSoftmax;
-use hetal_traits::mock::{MockCiphertext, MockEvaluationKeys, MockEvaluator};
+use hetal_traits::Evaluator;
+use hetal_traits::mock::{MockEvaluationKeys, MockEvaluator};
+use serde::{Serialize, de::DeserializeOwned};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -69,13 +75,38 @@ pub fn run(args: &ServerArgs) -> CliResult {
 
 fn train(a: &ServerTrainArgs) -> CliResult {
     let files = Files::new(&a.dir);
+    match BackendSpec::load(&files)?.backend {
+        Backend::Mock => train_with(a, &files, mock_evaluator(&files)?),
+        Backend::Ckks => train_with(a, &files, ckks_evaluator(&files)?),
+    }
+}
+
+/// The mock evaluator from the exchange directory's keys.
+fn mock_evaluator(files: &Files) -> CliResult<MockEvaluator> {
     let keys: MockEvaluationKeys = read_tagged(&files.keys(), MOCK_KEYS_KIND)?;
-    let data: EncryptedData<MockCiphertext> = read_message(&files.data())?;
+    Ok(MockEvaluator::try_new(keys)?)
+}
+
+/// The bootstrapping CKKS evaluator from the exchange directory's keys (validated on read).
+fn ckks_evaluator(files: &Files) -> CliResult<BootstrappingEvaluator> {
+    let spec = BackendSpec::load(files)?;
+    let preset = spec.ckks_preset()?;
+    let params = CkksParams::new(&preset.params)?;
+    let bytes: Vec<u8> = read_tagged(&files.keys(), CKKS_KEYS_KIND)?;
+    let keys = EvaluationKeys::from_bytes(&params, &bytes)?;
+    Ok(BootstrappingEvaluator::new(params, keys, &preset.config)?)
+}
+
+fn train_with<E>(a: &ServerTrainArgs, files: &Files, ev: E) -> CliResult
+where
+    E: Evaluator,
+    E::Ciphertext: Serialize + DeserializeOwned,
+{
+    let data: EncryptedData<E::Ciphertext> = read_message(&files.data())?;
     let softmax = LinalgSoftmax::by_name(&data.plan.softmax)?;
-    let ev = MockEvaluator::try_new(keys)?;
     let ckpt_path = session::server_checkpoint_path(&files.server_dir());
     let mut server = if ckpt_path.exists() {
-        let ckpt: Checkpoint<MockCiphertext> = read_message(&ckpt_path)?;
+        let ckpt: Checkpoint<E::Ciphertext> = read_message(&ckpt_path)?;
         Server::resume(ev, Box::new(softmax), &data, &ckpt)?
     } else {
         Server::new(ev, Box::new(softmax), &data)?
@@ -142,18 +173,23 @@ fn train(a: &ServerTrainArgs) -> CliResult {
 
 fn infer(a: &ServerInferArgs) -> CliResult {
     let files = Files::new(&a.dir);
-    let keys: MockEvaluationKeys = read_tagged(&files.keys(), MOCK_KEYS_KIND)?;
-    let data: EncryptedData<MockCiphertext> = read_message(&files.data())?;
+    match BackendSpec::load(&files)?.backend {
+        Backend::Mock => infer_with(&files, mock_evaluator(&files)?),
+        Backend::Ckks => infer_with(&files, ckks_evaluator(&files)?),
+    }
+}
+
+fn infer_with<E>(files: &Files, ev: E) -> CliResult
+where
+    E: Evaluator,
+    E::Ciphertext: Serialize + DeserializeOwned,
+{
+    let data: EncryptedData<E::Ciphertext> = read_message(&files.data())?;
     let softmax = LinalgSoftmax::by_name(&data.plan.softmax)?;
     let ckpt_path = session::server_checkpoint_path(&files.server_dir());
-    let ckpt: Checkpoint<MockCiphertext> = read_message(&ckpt_path)?;
-    let mut server = Server::resume(
-        MockEvaluator::try_new(keys)?,
-        Box::new(softmax),
-        &data,
-        &ckpt,
-    )?;
-    let x: EncMatrix<MockCiphertext> = read_tagged(&files.infer_request(), INFER_KIND)?;
+    let ckpt: Checkpoint<E::Ciphertext> = read_message(&ckpt_path)?;
+    let mut server = Server::resume(ev, Box::new(softmax), &data, &ckpt)?;
+    let x: EncMatrix<E::Ciphertext> = read_tagged(&files.infer_request(), INFER_KIND)?;
     let t = Instant::now();
     let z = server.infer(&x)?;
     write_tagged(&files.infer_result(), INFER_LOGITS_KIND, &z)?;

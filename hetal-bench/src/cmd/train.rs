@@ -124,11 +124,6 @@ pub const CKKS_DEFAULT_BATCH: usize = 2048;
 pub const CKKS_DEFAULT_EPOCHS: usize = 4;
 
 impl HyperArgs {
-    /// The training configuration with the mock's defaults.
-    pub fn config(&self) -> CliResult<TrainConfig> {
-        self.config_with(128, 10)
-    }
-
     /// The training configuration with the defaults of `backend`.
     pub fn config_for(&self, backend: Backend) -> CliResult<TrainConfig> {
         match backend {
@@ -238,6 +233,15 @@ pub fn insecure_boot_n12_l9() -> CliResult<BootstrapPreset> {
     })
 }
 
+/// A bootstrappable CKKS preset by name: `boot-n16` or `insecure-boot-n12-l9`.
+pub fn ckks_preset_by_name(name: &str) -> CliResult<BootstrapPreset> {
+    match name.to_ascii_lowercase().replace('_', "-").as_str() {
+        "boot-n16" => Ok(hetal_ckks::bootstrap::presets::boot_n16()),
+        "insecure-boot-n12-l9" => insecure_boot_n12_l9(),
+        _ => Err(format!("unknown CKKS preset {name:?} (boot-n16, insecure-boot-n12-l9)").into()),
+    }
+}
+
 impl BackendArgs {
     /// The backend, `default` if none was named.
     pub fn kind_or(&self, default: Backend) -> CliResult<Backend> {
@@ -259,14 +263,7 @@ impl BackendArgs {
         if self.slots.is_some() || self.chain.is_some() {
             return Err("--slots and --chain are for the mock; a CKKS preset fixes its slot count and chain".into());
         }
-        let name = self.preset.as_deref().unwrap_or("boot-n16");
-        match name.to_ascii_lowercase().replace('_', "-").as_str() {
-            "boot-n16" => Ok(hetal_ckks::bootstrap::presets::boot_n16()),
-            "insecure-boot-n12-l9" => insecure_boot_n12_l9(),
-            _ => {
-                Err(format!("unknown CKKS preset {name:?} (boot-n16, insecure-boot-n12-l9)").into())
-            }
-        }
+        ckks_preset_by_name(self.preset.as_deref().unwrap_or("boot-n16"))
     }
 
     /// The mock's parameters (an ideal 2^40 chain with bootstrapping).
