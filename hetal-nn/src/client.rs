@@ -9,6 +9,7 @@ use crate::plain::{
     cross_entropy_probs,
 };
 use crate::protocol::{Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, Plan};
+use crate::refresh::packing_rotations;
 use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm, MatmulDims};
 use hetal_linalg::packed::{
     Layout, Matrix, PackedMatrix, UnitShape, tile_columns_keys, tile_rows_keys,
@@ -83,6 +84,15 @@ impl Plan {
         req.merge(&tile_columns_keys(c, shape));
         req.merge(&tile_rows_keys(c, shape));
         req.merge(softmax_keys);
+        if bootstrapping {
+            // The weights' blocks (W and V) are bootstrapped packed together.
+            let blocks = self.width().div_ceil(shape.s1);
+            req.merge(&KeyRequest::with_rotations(
+                packing_rotations(c * shape.s1, 2 * blocks, self.slots)
+                    .iter()
+                    .map(|r| r.0),
+            ));
+        }
         req.bootstrapping |= bootstrapping;
         Ok(req)
     }

@@ -64,6 +64,7 @@ pub mod data;
 pub mod error;
 pub mod plain;
 pub mod protocol;
+pub mod refresh;
 pub mod report;
 pub mod server;
 pub mod session;

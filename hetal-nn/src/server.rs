@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::protocol::{
     Checkpoint, Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, Plan, ServerStats,
 };
+use crate::refresh::refresh_packed_each;
 use crate::softmax::SoftmaxApprox;
 use hetal_linalg::approx::Refresher;
 use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm};
@@ -482,18 +483,54 @@ impl<E: Evaluator> Server<E> {
         Ok(z)
     }
 
+    /// Refreshes weight-shaped matrices (`c' × (d + 1)`, data in the first `c'` rows of each
+    /// block) that have fewer than their `need` levels above the floor of the logits' bound,
+    /// all their stale blocks together ([`refresh_packed_each`]).
+    fn ensure_weights(
+        &self,
+        mats: &[(&Packed<E>, u32)],
+        stats: &mut ServerStats,
+    ) -> Result<Vec<Packed<E>>> {
+        let mut cts = Vec::new();
+        let mut needs = Vec::new();
+        for (m, need) in mats {
+            cts.extend(m.blocks().iter().cloned());
+            needs.extend(std::iter::repeat_n(*need, m.blocks().len()));
+        }
+        let t = Instant::now();
+        let used = self.plan.padded_classes * self.shape.s1;
+        let (fresh, count) = refresh_packed_each(
+            &self.ev,
+            &self.refresher,
+            &cts,
+            &needs,
+            used,
+            self.plan.weight_bound,
+            self.logit_bound,
+        )?;
+        if count > 0 {
+            stats.bootstraps += count;
+            stats.bootstrap_time += t.elapsed();
+        }
+        let mut fresh = fresh.into_iter();
+        mats.iter()
+            .map(|(m, _)| {
+                let blocks: Vec<Ct<E>> = fresh.by_ref().take(m.blocks().len()).collect();
+                Ok(PackedMatrix::from_blocks(
+                    m.rows(),
+                    m.cols(),
+                    m.shape(),
+                    m.layout(),
+                    blocks,
+                )?)
+            })
+            .collect()
+    }
+
     fn val_logits(&mut self) -> Result<Packed<E>> {
         let mut stats = self.stats;
         let (_, db) = AbtAlgorithm::DiagAbt.depths();
-        self.w = ensure(
-            &self.refresher,
-            &self.ev,
-            &self.w,
-            db,
-            self.plan.weight_bound,
-            self.logit_bound,
-            &mut stats,
-        )?;
+        self.w = self.ensure_weights(&[(&self.w, db)], &mut stats)?.remove(0);
         let z = self.forward(&self.val_x, &self.w, self.plan.weight_bound, &mut stats)?;
         self.stats = stats;
         Ok(z)
@@ -503,17 +540,17 @@ impl<E: Evaluator> Server<E> {
     fn train_step(&mut self, b: usize) -> Result<Packed<E>> {
         let mut stats = self.stats;
         let bound = self.plan.weight_bound;
-        let ev = &self.ev;
         let (_, db) = AbtAlgorithm::DiagAbt.depths();
-        self.v = ensure(
-            &self.refresher,
-            ev,
-            &self.v,
-            db,
-            bound,
-            self.logit_bound,
-            &mut stats,
-        )?;
+        // V feeds DiagABT now; W only the Nesterov update at the end (1 level): refresh the
+        // stale blocks of both together.
+        let need_w = match self.plan.config.optimizer {
+            Optimizer::Sgd => 0,
+            Optimizer::Nesterov => 1,
+        };
+        let mut fresh = self.ensure_weights(&[(&self.v, db), (&self.w, need_w)], &mut stats)?;
+        self.w = fresh.pop().ok_or_else(|| Error::config("no weights"))?;
+        self.v = fresh.pop().ok_or_else(|| Error::config("no weights"))?;
+        let ev = &self.ev;
         let x = &self.train_x[b];
         let z = self.forward(x, &self.v, bound, &mut stats)?;
         let t = Instant::now();
