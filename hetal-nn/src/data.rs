@@ -318,6 +318,53 @@ impl Splits {
         )
     }
 
+    /// Synthetic `samples × features` data with `classes` Gaussian-like clusters (HETAL-shaped
+    /// tests: e.g. 768 features, 10 classes), features scaled into `[-1, 1]`, split with
+    /// [`Splits::split`]; deterministic in `seed`.
+    pub fn synthetic(samples: usize, features: usize, classes: usize, seed: u64) -> Result<Self> {
+        use rand::{RngExt, SeedableRng};
+        if samples < 10 || features == 0 || classes < 2 {
+            return Err(Error::config(format!(
+                "synthetic data need at least 10 samples, 1 feature and 2 classes (got {samples}, {features}, {classes})"
+            )));
+        }
+        if samples.saturating_mul(features) > 1 << 28 {
+            return Err(Error::config("synthetic data: too many values"));
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        // Class means uniform in [-0.15, 0.15]^D, noise of standard deviation 1/2 per feature,
+        // then everything scaled into [-1, 1] like normalised embeddings.
+        let means: Vec<Vec<f64>> = (0..classes)
+            .map(|_| {
+                (0..features)
+                    .map(|_| rng.random_range(-0.15..0.15))
+                    .collect()
+            })
+            .collect();
+        let mut x = Array2::zeros((samples, features));
+        let mut labels = Vec::with_capacity(samples);
+        for i in 0..samples {
+            let c = rng.random_range(0..classes);
+            labels.push(c as f64);
+            for j in 0..features {
+                let noise: f64 = (0..3).map(|_| rng.random_range(-0.5..0.5)).sum();
+                x[[i, j]] = means[c][j] + noise;
+            }
+        }
+        let m = x
+            .iter()
+            .fold(0.0f64, |m, v: &f64| m.max(v.abs()))
+            .max(1e-12);
+        x.mapv_inplace(|v| v / m);
+        let all = Dataset::from_raw("synthetic data", x, &labels, classes)?;
+        Splits::split(
+            format!("synthetic {samples}x{features}, {classes} classes"),
+            &all,
+            classes,
+            seed,
+        )
+    }
+
     /// The 8x8 handwritten digits embedded in `smartcore` (1797 samples, 64 features scaled to
     /// `[0, 1]`, 10 classes), split with [`Splits::split`].
     pub fn digits(seed: u64) -> Result<Self> {
@@ -504,5 +551,22 @@ mod tests {
         }
         let c = Splits::digits(1).unwrap();
         assert_ne!(a.train.labels, c.train.labels);
+    }
+}
+
+#[cfg(test)]
+mod synthetic_tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_data_are_deterministic_and_checked() {
+        let a = Splits::synthetic(200, 12, 3, 1).unwrap();
+        let b = Splits::synthetic(200, 12, 3, 1).unwrap();
+        assert_eq!(a.train.features, b.train.features);
+        assert_eq!(a.train.len() + a.val.len() + a.test.len(), 200);
+        assert_eq!(a.num_features(), 12);
+        assert!(a.train.features.iter().all(|v| v.abs() <= 1.0));
+        assert!(Splits::synthetic(5, 12, 3, 1).is_err());
+        assert!(Splits::synthetic(100, 12, 1, 1).is_err());
     }
 }

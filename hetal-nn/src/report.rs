@@ -20,8 +20,11 @@ pub struct TrainReport {
     pub atb_time: Duration,
     /// Time spent in the softmax approximation.
     pub softmax_time: Duration,
-    /// Number of bootstraps.
+    /// Number of bootstraps outside the softmax (weights, `P − Y`).
     pub bootstraps: u64,
+    /// Time of the bootstraps outside the softmax.
+    #[serde(default)]
+    pub bootstrap_time: Duration,
     /// The best epoch (0-based).
     pub best_epoch: usize,
     /// Per-epoch losses and validation accuracy.
@@ -74,7 +77,20 @@ impl std::fmt::Display for TrainReport {
             "matmul share:        {:.1} %",
             100.0 * self.matmul_share()
         )?;
-        writeln!(f, "bootstraps:          {}", self.bootstraps)?;
+        writeln!(
+            f,
+            "bootstraps outside the softmax: {} ({:.3} s)",
+            self.bootstraps,
+            self.bootstrap_time.as_secs_f64()
+        )?;
+        let rest = self.train_time.saturating_sub(
+            self.abt_time + self.atb_time + self.softmax_time + self.bootstrap_time,
+        );
+        writeln!(
+            f,
+            "rest (tilings, P - Y, updates): {:.3} s",
+            rest.as_secs_f64()
+        )?;
         writeln!(
             f,
             "best epoch:          {} of {}",

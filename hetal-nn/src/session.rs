@@ -158,6 +158,7 @@ where
         atb_time: s.atb_time,
         softmax_time: s.softmax_time,
         bootstraps: s.bootstraps,
+        bootstrap_time: s.bootstrap_time,
         best_epoch: model.epoch,
         history: client.state.history.clone(),
         test_accuracy: class_report.accuracy,

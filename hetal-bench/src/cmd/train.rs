@@ -32,7 +32,8 @@ pub type CliResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 /// Where the data come from.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
 pub struct DataArgs {
-    /// `digits` (the embedded 8x8 digits), a directory in HETAL's layout
+    /// `digits` (the embedded 8x8 digits), `synthetic:N:D:C` (N samples of D features in C
+    /// clusters, e.g. HETAL-shaped `synthetic:1600:768:10`), a directory in HETAL's layout
     /// (`features_{train,val,test}.npy`, `labels_{train,val,test}.npy`), one CSV file
     /// (`label,features...`, split 70/10/20), or three CSV files `TRAIN,VAL,TEST`.
     #[arg(long, default_value = "digits")]
@@ -60,6 +61,19 @@ impl DataArgs {
         let d = self.data.as_str();
         let splits = if d == "digits" {
             Splits::digits(self.split_seed)?
+        } else if let Some(spec) = d.strip_prefix("synthetic:") {
+            let v: Vec<usize> = spec
+                .split(':')
+                .map(|x| x.parse::<usize>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("--data synthetic:N:D:C: {e}"))?;
+            let [n, f, c] = v.as_slice() else {
+                return Err(
+                    "--data synthetic:N:D:C needs three numbers (samples, features, classes)"
+                        .into(),
+                );
+            };
+            Splits::synthetic(*n, *f, *c, self.split_seed)?
         } else if d.contains(',') {
             let parts: Vec<&str> = d.split(',').collect();
             let [tr, va, te] = parts.as_slice() else {
