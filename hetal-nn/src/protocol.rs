@@ -132,6 +132,10 @@ pub struct Plan {
     pub weight_bound: f64,
     /// The name of the softmax approximation the server runs (the keys are generated for it).
     pub softmax: String,
+    /// The training method (activation and loss, optimiser, product layout): HETAL's by
+    /// default; other methods run on [`crate::method::MethodServer`].
+    #[serde(default)]
+    pub method: crate::config::Method,
 }
 
 impl Plan {
@@ -160,6 +164,10 @@ pub struct EncryptedData<C> {
     /// The initial weights, `padded_classes × (features + 1)`, Plain (the client encrypts them:
     /// the server cannot encrypt).
     pub initial_weights: EncMatrix<C>,
+    /// Per batch, the quadratic-gradient preconditioner `B̄⁻¹` (same shape as the weights, the
+    /// same row for every class), when the method asks for it; empty otherwise.
+    #[serde(default)]
+    pub preconditioners: Vec<EncMatrix<C>>,
 }
 
 /// What the server sends after each epoch, server → client.
