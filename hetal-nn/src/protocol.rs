@@ -134,7 +134,6 @@ pub struct Plan {
     pub softmax: String,
     /// The training method (activation and loss, optimiser, product layout): HETAL's by
     /// default; other methods run on [`crate::method::MethodServer`].
-    #[serde(default)]
     pub method: crate::config::Method,
 }
 
@@ -166,7 +165,6 @@ pub struct EncryptedData<C> {
     pub initial_weights: EncMatrix<C>,
     /// Per batch, the quadratic-gradient preconditioner `B̄⁻¹` (same shape as the weights, the
     /// same row for every class), when the method asks for it; empty otherwise.
-    #[serde(default)]
     pub preconditioners: Vec<EncMatrix<C>>,
 }
 

@@ -93,9 +93,11 @@ pub struct HyperArgs {
     /// Early-stopping patience in epochs (0: no early stopping).
     #[arg(long, default_value_t = 3)]
     pub patience: usize,
-    /// Optimiser: nesterov (HETAL's default) or sgd.
-    #[arg(long, default_value = "nesterov")]
-    pub optimizer: String,
+    /// Optimiser: nesterov (HETAL's, the default) or sgd; with `--method cnntraining` also nag
+    /// or nag-qg (HE.CNNtraining's NAG, without and with the quadratic gradient; its default is
+    /// nag-qg).
+    #[arg(long)]
+    pub optimizer: Option<String>,
     /// Seed of the per-epoch batch order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -115,7 +117,7 @@ impl HyperArgs {
             batch_size: self.batch,
             epochs: self.epochs,
             patience: (self.patience > 0).then_some(self.patience),
-            optimizer: Optimizer::parse(&self.optimizer)?,
+            optimizer: Optimizer::parse(self.optimizer.as_deref().unwrap_or("nesterov"))?,
             seed: self.seed,
         };
         c.validate()?;
@@ -232,6 +234,9 @@ pub struct TrainArgs {
     #[command(flatten)]
     /// Backend.
     pub backend: BackendArgs,
+    #[command(flatten)]
+    /// The training method (HETAL's by default).
+    pub method: super::method::MethodArgs,
     /// Checkpoint directory: the state is saved after every epoch, and an existing checkpoint
     /// there is resumed.
     #[arg(long)]
@@ -255,6 +260,9 @@ pub struct TrainArgs {
 
 /// Runs `hetal train`.
 pub fn run(args: &TrainArgs) -> CliResult {
+    if let Some(method) = args.method.resolve(args.hyper.optimizer.as_deref())? {
+        return super::method::train(args, method);
+    }
     let splits = args.data.load()?;
     let cfg = args.hyper.config()?;
     let params = args.backend.mock_params()?;
