@@ -99,7 +99,8 @@ impl Activation {
         let range: f64 = r.parse().map_err(|_| bad("RANGE is not a number"))?;
         let degree: usize = d.parse().map_err(|_| bad("DEGREE is not an integer"))?;
         let a = Activation::SigmoidChebyshev { range, degree };
-        a.validate().map_err(|_| bad("RANGE must be in (0, 1024] and DEGREE odd in 1..=63"))?;
+        a.validate()
+            .map_err(|_| bad("RANGE must be in (0, 1024] and DEGREE odd in 1..=63"))?;
         Ok(a)
     }
 
@@ -447,7 +448,10 @@ mod tests {
     #[test]
     fn method_flags_parse_and_bad_values_fail() {
         assert_eq!(Activation::parse("softmax").unwrap(), Activation::Softmax);
-        assert_eq!(Activation::parse("Sigmoid_Cubic").unwrap(), Activation::SigmoidCubic);
+        assert_eq!(
+            Activation::parse("Sigmoid_Cubic").unwrap(),
+            Activation::SigmoidCubic
+        );
         assert_eq!(
             Activation::parse("sigmoid-cheb:12:9").unwrap(),
             Activation::SigmoidChebyshev {
@@ -472,7 +476,10 @@ mod tests {
         assert!(matches!(Update::parse("adam"), Err(Error::Config { .. })));
         assert!(Optimizer::parse("nag-qg").is_err());
         assert_eq!(Products::parse("vr").unwrap(), Products::VolleyRevolver);
-        assert!(matches!(Products::parse("diagonal"), Err(Error::Config { .. })));
+        assert!(matches!(
+            Products::parse("diagonal"),
+            Err(Error::Config { .. })
+        ));
         let cfg = TrainConfig::default();
         assert!(Method::cnntraining().validate(&cfg).is_ok());
         let sgd = TrainConfig {

@@ -541,9 +541,7 @@ impl<E: Evaluator> MethodServer<E> {
         stats: &mut ServerStats,
     ) -> Result<Packed<E>> {
         let need = match self.ev.bootstrap_info() {
-            Some(info) if info.output_level.0 < need + self.refresher.floor(out_bound) => {
-                min_need
-            }
+            Some(info) if info.output_level.0 < need + self.refresher.floor(out_bound) => min_need,
             _ => need,
         };
         ensure(&self.refresher, &self.ev, m, need, bound, out_bound, stats)
@@ -554,7 +552,10 @@ impl<E: Evaluator> MethodServer<E> {
         let classes = self.plan.classes;
         match &self.act {
             Act::Softmax(s) => s.apply(&self.ev, z, classes),
-            Act::Sigmoid { approx, logit_bound } => {
+            Act::Sigmoid {
+                approx,
+                logit_bound,
+            } => {
                 let (s0, s1) = (self.shape.s0, self.shape.s1);
                 let bc = z.block_cols();
                 let out = approx.max_error() + 1.0;
@@ -650,10 +651,9 @@ impl<E: Evaluator> MethodServer<E> {
             g
         };
 
-        let (s, mu) =
-            method
-                .update
-                .coefficients(self.plan.config.learning_rate, self.step, rows);
+        let (s, mu) = method
+            .update
+            .coefficients(self.plan.config.learning_rate, self.step, rows);
         let w_next = combine(ev, &[(&self.v, 1.0), (&g, -s)])?;
         let v_next = match method.update {
             Update::Sgd => w_next.clone(),

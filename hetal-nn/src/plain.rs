@@ -309,15 +309,11 @@ pub fn train_method(
             if method.update.quadratic_gradient() {
                 g *= &precond[b];
             }
-            let (step_size, mu) = method
-                .update
-                .coefficients(cfg.learning_rate, step, r.len());
+            let (step_size, mu) = method.update.coefficients(cfg.learning_rate, step, r.len());
             let w_next = &v - &(g * step_size);
             v = match method.update {
                 Update::Sgd => w_next.clone(),
-                Update::Nesterov | Update::Nag | Update::NagQg => {
-                    &w_next * (1.0 + mu) - &w * mu
-                }
+                Update::Nesterov | Update::Nag | Update::NagQg => &w_next * (1.0 + mu) - &w * mu,
             };
             w = w_next;
             step += 1;

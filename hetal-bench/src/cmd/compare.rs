@@ -205,7 +205,12 @@ impl BackendJob for Job<'_> {
 /// test accuracy, time and operations per step, and convergence.
 pub fn table(results: &[MethodResult], target: f64) -> String {
     use std::fmt::Write as _;
-    let w = 24;
+    let w = results
+        .iter()
+        .map(|r| r.method.describe().len())
+        .max()
+        .unwrap_or(0)
+        .max(20);
     let mut s = String::new();
     let _ = write!(s, "{:<22}", "");
     for r in results {
@@ -242,21 +247,35 @@ pub fn table(results: &[MethodResult], target: f64) -> String {
         let _ = writeln!(s);
     };
     row(&mut s, "test accuracy %", &|r| {
-        format!("{:.2} (epoch {})", 100.0 * r.test_accuracy, r.best_epoch + 1)
+        format!(
+            "{:.2} (epoch {})",
+            100.0 * r.test_accuracy,
+            r.best_epoch + 1
+        )
     });
     row(&mut s, "f64 reference test %", &|r| {
         r.reference_accuracy
             .map(|a| format!("{:.2}", 100.0 * a))
             .unwrap_or_else(|| "-".into())
     });
-    row(&mut s, &format!("first epoch >= {:.0} %", 100.0 * target), &|r| {
-        r.first_reaching(target)
-            .map(|e| e.to_string())
-            .unwrap_or_else(|| "never".into())
+    row(
+        &mut s,
+        &format!("first epoch >= {:.0} %", 100.0 * target),
+        &|r| {
+            r.first_reaching(target)
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "never".into())
+        },
+    );
+    row(&mut s, "time per step (s)", &|r| {
+        format!("{:.4}", r.time_per_step)
     });
-    row(&mut s, "time per step (s)", &|r| format!("{:.4}", r.time_per_step));
-    row(&mut s, "Mult / step", &|r| format!("{:.0}", r.mult_per_step));
-    row(&mut s, "CMult / step", &|r| format!("{:.0}", r.cmult_per_step));
+    row(&mut s, "Mult / step", &|r| {
+        format!("{:.0}", r.mult_per_step)
+    });
+    row(&mut s, "CMult / step", &|r| {
+        format!("{:.0}", r.cmult_per_step)
+    });
     row(&mut s, "Rot / step", &|r| format!("{:.0}", r.rot_per_step));
     row(&mut s, "bootstraps / step", &|r| {
         format!("{:.2}", r.bootstraps_per_step)
@@ -333,7 +352,8 @@ pub fn run(args: &CompareArgs) -> CliResult {
     print!("{}", table(&results, args.target));
     println!("{}", verdict(&results, args.target));
     if let Some(p) = &args.json {
-        let j = serde_json::json!({ "backend": backend, "target": args.target, "results": results });
+        let j =
+            serde_json::json!({ "backend": backend, "target": args.target, "results": results });
         std::fs::write(p, serde_json::to_string_pretty(&j)?)?;
     }
     Ok(())

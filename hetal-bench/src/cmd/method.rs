@@ -138,10 +138,9 @@ pub fn with_backend<J: BackendJob>(args: &BackendArgs, job: J) -> CliResult<J::O
             params: args.mock_params()?,
             key_seed: args.key_seed,
         }),
-        other => Err(format!(
-            "backend {other:?} is not available for training yet (only `mock`)"
-        )
-        .into()),
+        other => {
+            Err(format!("backend {other:?} is not available for training yet (only `mock`)").into())
+        }
     }
 }
 
@@ -195,8 +194,7 @@ fn build_server<B: Backend>(
 /// (the plan's softmax approximation for a softmax activation).
 pub fn reference(splits: &Splits, cfg: &TrainConfig, plan: &Plan) -> CliResult<PlainRun> {
     let sm = LinalgSoftmax::by_name(&plan.softmax)?;
-    let approx =
-        |z: &Array2<f64>, c: usize| SoftmaxApprox::<MockEvaluator>::reference(&sm, z, c);
+    let approx = |z: &Array2<f64>, c: usize| SoftmaxApprox::<MockEvaluator>::reference(&sm, z, c);
     if plan.method.is_hetal() {
         return Ok(plain::train(splits, cfg, &approx)?);
     }
@@ -337,9 +335,7 @@ fn train_with<B: Backend>(args: &TrainArgs, method: Method, backend: &B) -> CliR
         method.describe()
     );
     let Some(mut run) = train_on(backend, &splits, &plan, &opts, args.quiet, &title)? else {
-        println!(
-            "stopped as asked; run again with the same --checkpoint-dir to resume"
-        );
+        println!("stopped as asked; run again with the same --checkpoint-dir to resume");
         return Ok(());
     };
     println!(
