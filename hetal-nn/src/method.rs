@@ -23,7 +23,13 @@
 //! 5. `W' = V − s G`, `V' = (1 + μ) W' − μ W` as one linear combination (1 level), with `s` and
 //!    `μ` from [`Update::coefficients`].
 //!
-//! Bootstrapping is placed exactly as in [`Server`] (hetal-linalg's [`Refresher`]).
+//! Bootstrapping is placed as in [`Server`] (hetal-linalg's [`Refresher`]), with one addition:
+//! before the forward product the weights are refreshed so that the product *and* the sigmoid
+//! fit in their levels (when a fresh ciphertext has that many), so the logits need no
+//! bootstrapping of their own; if they do (a long Chebyshev sigmoid), they are assumed within
+//! `4 ×` the approximation's range. Without bootstrapping a stage that lacks depth fails with
+//! [`hetal_linalg::Error::DepthExhausted`] (Chiang's original setting, which stops after 2
+//! iterations at `log Q = 990`).
 
 use crate::client::{Client, design_matrix};
 use crate::config::{Activation, Method, Products, Update};
@@ -491,14 +497,20 @@ impl<E: Evaluator> MethodServer<E> {
         Ok(s)
     }
 
-    /// `m` refreshed, if needed, so that the forward product and the activation fit in its
-    /// levels (when bootstrapping can give that many; else so that the product fits).
-    fn prepare(&self, m: &Packed<E>, stats: &mut ServerStats) -> Result<Packed<E>> {
+    /// `m` refreshed, if needed, so that the forward product (and, if `activation`, the
+    /// activation after it) fit in its levels (when bootstrapping can give that many; else so
+    /// that the product fits).
+    fn prepare(
+        &self,
+        m: &Packed<E>,
+        activation: bool,
+        stats: &mut ServerStats,
+    ) -> Result<Packed<E>> {
         let (_, db) = match self.plan.method.products {
             Products::Diag => AbtAlgorithm::DiagAbt.depths(),
             Products::VolleyRevolver => AbtAlgorithm::VolleyRevolver.depths(),
         };
-        let need = db + self.act.depth();
+        let need = db + if activation { self.act.depth() } else { 0 };
         self.ensure_fit(
             m,
             need,
@@ -510,9 +522,15 @@ impl<E: Evaluator> MethodServer<E> {
     }
 
     /// `Z = X M^T` for features `x` (Plain, `rows × width`) and weights `m` (refreshed by
-    /// [`MethodServer::prepare`] first).
-    fn forward(&self, x: &Packed<E>, m: &Packed<E>, stats: &mut ServerStats) -> Result<Packed<E>> {
-        let m = self.prepare(m, stats)?;
+    /// [`MethodServer::prepare`] first, for the activation too if `activation`).
+    fn forward(
+        &self,
+        x: &Packed<E>,
+        m: &Packed<E>,
+        activation: bool,
+        stats: &mut ServerStats,
+    ) -> Result<Packed<E>> {
+        let m = self.prepare(m, activation, stats)?;
         let t;
         let z = match self.plan.method.products {
             Products::Diag => {
@@ -594,8 +612,8 @@ impl<E: Evaluator> MethodServer<E> {
 
     fn val_logits(&mut self) -> Result<Packed<E>> {
         let mut stats = self.stats;
-        self.w = self.prepare(&self.w, &mut stats)?;
-        let z = self.forward(&self.val_x, &self.w, &mut stats)?;
+        self.w = self.prepare(&self.w, false, &mut stats)?;
+        let z = self.forward(&self.val_x, &self.w, false, &mut stats)?;
         self.stats = stats;
         Ok(z)
     }
@@ -607,9 +625,9 @@ impl<E: Evaluator> MethodServer<E> {
         let ev = &self.ev;
         let method = self.plan.method;
         let rows = self.plan.batch_rows[b];
-        self.v = self.prepare(&self.v, &mut stats)?;
+        self.v = self.prepare(&self.v, true, &mut stats)?;
         let x = &self.train_x[b];
-        let z = self.forward(x, &self.v, &mut stats)?;
+        let z = self.forward(x, &self.v, true, &mut stats)?;
         let t = Instant::now();
         let p = self.activate(&z, rows)?;
         stats.softmax_time += t.elapsed();
@@ -805,7 +823,7 @@ impl<E: Evaluator> TrainingServer for MethodServer<E> {
             None => self.w.clone(),
         };
         let mut stats = self.stats;
-        let z = self.forward(&x, &w, &mut stats)?;
+        let z = self.forward(&x, &w, false, &mut stats)?;
         Ok(EncMatrix::from_packed(&z))
     }
 }

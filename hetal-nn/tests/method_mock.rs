@@ -34,7 +34,9 @@ fn setup(splits: &Splits, cfg: &TrainConfig, method: Method, params: MockParams)
     let sk = softmax
         .required_keys(plan.shape().unwrap(), plan.classes)
         .unwrap();
-    let req = plan.method_key_request(&sk, true).unwrap();
+    let req = plan
+        .method_key_request(&sk, params.bootstrap.is_some())
+        .unwrap();
     let mut backend = MockClient::new(params, 7);
     let keys = backend.generate_evaluation_keys(&req).unwrap();
     let mut client = Client::new(backend, plan).unwrap();
@@ -288,4 +290,45 @@ fn mismatched_servers_and_data_are_rejected() {
     };
     let plan = Plan::new(&splits, &sgd, 1024, 64.0, "asoftmax").unwrap();
     assert!(plan.with_method(method).is_err());
+}
+
+/// Without bootstrapping, Chiang's setting: 24 levels of 40 bits (his `log Q = 990`) give
+/// exactly 2 iterations of cubic sigmoid + Volley Revolver + quadratic-gradient NAG (10 levels
+/// each), and the third fails cleanly with `DepthExhausted`.
+#[test]
+fn without_bootstrapping_depth_runs_out_after_two_iterations() {
+    let splits = Splits::digits(0).unwrap().truncated(128, 40, 40);
+    let method = Method::cnntraining();
+    let cfg = TrainConfig {
+        batch_size: 128,
+        epochs: 5,
+        patience: None,
+        ..TrainConfig::default()
+    };
+    let (_client, data, ev) = setup(&splits, &cfg, method, MockParams::ideal(1024, 24, 40.0));
+    let mut server = MethodServer::new(ev, None, &data).unwrap();
+    let mut done = 0;
+    let err = loop {
+        match server.run_epoch(&mut |_| {}) {
+            Ok(r) => {
+                done += 1;
+                server
+                    .apply_decision(hetal_nn::protocol::Decision {
+                        epoch: r.epoch,
+                        improved: true,
+                        stop: false,
+                    })
+                    .unwrap();
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(done, 2);
+    assert!(
+        matches!(
+            err,
+            hetal_nn::Error::Linalg(hetal_linalg::Error::DepthExhausted { .. })
+        ),
+        "{err}"
+    );
 }
