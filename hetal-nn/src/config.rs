@@ -38,7 +38,7 @@ impl Optimizer {
             "sgd" => Ok(Optimizer::Sgd),
             "nesterov" | "nag" => Ok(Optimizer::Nesterov),
             "nag-qg" | "nag_qg" => Err(Error::config(
-                "optimiser \"nag-qg\" (quadratic gradient) belongs to a training method: use Update::parse or `--method cnntraining`",
+                "optimiser \"nag-qg\" (HE.CNNtraining's quadratic gradient) is not one of HETAL's (sgd, nesterov): choose it with a training method (`--method cnntraining`; `Update::NagQg`)",
             )),
             other => Err(Error::config(format!(
                 "unknown optimiser {other:?} (sgd, nesterov)"

@@ -95,7 +95,7 @@ pub struct HyperArgs {
     pub patience: usize,
     /// Optimiser: nesterov (HETAL's, the default) or sgd; with `--method cnntraining` also nag
     /// or nag-qg (HE.CNNtraining's NAG, without and with the quadratic gradient; its default is
-    /// nag-qg).
+    /// nag-qg; for HETAL's method `nag` is an alias of nesterov).
     #[arg(long)]
     pub optimizer: Option<String>,
     /// Seed of the per-epoch batch order.
