@@ -358,3 +358,57 @@ pub fn run(args: &CompareArgs) -> CliResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(label: &str, accs: &[f64]) -> MethodResult {
+        MethodResult {
+            label: label.into(),
+            method: Method::cnntraining(),
+            history: accs
+                .iter()
+                .enumerate()
+                .map(|(epoch, &a)| EpochRecord {
+                    epoch,
+                    train_loss: 1.0,
+                    val_loss: 1.0,
+                    val_accuracy: a,
+                })
+                .collect(),
+            test_accuracy: 0.5,
+            best_epoch: 0,
+            time_per_step: 0.1,
+            mult_per_step: 1.0,
+            cmult_per_step: 1.0,
+            rot_per_step: 1.0,
+            bootstraps_per_step: 0.0,
+            reference_accuracy: None,
+            reference_weight_difference: None,
+        }
+    }
+
+    #[test]
+    fn verdict_picks_the_first_to_reach_the_target() {
+        let rs = [
+            result("A", &[0.5, 0.8, 0.95]),
+            result("B", &[0.6, 0.91, 0.92]),
+            result("C", &[0.4, 0.93, 0.99]),
+        ];
+        assert_eq!(rs[0].first_reaching(0.9), Some(3));
+        let v = verdict(&rs, 0.9);
+        assert!(v.starts_with("converges fastest: C"), "{v}");
+        assert!(
+            v.contains("A at epoch 3") && v.contains("B at epoch 2"),
+            "{v}"
+        );
+        let none = verdict(&rs[..2], 0.99);
+        assert!(
+            none.contains("no method reaches") && none.contains("A's"),
+            "{none}"
+        );
+        let t = table(&rs, 0.9);
+        assert!(t.contains("epoch 3") && !t.contains("never"));
+    }
+}
