@@ -25,7 +25,8 @@ use std::path::Path;
 use std::time::Duration;
 
 const MAGIC: &[u8; 8] = b"HETALNN\0";
-const VERSION: u32 = 1;
+/// Version 2: `Plan::method` and `EncryptedData::preconditioners` (training methods).
+const VERSION: u32 = 2;
 
 /// A serialisable mirror of [`Layout`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
