@@ -20,6 +20,9 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Encrypted softmax-regression training (HETAL), both roles in one process.
     Train(cmd::train::TrainArgs),
+    /// HETAL's method against HE.CNNtraining's (with and without the quadratic gradient) on the
+    /// same data: accuracy per epoch, time and operations per step.
+    Compare(cmd::compare::CompareArgs),
     /// The client's steps of the two-process protocol (keygen, encrypt, evaluate, decrypt).
     Client(cmd::client::ClientArgs),
     /// The server's steps of the two-process protocol (train).
@@ -37,6 +40,7 @@ fn main() {
     let result = match &cli.command {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Compare(a) => cmd::compare::run(a),
         Command::Client(a) => cmd::client::run(a),
         Command::Server(a) => cmd::server::run(a),
         Command::Matmul(a) => cmd::matmul::run(a),

@@ -59,6 +59,7 @@ impl Plan {
             weight_bound,
             softmax: softmax.to_string(),
             encrypt_level: None,
+            method: crate::config::Method::hetal(config.optimizer),
         })
     }
 
@@ -187,12 +188,14 @@ where
         let val_x = self.encrypt_matrix(&design_matrix(&splits.val.features))?;
         let initial_weights =
             self.encrypt_matrix(&Matrix::zeros(self.plan.padded_classes, self.plan.width()))?;
+        let preconditioners = self.encrypt_preconditioners(splits)?;
         Ok(EncryptedData {
             plan: self.plan.clone(),
             train_x,
             train_y,
             val_x,
             initial_weights,
+            preconditioners,
         })
     }
 
@@ -257,7 +260,12 @@ where
         if z.nrows() != splits.val.len() {
             return Err(Error::protocol("validation logits of the wrong size"));
         }
-        let val_loss = cross_entropy_logits(&z, &splits.val.labels, c);
+        let sigmoid = self.plan.method.activation.is_sigmoid();
+        let val_loss = if sigmoid {
+            crate::method::sle_logits(&z, &splits.val.labels, c)
+        } else {
+            cross_entropy_logits(&z, &splits.val.labels, c)
+        };
         let val_accuracy = accuracy(&argmax_rows(&z, c), &splits.val.labels);
         let ranges = batch_ranges(splits.train.len(), self.plan.config.batch_size);
         let (mut sum, mut n) = (0.0, 0usize);
@@ -266,8 +274,13 @@ where
                 .get(*b)
                 .ok_or_else(|| Error::protocol(format!("softmax outputs of unknown batch {b}")))?;
             let p = self.decrypt_matrix(p)?;
-            sum +=
-                cross_entropy_probs(&p, &splits.train.labels[range.clone()]) * range.len() as f64;
+            let labels = &splits.train.labels[range.clone()];
+            let loss = if sigmoid {
+                crate::method::sle_probs(&p, labels, c)
+            } else {
+                cross_entropy_probs(&p, labels)
+            };
+            sum += loss * range.len() as f64;
             n += range.len();
         }
         let train_loss = if n > 0 { sum / n as f64 } else { f64::NAN };

@@ -37,10 +37,295 @@ impl Optimizer {
         match s.to_ascii_lowercase().as_str() {
             "sgd" => Ok(Optimizer::Sgd),
             "nesterov" | "nag" => Ok(Optimizer::Nesterov),
+            "nag-qg" | "nag_qg" => Err(Error::config(
+                "optimiser \"nag-qg\" (HE.CNNtraining's quadratic gradient) is not one of HETAL's (sgd, nesterov): choose it with a training method (`--method cnntraining`; `Update::NagQg`)",
+            )),
             other => Err(Error::config(format!(
                 "unknown optimiser {other:?} (sgd, nesterov)"
             ))),
         }
+    }
+}
+
+/// The activation of the classifier and, with it, the loss the client reports.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Activation {
+    /// Row-wise softmax over the classes (the plan's softmax approximation, HETAL's ASoftmax by
+    /// default) with the cross-entropy loss.
+    Softmax,
+    /// Per-class sigmoid by HE.CNNtraining's cubic `0.5 + 0.10679534503216294 x − 0.00038503259805075 x³`
+    /// (documented for `[−8, 8]`, depth 2), with the squared-likelihood loss (SLE).
+    SigmoidCubic,
+    /// Per-class sigmoid by the odd Chebyshev interpolant of `degree` on `[−range, range]`
+    /// (hetal-linalg's polynomial engine; depth `⌈log2(degree + 1)⌉ + 1`), with the SLE loss.
+    SigmoidChebyshev {
+        /// Half-width of the interval.
+        range: f64,
+        /// Odd degree.
+        degree: usize,
+    },
+}
+
+impl Activation {
+    /// Parses `softmax`, `sigmoid-cubic` (also `cubic`), `sigmoid-cheb` (range 16, degree 7) or
+    /// `sigmoid-cheb:RANGE:DEGREE`.
+    pub fn parse(s: &str) -> Result<Self> {
+        let norm = s.trim().to_ascii_lowercase().replace('_', "-");
+        let bad = |why: &str| {
+            Error::config(format!(
+                "activation {s:?}: {why} (softmax, sigmoid-cubic, sigmoid-cheb, sigmoid-cheb:RANGE:DEGREE)"
+            ))
+        };
+        match norm.as_str() {
+            "softmax" => return Ok(Activation::Softmax),
+            "sigmoid-cubic" | "cubic" | "sigmoid" => return Ok(Activation::SigmoidCubic),
+            "sigmoid-cheb" | "sigmoid-chebyshev" => {
+                return Ok(Activation::SigmoidChebyshev {
+                    range: 16.0,
+                    degree: 7,
+                });
+            }
+            _ => {}
+        }
+        let Some(rest) = norm
+            .strip_prefix("sigmoid-cheb:")
+            .or_else(|| norm.strip_prefix("sigmoid-chebyshev:"))
+        else {
+            return Err(bad("unknown"));
+        };
+        let (r, d) = rest
+            .split_once(':')
+            .ok_or_else(|| bad("expected RANGE:DEGREE"))?;
+        let range: f64 = r.parse().map_err(|_| bad("RANGE is not a number"))?;
+        let degree: usize = d.parse().map_err(|_| bad("DEGREE is not an integer"))?;
+        let a = Activation::SigmoidChebyshev { range, degree };
+        a.validate()
+            .map_err(|_| bad("RANGE must be in (0, 1024] and DEGREE odd in 1..=63"))?;
+        Ok(a)
+    }
+
+    /// Checks the parameters of a Chebyshev sigmoid.
+    pub fn validate(&self) -> Result<()> {
+        if let Activation::SigmoidChebyshev { range, degree } = *self
+            && !(range.is_finite()
+                && range > 0.0
+                && range <= 1024.0
+                && degree % 2 == 1
+                && degree <= 63)
+        {
+            return Err(Error::config(format!(
+                "Chebyshev sigmoid on [-{range}, {range}] of degree {degree}: the range must be in (0, 1024] and the degree odd, at most 63"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether this is a per-class sigmoid (SLE loss).
+    pub fn is_sigmoid(&self) -> bool {
+        !matches!(self, Activation::Softmax)
+    }
+
+    /// A short name for reports.
+    pub fn name(&self) -> String {
+        match self {
+            Activation::Softmax => "softmax".into(),
+            Activation::SigmoidCubic => "sigmoid-cubic".into(),
+            Activation::SigmoidChebyshev { range, degree } => {
+                format!("sigmoid-cheb:{range}:{degree}")
+            }
+        }
+    }
+}
+
+/// The optimiser of a training [`Method`] (a superset of [`Optimizer`]).
+///
+/// With `n` the rows of the batch, `t` the step (from 0, over all epochs), `η` the learning
+/// rate, `G = (P − Y)^T X` the summed gradient at the look-ahead `V`, and `W` the iterate:
+///
+/// * `Sgd`: `W' = V' = V − (η/n) G`.
+/// * `Nesterov` (HETAL's): `W' = V − (η/n) G`, `V' = (1 + μ_t) W' − μ_t W` with `μ_t` of
+///   [`Optimizer::Nesterov`] (`λ_0 = 1`).
+/// * `Nag` (HE.CNNtraining's): the step `γ_t = η / ((t + 1) n)` decays, and the momentum comes
+///   from `α_0 = 0.01`, `α_{t+1} = (1 + √(1 + 4 α_t²)) / 2`, `μ_t = −(1 − α_t) / α_{t+1}`:
+///   `W' = V − γ_t G`, `V' = (1 + μ_t) W' − μ_t W`.
+/// * `NagQg`: `Nag` with the quadratic gradient: `W' = V − (η + γ_t) B̄⁻¹ ⊙ G`, where `B̄⁻¹` is the
+///   client's encrypted diagonal preconditioner of the batch (see [`crate::method::preconditioner`]);
+///   at `η = 1` the factor is Chiang's `1 + γ_t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Update {
+    /// Plain mini-batch gradient descent.
+    Sgd,
+    /// HETAL's Nesterov schedule.
+    Nesterov,
+    /// HE.CNNtraining's NAG schedule.
+    Nag,
+    /// HE.CNNtraining's NAG with the quadratic gradient.
+    NagQg,
+}
+
+impl Update {
+    /// Parses `sgd`, `nesterov`, `nag`, `nag-qg` (also `qg`).
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "sgd" => Ok(Update::Sgd),
+            "nesterov" => Ok(Update::Nesterov),
+            "nag" => Ok(Update::Nag),
+            "nag-qg" | "qg" => Ok(Update::NagQg),
+            other => Err(Error::config(format!(
+                "unknown optimiser {other:?} (sgd, nesterov, nag, nag-qg)"
+            ))),
+        }
+    }
+
+    /// The name [`Update::parse`] accepts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Update::Sgd => "sgd",
+            Update::Nesterov => "nesterov",
+            Update::Nag => "nag",
+            Update::NagQg => "nag-qg",
+        }
+    }
+
+    /// The [`Optimizer`] of the [`TrainConfig`] that goes with it (momentum or not).
+    pub fn optimizer(self) -> Optimizer {
+        match self {
+            Update::Sgd => Optimizer::Sgd,
+            Update::Nesterov | Update::Nag | Update::NagQg => Optimizer::Nesterov,
+        }
+    }
+
+    /// Whether the client must send the quadratic-gradient preconditioners.
+    pub fn quadratic_gradient(self) -> bool {
+        matches!(self, Update::NagQg)
+    }
+
+    /// The factor `s` of step `t` on a batch of `n` rows in `W' = V − s · G` (or `s · B̄⁻¹ ⊙ G`),
+    /// and the momentum `μ_t` in `V' = (1 + μ_t) W' − μ_t W` (0 for SGD).
+    pub fn coefficients(self, learning_rate: f64, step: u64, n: usize) -> (f64, f64) {
+        let n = n.max(1) as f64;
+        let decayed = learning_rate / ((step as f64 + 1.0) * n);
+        match self {
+            Update::Sgd => (learning_rate / n, 0.0),
+            Update::Nesterov => (learning_rate / n, Optimizer::Nesterov.momentum(step)),
+            Update::Nag => (decayed, chiang_momentum(step)),
+            Update::NagQg => (learning_rate + decayed, chiang_momentum(step)),
+        }
+    }
+}
+
+/// HE.CNNtraining's momentum `μ_t = −(1 − α_t)/α_{t+1}` with `α_0 = 0.01` and
+/// `α_{t+1} = (1 + √(1 + 4 α_t²)) / 2` (so `μ_0 ≈ −0.99`: the first look-ahead stays near the start).
+pub fn chiang_momentum(step: u64) -> f64 {
+    let next = |a: f64| (1.0 + (1.0 + 4.0 * a * a).sqrt()) / 2.0;
+    let mut a = 0.01f64;
+    for _ in 0..step {
+        a = next(a);
+    }
+    -(1.0 - a) / next(a)
+}
+
+/// Which algorithms compute the two products `Z = X V^T` and `G = D^T X`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Products {
+    /// HETAL's DiagABT (weights row-tiled) and DiagATB.
+    Diag,
+    /// HE.CNNtraining's Volley Revolver for both (weights in Plain layout, no tiling for the
+    /// forward product).
+    VolleyRevolver,
+}
+
+impl Products {
+    /// Parses `diag` (also `hetal`) or `volley-revolver` (also `vr`, `volley`).
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "diag" | "hetal" => Ok(Products::Diag),
+            "volley-revolver" | "vr" | "volley" => Ok(Products::VolleyRevolver),
+            other => Err(Error::config(format!(
+                "unknown layout {other:?} (diag, volley-revolver)"
+            ))),
+        }
+    }
+
+    /// The name [`Products::parse`] accepts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Products::Diag => "diag",
+            Products::VolleyRevolver => "volley-revolver",
+        }
+    }
+}
+
+/// A training method: activation (and loss), optimiser, and the layout of the products.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Method {
+    /// Softmax or per-class sigmoid.
+    pub activation: Activation,
+    /// The optimiser.
+    pub update: Update,
+    /// The matrix-product algorithms.
+    pub products: Products,
+}
+
+impl Method {
+    /// HETAL's method with the given optimiser: softmax, DiagABT/DiagATB.
+    pub fn hetal(optimizer: Optimizer) -> Self {
+        Method {
+            activation: Activation::Softmax,
+            update: match optimizer {
+                Optimizer::Sgd => Update::Sgd,
+                Optimizer::Nesterov => Update::Nesterov,
+            },
+            products: Products::Diag,
+        }
+    }
+
+    /// HE.CNNtraining's method (Chiang): cubic sigmoid with SLE, NAG with the quadratic
+    /// gradient, Volley Revolver.
+    pub fn cnntraining() -> Self {
+        Method {
+            activation: Activation::SigmoidCubic,
+            update: Update::NagQg,
+            products: Products::VolleyRevolver,
+        }
+    }
+
+    /// Whether HETAL's [`crate::server::Server`] runs it (softmax, Diag, SGD or HETAL's Nesterov).
+    pub fn is_hetal(&self) -> bool {
+        self.activation == Activation::Softmax
+            && self.products == Products::Diag
+            && matches!(self.update, Update::Sgd | Update::Nesterov)
+    }
+
+    /// Checks the method against the configuration (the optimiser must agree).
+    pub fn validate(&self, config: &TrainConfig) -> Result<()> {
+        self.activation.validate()?;
+        if self.update.optimizer() != config.optimizer {
+            return Err(Error::config(format!(
+                "the method's optimiser {} needs {:?} in the configuration, not {:?}",
+                self.update.name(),
+                self.update.optimizer(),
+                config.optimizer
+            )));
+        }
+        Ok(())
+    }
+
+    /// A short description, e.g. `sigmoid-cubic/nag-qg/volley-revolver`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            self.activation.name(),
+            self.update.name(),
+            self.products.name()
+        )
+    }
+}
+
+impl Default for Method {
+    /// HETAL's method with Nesterov.
+    fn default() -> Self {
+        Method::hetal(Optimizer::Nesterov)
     }
 }
 
@@ -158,6 +443,65 @@ mod tests {
         assert!((m1 - 0.618_034 / 2.193_527).abs() < 1e-5, "{m1}");
         assert!(Optimizer::Nesterov.momentum(100) > 0.95);
         assert_eq!(Optimizer::Sgd.momentum(5), 0.0);
+    }
+
+    #[test]
+    fn method_flags_parse_and_bad_values_fail() {
+        assert_eq!(Activation::parse("softmax").unwrap(), Activation::Softmax);
+        assert_eq!(
+            Activation::parse("Sigmoid_Cubic").unwrap(),
+            Activation::SigmoidCubic
+        );
+        assert_eq!(
+            Activation::parse("sigmoid-cheb:12:9").unwrap(),
+            Activation::SigmoidChebyshev {
+                range: 12.0,
+                degree: 9
+            }
+        );
+        for bad in [
+            "tanh",
+            "sigmoid-cheb:12",
+            "sigmoid-cheb:x:7",
+            "sigmoid-cheb:12:8",
+            "sigmoid-cheb:-1:7",
+            "sigmoid-cheb:12:65",
+        ] {
+            assert!(
+                matches!(Activation::parse(bad), Err(Error::Config { .. })),
+                "{bad}"
+            );
+        }
+        assert_eq!(Update::parse("NAG-QG").unwrap(), Update::NagQg);
+        assert!(matches!(Update::parse("adam"), Err(Error::Config { .. })));
+        assert!(Optimizer::parse("nag-qg").is_err());
+        assert_eq!(Products::parse("vr").unwrap(), Products::VolleyRevolver);
+        assert!(matches!(
+            Products::parse("diagonal"),
+            Err(Error::Config { .. })
+        ));
+        let cfg = TrainConfig::default();
+        assert!(Method::cnntraining().validate(&cfg).is_ok());
+        let sgd = TrainConfig {
+            optimizer: Optimizer::Sgd,
+            ..cfg
+        };
+        assert!(Method::cnntraining().validate(&sgd).is_err());
+        assert!(Method::default().is_hetal() && !Method::cnntraining().is_hetal());
+    }
+
+    #[test]
+    fn chiang_schedule() {
+        // α_1 = (1 + √1.0004)/2, μ_0 = −0.99/α_1.
+        let a1 = (1.0 + (1.0004f64).sqrt()) / 2.0;
+        assert!((chiang_momentum(0) + 0.99 / a1).abs() < 1e-12);
+        // Later the momentum is positive and grows toward 1.
+        assert!(chiang_momentum(3) > 0.0 && chiang_momentum(200) > 0.95);
+        let (s, m) = Update::NagQg.coefficients(1.0, 1, 64);
+        assert!((s - (1.0 + 1.0 / 128.0)).abs() < 1e-15 && m == chiang_momentum(1));
+        let (s, m) = Update::Nag.coefficients(1.0, 1, 64);
+        assert!((s - 1.0 / 128.0).abs() < 1e-15 && m == chiang_momentum(1));
+        assert_eq!(Update::Sgd.coefficients(2.0, 7, 4), (0.5, 0.0));
     }
 
     #[test]

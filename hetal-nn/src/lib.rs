@@ -8,6 +8,8 @@
 //! * [`client`] and [`server`]: the two roles. The server is generic over `E: Evaluator` only,
 //!   a trait without decryption, so it cannot see data, labels, logits or model by construction.
 //! * [`protocol`]: the messages between them, checkpoints, and their file format.
+//! * [`method`]: other training methods (HE.CNNtraining's per-class sigmoid with the SLE loss,
+//!   NAG with the quadratic gradient, the Volley Revolver layout) on [`method::MethodServer`].
 //! * [`softmax`]: the homomorphic softmax behind a trait (hetal-linalg's ASoftmax by default).
 //! * [`session`]: both roles in one process, with checkpoints and resume.
 //! * [`plain`]: the plaintext f64 reference training and the metrics (accuracy, loss, per-class report).
@@ -62,6 +64,7 @@ pub mod client;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod method;
 pub mod plain;
 pub mod protocol;
 pub mod refresh;

@@ -2,7 +2,7 @@
 //! order, same optimiser, same early stopping) in `f64`, with the exact softmax or any row-wise
 //! approximation; and the metrics shared by both (loss, accuracy, per-class report).
 
-use crate::config::{EarlyStopping, Optimizer, TrainConfig};
+use crate::config::{EarlyStopping, Method, Optimizer, TrainConfig, Update};
 use crate::data::{Dataset, Splits};
 use crate::error::Result;
 use ndarray::{Array2, Axis, s};
@@ -150,9 +150,11 @@ impl Model {
 pub struct EpochRecord {
     /// 0-based epoch.
     pub epoch: usize,
-    /// Mean cross-entropy of the (approximate) softmax outputs seen during the epoch's steps.
+    /// Mean loss of the (approximate) activation outputs seen during the epoch's steps:
+    /// cross-entropy for a softmax, the SLE loss ([`crate::method::sle_probs`]) for a sigmoid.
     pub train_loss: f64,
-    /// Validation cross-entropy of the model after the epoch (exact softmax of its logits).
+    /// Validation loss of the model after the epoch, from its logits with the exact activation:
+    /// cross-entropy, or the SLE loss ([`crate::method::sle_logits`]) for a sigmoid.
     pub val_loss: f64,
     /// Validation accuracy after the epoch.
     pub val_accuracy: f64,
@@ -222,6 +224,107 @@ pub fn train(
         let model = Model::from_matrix(&w);
         let z = model.logits(&splits.val.features);
         let val_loss = cross_entropy_logits(&z, &splits.val.labels, c);
+        let val_accuracy = accuracy(&argmax_rows(&z, c), &splits.val.labels);
+        history.push(EpochRecord {
+            epoch,
+            train_loss: loss_sum / count.max(1) as f64,
+            val_loss,
+            val_accuracy,
+        });
+        if es.record(val_loss) {
+            best = w.clone();
+        }
+        if es.should_stop(cfg.patience, cfg.epochs) {
+            break;
+        }
+    }
+    Ok(PlainRun {
+        model: Model::from_matrix(&best),
+        best_epoch: es.best_epoch.unwrap_or(0),
+        history,
+        steps: step,
+    })
+}
+
+/// Trains any [`Method`] in plaintext: the f64 reference of [`crate::method::MethodServer`] with
+/// the same batches, batch order, activation approximation, preconditioners, optimiser and
+/// early stopping (validation loss: cross-entropy for a softmax, SLE for a sigmoid). `softmax`
+/// is used for [`crate::config::Activation::Softmax`] only (e.g. the plan's softmax approximation in f64, or
+/// [`softmax_rows`]); a sigmoid uses the method's polynomial. Weights start at zero.
+pub fn train_method(
+    splits: &Splits,
+    cfg: &TrainConfig,
+    method: &Method,
+    softmax: &dyn Fn(&Array2<f64>, usize) -> Array2<f64>,
+) -> Result<PlainRun> {
+    cfg.validate()?;
+    method.validate(cfg)?;
+    let sigmoid = crate::method::sigmoid_approx(&method.activation)?;
+    let c = splits.num_classes;
+    let x = with_bias(&splits.train.features);
+    let y = splits.train.one_hot(c);
+    let d1 = x.ncols();
+    let ranges = batch_ranges(x.nrows(), cfg.batch_size);
+    let precond: Vec<Array2<f64>> = if method.update.quadratic_gradient() {
+        ranges
+            .iter()
+            .map(|r| {
+                let b = crate::method::preconditioner(&x.slice(s![r.clone(), ..]).to_owned());
+                Array2::from_shape_fn((c, d1), |(_, j)| b[j])
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut w = Array2::<f64>::zeros((c, d1));
+    let mut v = w.clone();
+    let mut best = w.clone();
+    let mut es = EarlyStopping::default();
+    let mut history = Vec::new();
+    let mut step = 0u64;
+    for epoch in 0..cfg.epochs {
+        let mut loss_sum = 0.0;
+        let mut count = 0usize;
+        for b in cfg.batch_order(epoch, ranges.len()) {
+            let r = ranges[b].clone();
+            let xb = x.slice(s![r.clone(), ..]);
+            let yb = y.slice(s![r.clone(), ..]);
+            let z = xb.dot(&v.t());
+            let labels = &splits.train.labels[r.clone()];
+            let (p, loss) = match &sigmoid {
+                Some(sg) => {
+                    let p = z.mapv(|t| sg.eval_plain(t));
+                    let l = crate::method::sle_probs(&p, labels, c);
+                    (p, l)
+                }
+                None => {
+                    let p = softmax(&z, c);
+                    let l = cross_entropy_probs(&p, labels);
+                    (p, l)
+                }
+            };
+            loss_sum += loss * r.len() as f64;
+            count += r.len();
+            let mut g = (&p - &yb).t().dot(&xb);
+            if method.update.quadratic_gradient() {
+                g *= &precond[b];
+            }
+            let (step_size, mu) = method.update.coefficients(cfg.learning_rate, step, r.len());
+            let w_next = &v - &(g * step_size);
+            v = match method.update {
+                Update::Sgd => w_next.clone(),
+                Update::Nesterov | Update::Nag | Update::NagQg => &w_next * (1.0 + mu) - &w * mu,
+            };
+            w = w_next;
+            step += 1;
+        }
+        let model = Model::from_matrix(&w);
+        let z = model.logits(&splits.val.features);
+        let val_loss = if sigmoid.is_some() {
+            crate::method::sle_logits(&z, &splits.val.labels, c)
+        } else {
+            cross_entropy_logits(&z, &splits.val.labels, c)
+        };
         let val_accuracy = accuracy(&argmax_rows(&z, c), &splits.val.labels);
         history.push(EpochRecord {
             epoch,

@@ -25,7 +25,8 @@ use std::path::Path;
 use std::time::Duration;
 
 const MAGIC: &[u8; 8] = b"HETALNN\0";
-const VERSION: u32 = 1;
+/// Version 2: `Plan::method` and `EncryptedData::preconditioners` (training methods).
+const VERSION: u32 = 2;
 
 /// A serialisable mirror of [`Layout`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +139,9 @@ pub struct Plan {
     /// every step and never refreshed), so the CKKS training encrypts at the output level.
     #[serde(default)]
     pub encrypt_level: Option<u32>,
+    /// The training method (activation and loss, optimiser, product layout): HETAL's by
+    /// default; other methods run on [`crate::method::MethodServer`].
+    pub method: crate::config::Method,
 }
 
 impl Plan {
@@ -166,6 +170,9 @@ pub struct EncryptedData<C> {
     /// The initial weights, `padded_classes × (features + 1)`, Plain (the client encrypts them:
     /// the server cannot encrypt).
     pub initial_weights: EncMatrix<C>,
+    /// Per batch, the quadratic-gradient preconditioner `B̄⁻¹` (same shape as the weights, the
+    /// same row for every class), when the method asks for it; empty otherwise.
+    pub preconditioners: Vec<EncMatrix<C>>,
 }
 
 /// What the server sends after each epoch, server → client.

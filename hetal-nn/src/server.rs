@@ -60,7 +60,7 @@ pub enum Progress {
 
 /// Refreshes every block of `m` that has fewer than `need` levels above the floor of
 /// `out_bound` ([`Refresher::ensure`]), counting the bootstraps.
-fn ensure<E: Evaluator>(
+pub(crate) fn ensure<E: Evaluator>(
     rf: &Refresher,
     ev: &E,
     m: &Packed<E>,
@@ -114,7 +114,7 @@ pub fn linear_combination<E: Evaluator>(ev: &E, terms: &[(&Ct<E>, f64)]) -> Resu
 }
 
 /// Block-wise [`linear_combination`] of packed matrices of equal shape.
-fn combine<E: Evaluator>(ev: &E, terms: &[(&Packed<E>, f64)]) -> Result<Packed<E>> {
+pub(crate) fn combine<E: Evaluator>(ev: &E, terms: &[(&Packed<E>, f64)]) -> Result<Packed<E>> {
     let first = terms[0].0;
     let blocks = (0..first.blocks().len())
         .map(|i| {
@@ -132,7 +132,7 @@ fn combine<E: Evaluator>(ev: &E, terms: &[(&Packed<E>, f64)]) -> Result<Packed<E
 }
 
 /// Block-wise `a − b` (levels aligned by the evaluator).
-fn sub<E: Evaluator>(ev: &E, a: &Packed<E>, b: &Packed<E>) -> Result<Packed<E>> {
+pub(crate) fn sub<E: Evaluator>(ev: &E, a: &Packed<E>, b: &Packed<E>) -> Result<Packed<E>> {
     if a.blocks().len() != b.blocks().len() || a.rows() != b.rows() || a.cols() != b.cols() {
         return Err(Error::protocol(format!(
             "P is {}x{} but Y is {}x{}",
@@ -157,7 +157,7 @@ fn sub<E: Evaluator>(ev: &E, a: &Packed<E>, b: &Packed<E>) -> Result<Packed<E>> 
     )?)
 }
 
-fn check_matrix(
+pub(crate) fn check_matrix(
     m: &PackedMatrix<impl Clone>,
     what: &str,
     rows: usize,
@@ -215,6 +215,12 @@ impl<E: Evaluator> Server<E> {
                 "the plan asks for softmax {:?}, the server was given {:?}",
                 plan.softmax,
                 softmax.name()
+            )));
+        }
+        if !plan.method.is_hetal() {
+            return Err(Error::protocol(format!(
+                "the plan's method {} runs on hetal_nn::method::MethodServer, not on HETAL's Server",
+                plan.method.describe()
             )));
         }
         if ev.slots() != plan.slots || shape.slots() != plan.slots {

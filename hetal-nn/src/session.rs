@@ -3,11 +3,14 @@
 use crate::client::{Client, ClientState};
 use crate::data::Splits;
 use crate::error::{Error, Result};
+use crate::method::TrainingServer;
 use crate::plain::{ClassReport, Model};
 use crate::protocol::{Checkpoint, EncryptedModel, read_tagged, write_message, write_tagged};
 use crate::report::TrainReport;
-use crate::server::{Progress, Server};
+use crate::server::Progress;
 use hetal_traits::{Decryptor, Encryptor, Evaluator};
+
+type Ct<S> = <<S as TrainingServer>::Ev as Evaluator>::Ciphertext;
 use std::path::{Path, PathBuf};
 
 /// Options of [`run`].
@@ -57,19 +60,22 @@ pub fn load_client_state(path: &Path) -> Result<ClientState> {
 /// state and the client's state are written after every epoch and every decision (the server's
 /// checkpoint first), and a checkpoint found there is resumed, so an interrupted run continues
 /// without losing anything but the epoch in progress.
-pub fn run<K, E>(
+///
+/// `server` is HETAL's [`crate::server::Server`] or any other [`TrainingServer`] (e.g.
+/// [`crate::method::MethodServer`]).
+pub fn run<K, S>(
     client: &mut Client<K>,
-    server: &mut Server<E>,
+    server: &mut S,
     splits: &Splits,
     opts: &RunOptions,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Outcome<E::Ciphertext>>
+) -> Result<Outcome<Ct<S>>>
 where
-    E: Evaluator,
-    E::Ciphertext: serde::Serialize,
-    K: Encryptor<Ciphertext = E::Ciphertext> + Decryptor<Ciphertext = E::Ciphertext>,
+    S: TrainingServer + ?Sized,
+    Ct<S>: serde::Serialize,
+    K: Encryptor<Ciphertext = Ct<S>> + Decryptor<Ciphertext = Ct<S>>,
 {
-    let save = |server: &Server<E>, client: &Client<K>| -> Result<()> {
+    let save = |server: &S, client: &Client<K>| -> Result<()> {
         if let Some(dir) = &opts.checkpoint_dir {
             save_client_state(&client_state_path(dir), &client.state)?;
             write_message(&server_checkpoint_path(dir), &server.checkpoint())?;

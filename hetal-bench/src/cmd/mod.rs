@@ -2,8 +2,10 @@
 
 pub mod ckks_ops;
 pub mod client;
+pub mod compare;
 pub mod demo;
 pub mod matmul;
+pub mod method;
 pub mod server;
 pub mod softmax_error;
 pub mod train;

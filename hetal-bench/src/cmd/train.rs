@@ -116,9 +116,11 @@ pub struct HyperArgs {
     /// Early-stopping patience in epochs (0: no early stopping).
     #[arg(long, default_value_t = 3)]
     pub patience: usize,
-    /// Optimiser: nesterov (HETAL's default) or sgd.
-    #[arg(long, default_value = "nesterov")]
-    pub optimizer: String,
+    /// Optimiser: nesterov (HETAL's, the default) or sgd; with `--method cnntraining` also nag
+    /// or nag-qg (HE.CNNtraining's NAG, without and with the quadratic gradient; its default is
+    /// nag-qg; for HETAL's method `nag` is an alias of nesterov).
+    #[arg(long)]
+    pub optimizer: Option<String>,
     /// Seed of the per-epoch batch order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -152,7 +154,7 @@ impl HyperArgs {
             batch_size: self.batch.unwrap_or(batch),
             epochs: self.epochs.unwrap_or(epochs),
             patience: (self.patience > 0).then_some(self.patience),
-            optimizer: Optimizer::parse(&self.optimizer)?,
+            optimizer: Optimizer::parse(self.optimizer.as_deref().unwrap_or("nesterov"))?,
             seed: self.seed,
         };
         c.validate()?;
@@ -245,6 +247,11 @@ pub fn insecure_boot_n12_l9() -> CliResult<BootstrapPreset> {
             memory_budget_bytes: None,
         },
     })
+}
+
+/// The level a bootstrappable preset's bootstrap outputs: the top level minus the circuit's depth.
+pub fn ckks_output_level(preset: &BootstrapPreset, params: &CkksParams) -> u32 {
+    (params.max_level() as u32).saturating_sub(preset.config.circuit.depth())
 }
 
 /// A bootstrappable CKKS preset by name: `boot-n16` or `insecure-boot-n12-l9`.
@@ -365,6 +372,9 @@ pub struct TrainArgs {
     #[command(flatten)]
     /// Backend.
     pub backend: BackendArgs,
+    #[command(flatten)]
+    /// The training method (HETAL's by default).
+    pub method: super::method::MethodArgs,
     /// Checkpoint directory: the state is saved after every epoch, and an existing checkpoint
     /// there is resumed.
     #[arg(long)]
@@ -388,6 +398,9 @@ pub struct TrainArgs {
 
 /// Runs `hetal train`.
 pub fn run(args: &TrainArgs) -> CliResult {
+    if let Some(method) = args.method.resolve(args.hyper.optimizer.as_deref())? {
+        return super::method::train(args, method);
+    }
     let backend = args.backend.kind_or(Backend::Ckks)?;
     let splits = args.data.load()?;
     let cfg = args.hyper.config_for(backend)?;
@@ -498,6 +511,14 @@ fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig) -> CliResult {
         let info = ev
             .bootstrap_info()
             .ok_or("the CKKS evaluator cannot bootstrap")?;
+        if info.output_level.0 != ckks_output_level(&preset, &params) {
+            return Err(format!(
+                "the bootstrap outputs level {}, {} was expected",
+                info.output_level.0,
+                ckks_output_level(&preset, &params)
+            )
+            .into());
+        }
         let mut plan = plan;
         plan.encrypt_level = Some(info.output_level.0);
 
