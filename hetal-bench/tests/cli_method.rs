@@ -3,6 +3,8 @@
 use std::process::{Command, Output};
 
 const SMALL: &[&str] = &[
+    "--backend",
+    "mock",
     "--limit-train",
     "256",
     "--limit-val",
@@ -137,7 +139,7 @@ fn bad_method_flags_are_errors() {
     );
     fails(&args(&["--optimizer", "nag-qg"]), "--method cnntraining");
     fails(
-        &args(&["--method", "cnntraining", "--backend", "quantum"]),
+        &["train", "--method", "cnntraining", "--backend", "quantum"],
         "backend \"quantum\"",
     );
     fails(
