@@ -51,10 +51,10 @@
 use super::Refresher;
 use super::compare::Comparison;
 use super::domain::DomainExtension;
-use super::exp::ExpApprox;
+use super::exp::{ExpApprox, ExpPlan};
 use super::inverse::GoldschmidtInverse;
 use super::sigmoid::SigmoidApprox;
-use crate::poly::{DryRun, Polynomial, ceil_log2, dry_run};
+use crate::poly::{DryRun, Polynomial, align, ceil_log2, dry_run};
 use crate::{Error, Result};
 use hetal_traits::ext::inner_sum_rotations;
 use hetal_traits::mock::MockParams;
@@ -210,6 +210,7 @@ fn normalize_rows<E: Evaluator>(
     let e = rf.ensure_same(ev, &e, 1, alpha * e_max)?;
     let y = rf.ensure_same(ev, &y, 1, 0.5 / z_range.0)?;
     let ek = ev.mul_integer(&e, 1i64 << (alpha_log2 + 1))?;
+    let (ek, y) = align(ev, &ek, &y)?;
     Ok(ev.mul_rescale(&ek, &y)?)
 }
 
@@ -217,6 +218,33 @@ fn normalize_rows<E: Evaluator>(
 fn alpha_log2(padded: usize, e_max: f64) -> i32 {
     ((2.0 * padded as f64 * e_max).log2().ceil() as i32).max(1)
 }
+
+/// How ASoftmax inverts the row sum `z = Σ_j exp(·)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RowInverse {
+    /// A fixed Goldschmidt inverse (HETAL's `R = 100`, 16 iterations). It converges only for
+    /// `z < 2R`.
+    Fixed(GoldschmidtInverse),
+    /// Goldschmidt fitted to the row-sum range of the class count
+    /// ([`AsoftmaxParams::row_sum_range`], its top capped at [`ROW_SUM_CAP`];
+    /// [`GoldschmidtInverse::for_range`]): relative error `2^-bits` on that range with the fewest
+    /// iterations.
+    Fitted {
+        /// Target relative error `2^-bits`.
+        bits: u32,
+    },
+}
+
+/// The largest row sum a fitted inverse is built for: 200, the convergence limit of HETAL's
+/// `R = 100`.
+///
+/// The proven bound `c · e^{δ_max}` ([`AsoftmaxParams::row_sum_range`]) exceeds it for `c ≥ 6`
+/// with HETAL's comparison, but it assumes every round of the row maximum errs by its worst
+/// case; rows where the approximate maximum falls far below the true one have their other
+/// scores far below too (the comparison errs most at large gaps), so their sums stay small
+/// (adversarial `c = 10` row `(105, -128, ..)`: `δ = 4.17`, `z ≈ 65`). A larger `R` costs
+/// precision under CKKS: Goldschmidt amplifies an error in `1 - z/R` by about `R/z`.
+pub const ROW_SUM_CAP: f64 = 200.0;
 
 /// ASoftmax parameters (papers.md §1.8).
 #[derive(Clone, Debug, PartialEq)]
@@ -228,7 +256,7 @@ pub struct AsoftmaxParams {
     /// The exponential.
     pub exp: ExpApprox,
     /// The inverse of the row sum.
-    pub inverse: GoldschmidtInverse,
+    pub inverse: RowInverse,
 }
 
 impl AsoftmaxParams {
@@ -239,7 +267,7 @@ impl AsoftmaxParams {
             dep: DomainExtension::hetal(false),
             cmp: Comparison::hetal(),
             exp: ExpApprox::hetal(),
-            inverse: GoldschmidtInverse::hetal(),
+            inverse: RowInverse::Fixed(GoldschmidtInverse::hetal()),
         }
     }
 
@@ -248,6 +276,36 @@ impl AsoftmaxParams {
         AsoftmaxParams {
             dep: DomainExtension::hetal(true),
             ..Self::hetal()
+        }
+    }
+
+    /// The tuned ASoftmax (the default of [`SoftmaxMethod::Asoftmax`]): HETAL's pipeline and
+    /// comparison (`F = 1, G = 2`) with the same coverage `R_max = 128`, rebalanced:
+    /// * domain extension in one step, `r = 128, L = 2, n = 1` ([`DomainExtension::tuned`]):
+    ///   the cubic distortion near 0, which causes nearly all of HETAL's error, shrinks by
+    ///   `(128/8)²`, and far classes land near `-128` instead of `-6.5` (`e^{-6.5} ≈ 1.5e-3` per far
+    ///   class is the floor of HETAL's error at `c = 10`);
+    /// * exponential by a degree-8 Chebyshev fit at `x/128` then 7 squarings
+    ///   ([`ExpApprox::tuned`]);
+    /// * Goldschmidt fitted to the row-sum range of `c` classes for `2^-40` relative error
+    ///   ([`RowInverse::Fitted`]), which also stays convergent on the whole range (HETAL's
+    ///   `R = 100` needs row sums below 200).
+    ///
+    /// Depth `c = 3 / 7 / 10`: 45 / 58 / 71 (HETAL: 57 / 67 / 77).
+    pub fn tuned() -> Self {
+        AsoftmaxParams {
+            dep: DomainExtension::tuned(false),
+            cmp: Comparison::hetal(),
+            exp: ExpApprox::tuned(),
+            inverse: RowInverse::Fitted { bits: 40 },
+        }
+    }
+
+    /// As [`AsoftmaxParams::tuned`] with the precise domain-extension step (3 levels more).
+    pub fn tuned_precise() -> Self {
+        AsoftmaxParams {
+            dep: DomainExtension::tuned(true),
+            ..Self::tuned()
         }
     }
 
@@ -270,14 +328,50 @@ impl AsoftmaxParams {
         self.dep.input_radius() / 2.0
     }
 
-    /// Levels consumed for `classes` classes.
+    /// Levels consumed for `classes` classes:
+    /// `1 + ⌈log2 c⌉ (3(F+G) + 1) + depth(DEP) + depth(exp) + (n_inv + 2) + 1`.
     pub fn depth(&self, classes: usize) -> u32 {
         let rounds = ceil_log2(classes);
-        1 + rounds * self.cmp.max_depth()
-            + self.dep.depth()
-            + self.exp.depth()
-            + self.inverse.depth()
-            + 1
+        let inv = self.inverse_for(classes).map(|g| g.depth()).unwrap_or(0);
+        1 + rounds * self.cmp.max_depth() + self.dep.depth() + self.exp.depth() + inv + 1
+    }
+
+    /// `δ_max`: how far (in score units) the approximate row maximum can fall below the true
+    /// one, `⌈log2 c⌉ ·` [`Comparison::max_error_bound`] `· 2 R_max` (each round of pairwise maxima
+    /// loses at most the comparison's bound; the approximate maximum is a convex combination of
+    /// the row's scores and the `-1/2` padding, so it is never above the true maximum).
+    /// HETAL's comparison: 1.33 per round, i.e. 2.66 / 3.99 / 5.32 for `c = 3 / 7 / 10`.
+    pub fn max_shift_bound(&self, classes: usize) -> f64 {
+        f64::from(ceil_log2(classes)) * self.cmp.max_error_bound() * 2.0 * self.r_max()
+    }
+
+    /// A bound on every `exp(DEP(x_j - m'))` of a row: `1.01 · e^{max DEP on [0, δ_max]}`.
+    pub fn exp_bound(&self, classes: usize) -> f64 {
+        let d = self.max_shift_bound(classes);
+        let top = (0..=64)
+            .map(|i| self.dep.eval_plain(d * f64::from(i) / 64.0))
+            .fold(0.0, f64::max);
+        1.01 * top.exp()
+    }
+
+    /// The range of the row sum `z = Σ_j exp(DEP(x_j - m'))` for `classes` classes:
+    /// `[0.9, c · exp_bound]` (the top class contributes at least `e^0 = 1` up to the exp
+    /// polynomial's error, as `x_top - m' ≥ 0` and `DEP ≥ 0` there).
+    pub fn row_sum_range(&self, classes: usize) -> (f64, f64) {
+        (0.9, classes as f64 * self.exp_bound(classes))
+    }
+
+    /// The Goldschmidt inverse used for `classes` classes.
+    ///
+    /// Errors: a fitted inverse that would need more than 64 iterations.
+    pub fn inverse_for(&self, classes: usize) -> Result<GoldschmidtInverse> {
+        match self.inverse {
+            RowInverse::Fixed(g) => Ok(g),
+            RowInverse::Fitted { bits } => {
+                let (lo, hi) = self.row_sum_range(classes);
+                GoldschmidtInverse::for_range(lo, hi.min(ROW_SUM_CAP), bits)
+            }
+        }
     }
 
     fn check(&self) -> Result<()> {
@@ -314,7 +408,10 @@ pub fn asoftmax_plain(row: &[f64], p: &AsoftmaxParams) -> Vec<f64> {
         .iter()
         .map(|x| p.exp.eval_plain(p.dep.eval_plain(x - m)))
         .collect();
-    let inv = p.inverse.eval_plain(e.iter().sum(), 1.0);
+    let inv = match p.inverse_for(c) {
+        Ok(g) => g.eval_plain(e.iter().sum(), 1.0),
+        Err(_) => f64::NAN,
+    };
     e.iter().map(|v| v * inv).collect()
 }
 
@@ -364,8 +461,8 @@ pub fn asoftmax_variants<E: Evaluator>(
     Ok(out)
 }
 
-/// Steps 1-2: the normalised, padded input `u` and its row maximum replicated over the first
-/// `c` columns.
+/// Steps 1-2: the normalised, padded input `u` and its row maximum at column 0 (zero in the
+/// other columns).
 fn row_max<E: Evaluator>(
     ev: &E,
     x: &E::Ciphertext,
@@ -396,44 +493,68 @@ fn row_max<E: Evaluator>(
             .cmp
             .max(ev, &a, &b, if last { Some(&w0) } else { None }, rf)?;
     }
-    let m = ev.inner_sum(&a, -1, c)?;
-    Ok((u, m))
+    Ok((u, a))
 }
 
-/// Steps 3-6 from `u` and the replicated maximum `m`.
+/// Steps 3-6 from `u` and the row maximum `a0` at column 0 (zero elsewhere).
+///
+/// Bootstrapping plan (when the evaluator bootstraps): a bootstrap adds an independent error `η`
+/// to every slot, which the later stages amplify: by `2 R_max` on `u - m`, by `r` on the
+/// domain extension's output and the exp polynomial's, by `2^(k-j)/α^(2^j/2^k)` after `j`
+/// squarings ([`ExpApprox::refresh_point`]), and by `1/α` on the scaled exponentials. So the
+/// maximum is bootstrapped (if at all) at column 0 *before* it is replicated over the row, where
+/// its error is the same for the whole row and cancels in the softmax; then, when the chain is
+/// long enough, `u - m`, the domain extension, the polynomial and the first `j` squarings run
+/// without a bootstrap, the one bootstrap of the exponential falls at the cheapest squaring, and
+/// the scaled exponentials keep the level of the final product.
 fn asoftmax_tail<E: Evaluator>(
     ev: &E,
     u: &E::Ciphertext,
-    m: &E::Ciphertext,
+    a0: &E::Ciphertext,
     layout: &RowLayout,
     p: &AsoftmaxParams,
     rf: &Refresher,
 ) -> Result<E::Ciphertext> {
     let (c, cp) = (layout.classes(), layout.padded());
+    let e_max = p.exp_bound(c);
+    let k = alpha_log2(cp, e_max);
+    let alpha = (-f64::from(k)).exp2();
+    let squarings = p.exp.squarings();
+    let fixed = p.dep.depth() + p.exp.poly().depth();
+    let (need, refresh_at) = match rf.info() {
+        Some(info) if info.output_level.0 >= fixed + rf.floor(1.0) => {
+            let room = info.output_level.0 - rf.floor(1.0) - fixed;
+            let j = p.exp.refresh_point(alpha, room);
+            (fixed + j, Some(j))
+        }
+        _ => (0, Some(p.exp.refresh_point(alpha, squarings))),
+    };
     // 3. Subtract, extend the domain.
-    let u = rf.ensure(ev, u, 0, 0.5, 1.0)?;
-    let m = rf.ensure(ev, m, 0, 0.5, 1.0)?;
+    let u = rf.ensure(ev, u, need, 0.5, 1.0)?;
+    let a0 = rf.ensure(ev, a0, need, 0.5, 1.0)?;
+    let m = ev.inner_sum(&a0, -1, c)?;
+    let (u, m) = align(ev, &u, &m)?;
     let xn = ev.sub(&u, &m)?;
     let v = p.dep.eval(ev, &xn, rf)?;
     // 4. Masked, scaled exponential.
-    let e_max = 3.0;
-    let k = alpha_log2(cp, e_max);
-    let alpha = (-f64::from(k)).exp2();
     let w = layout.column_vector(0, c, alpha);
-    let e = p
-        .exp
-        .eval(ev, &v, p.dep.r, Some(&w), 1.0, alpha * e_max, rf)?;
-    // 5-6. Normalise the rows.
-    normalize_rows(
+    let plan = ExpPlan {
+        keep: 1,
+        refresh_at,
+    };
+    let e = p.exp.eval_planned(
         ev,
-        &e,
-        k,
-        e_max,
-        (0.5, c as f64 * e_max),
-        &p.inverse,
-        layout,
+        &v,
+        p.dep.r,
+        Some(&w),
+        1.0,
+        alpha * e_max,
+        plan,
         rf,
-    )
+    )?;
+    // 5-6. Normalise the rows.
+    let inv = p.inverse_for(c)?;
+    normalize_rows(ev, &e, k, e_max, p.row_sum_range(c), &inv, layout, rf)
 }
 
 /// Lee et al.'s softmax as in the authors' script: `softmax(x/λ)` with exp by a degree-12
@@ -669,9 +790,11 @@ pub fn privgd<E: Evaluator>(
 /// The softmax methods of the authors' error script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SoftmaxMethod {
-    /// HETAL's ASoftmax ([`AsoftmaxParams::hetal`]).
+    /// ASoftmax, tuned ([`AsoftmaxParams::tuned`]; HETAL's own parameters are
+    /// [`AsoftmaxParams::hetal`]).
     Asoftmax,
-    /// ASoftmax with the precise domain extension ([`AsoftmaxParams::hetal_precise`]).
+    /// ASoftmax with the precise domain extension, tuned ([`AsoftmaxParams::tuned_precise`];
+    /// HETAL's: [`AsoftmaxParams::hetal_precise`]).
     AsoftmaxPrecise,
     /// The runner's no-domain-extension row ([`AsoftmaxParams::original`]).
     AsoftmaxOriginal,
@@ -720,8 +843,8 @@ impl SoftmaxMethod {
     /// ASoftmax parameters, for the ASoftmax variants.
     pub fn asoftmax_params(&self) -> Option<AsoftmaxParams> {
         match self {
-            SoftmaxMethod::Asoftmax => Some(AsoftmaxParams::hetal()),
-            SoftmaxMethod::AsoftmaxPrecise => Some(AsoftmaxParams::hetal_precise()),
+            SoftmaxMethod::Asoftmax => Some(AsoftmaxParams::tuned()),
+            SoftmaxMethod::AsoftmaxPrecise => Some(AsoftmaxParams::tuned_precise()),
             SoftmaxMethod::AsoftmaxOriginal => Some(AsoftmaxParams::original()),
             SoftmaxMethod::Hong | SoftmaxMethod::PrivGd | SoftmaxMethod::Gumbel => None,
         }
