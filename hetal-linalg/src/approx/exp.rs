@@ -117,7 +117,7 @@ impl ExpApprox {
     /// The exponential of the tuned ASoftmax ([`crate::approx::softmax::AsoftmaxParams::tuned`]):
     /// degree 8 fitted on `y ∈ [-1/4, 1/8]`, at `y = x/128`, then 7 squarings.
     ///
-    /// * Input range: `x ∈ [-128, 16]` (`y ∈ [-1, 1/8]`; `p` stays within `2e-6` relative of
+    /// * Input range: `x ∈ [-128, 16]` (`y ∈ [-1, 1/8]`; `p` stays within `4e-6` relative of
     ///   `e^y` on `[-1, -1/4]`, where `e^x < e^{-32}` is negligible anyway).
     /// * Error (exact arithmetic, checked by the property tests): on `x ∈ [-32, 16]` the relative
     ///   error of `p(y)^128` varies by less than `1e-11` around its constant offset (which
