@@ -802,7 +802,10 @@ mod tests {
             for i in 0..=100 {
                 let x = a + (b - a) * i as f64 / 100.0;
                 let (u, v) = (p.eval(x), q.eval(x));
-                assert!((u - v).abs() < 1e-12 * (1.0 + u.abs()), "[{a}, {b}] at {x}: {u} vs {v}");
+                assert!(
+                    (u - v).abs() < 1e-12 * (1.0 + u.abs()),
+                    "[{a}, {b}] at {x}: {u} vs {v}"
+                );
             }
         }
         let t3 = Polynomial::chebyshev(vec![0.0, 0.0, 0.0, 1.0], -1.0, 1.0).unwrap();

@@ -190,7 +190,10 @@ fn tuned_parameters_beat_hetal_at_lower_depth() {
     for c in [3usize, 7, 10] {
         for (tuned, hetal) in [
             (AsoftmaxParams::tuned(), AsoftmaxParams::hetal()),
-            (AsoftmaxParams::tuned_precise(), AsoftmaxParams::hetal_precise()),
+            (
+                AsoftmaxParams::tuned_precise(),
+                AsoftmaxParams::hetal_precise(),
+            ),
         ] {
             assert!(tuned.depth(c) < hetal.depth(c), "c={c}");
             let x = rows(&mut rng, 2000, c, 32.0);
@@ -388,7 +391,15 @@ fn shared_variants_equal_separate_runs_and_dry_run_counts() {
             MockParams::ideal(layout.slots(), 100, 40.0),
             Level(100),
             &[],
-            |ev, x| asoftmax(ev, x, &layout, &AsoftmaxParams::hetal(), &Refresher::new(ev)),
+            |ev, x| {
+                asoftmax(
+                    ev,
+                    x,
+                    &layout,
+                    &AsoftmaxParams::hetal(),
+                    &Refresher::new(ev),
+                )
+            },
         )
         .unwrap()
     };

@@ -69,7 +69,9 @@ fn tuned_asoftmax_on_ckks_matches_the_mock() {
     let ct = client
         .encrypt_real(&layout.pack(&x).unwrap(), ev.max_level())
         .unwrap();
-    let out = method.eval(&ev, &ct, &layout, &Refresher::new(&ev)).unwrap();
+    let out = method
+        .eval(&ev, &ct, &layout, &Refresher::new(&ev))
+        .unwrap();
     let boots = ev.snapshot().get(OpKind::Bootstrap);
     let got = layout.unpack(&client.decrypt_real(&out).unwrap(), n);
     let (mut vs_plain, mut vs_exact) = (0.0f64, 0.0f64);
@@ -89,7 +91,11 @@ fn tuned_asoftmax_on_ckks_matches_the_mock() {
     assert!(vs_exact <= 3e-4 + 5e-5, "{vs_exact}");
     // The dry run on the mirrored chain predicts the bootstraps.
     let dry = method
-        .dry_run(&hetal_linalg::poly::mirror_params(&ev, 2), c, ev.max_level())
+        .dry_run(
+            &hetal_linalg::poly::mirror_params(&ev, 2),
+            c,
+            ev.max_level(),
+        )
         .unwrap();
     assert_eq!(dry.bootstraps(), boots);
     assert_eq!(dry.output_level, out.level());

@@ -265,10 +265,13 @@ fn parse_methods(names: &[String]) -> Result<Vec<Row>, Box<dyn std::error::Error
     names
         .iter()
         .map(|n| {
-            Row::all().into_iter().find(|m| m.name() == n).ok_or_else(|| {
-                let known: Vec<&str> = Row::all().iter().map(|m| m.name()).collect();
-                format!("unknown method {n:?}; known: {}", known.join(", ")).into()
-            })
+            Row::all()
+                .into_iter()
+                .find(|m| m.name() == n)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = Row::all().iter().map(|m| m.name()).collect();
+                    format!("unknown method {n:?}; known: {}", known.join(", ")).into()
+                })
         })
         .collect()
 }
@@ -475,7 +478,10 @@ pub fn run(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
                 let name = match key {
                     SoftmaxMethod::Asoftmax => "HETAL ASoftmax",
                     SoftmaxMethod::AsoftmaxPrecise => "HETAL ASoftmax precise",
-                    other => other.name(),
+                    other @ (SoftmaxMethod::AsoftmaxOriginal
+                    | SoftmaxMethod::Hong
+                    | SoftmaxMethod::PrivGd
+                    | SoftmaxMethod::Gumbel) => other.name(),
                 };
                 let mut line = format!("| {:<28} |", format!("  authors' script: {name}"));
                 for v in a {
@@ -633,7 +639,9 @@ fn run_ckks(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
                     let plain = asoftmax_plain(xr, p);
                     let g = &got[i * c..(i + 1) * c];
                     let e_ck = (0..c).map(|q| (g[q] - want[q]).abs()).fold(0.0, f64::max);
-                    let e_pl = (0..c).map(|q| (plain[q] - want[q]).abs()).fold(0.0, f64::max);
+                    let e_pl = (0..c)
+                        .map(|q| (plain[q] - want[q]).abs())
+                        .fold(0.0, f64::max);
                     let d = (0..c).map(|q| (g[q] - plain[q]).abs()).fold(0.0, f64::max);
                     ck = ck.merge(Stats {
                         max: if e_ck.is_nan() { f64::INFINITY } else { e_ck },

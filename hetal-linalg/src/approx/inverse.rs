@@ -45,7 +45,11 @@ impl GoldschmidtInverse {
         let rho = (z_hi - z_lo) / (z_hi + z_lo);
         let mut iterations = 0u32;
         // ρ^(2^(n+1)) ≤ 2^-bits  ⇔  2^(n+1) · log2(1/ρ) ≥ bits.
-        let per = if rho > 0.0 { -rho.log2() } else { f64::INFINITY };
+        let per = if rho > 0.0 {
+            -rho.log2()
+        } else {
+            f64::INFINITY
+        };
         while 2f64.powi(iterations as i32 + 1) * per < f64::from(bits) {
             iterations += 1;
             if iterations > 64 {

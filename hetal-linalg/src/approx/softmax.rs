@@ -542,16 +542,9 @@ fn asoftmax_tail<E: Evaluator>(
         keep: 1,
         refresh_at,
     };
-    let e = p.exp.eval_planned(
-        ev,
-        &v,
-        p.dep.r,
-        Some(&w),
-        1.0,
-        alpha * e_max,
-        plan,
-        rf,
-    )?;
+    let e = p
+        .exp
+        .eval_planned(ev, &v, p.dep.r, Some(&w), 1.0, alpha * e_max, plan, rf)?;
     // 5-6. Normalise the rows.
     let inv = p.inverse_for(c)?;
     normalize_rows(ev, &e, k, e_max, p.row_sum_range(c), &inv, layout, rf)
