@@ -813,6 +813,33 @@ mod tests {
     }
 
     #[test]
+    fn drop_exact_keeps_canonical_scales_across_a_scale_gap() {
+        // 40-bit user primes under 60-bit ones, scales climbing from 2^40 to about 2^60.
+        let mut primes: Vec<u64> = vec![(1u64 << 48) - 59];
+        primes.extend((1..=6u64).map(|i| (1u64 << 40) - 87 - 4096 * i));
+        primes.extend((1..=6u64).map(|i| (1u64 << 60) - 93 - 8192 * i));
+        let mut s = 2f64.powi(40);
+        for &q in &primes[1..] {
+            s = (s * q as f64).sqrt();
+        }
+        let p = MockParams::from_chain(4, &primes, s);
+        let mut c = MockClient::new(p, 1);
+        let e = MockEvaluator::new(c.unrestricted_keys());
+        let top = Level(12);
+        let x = c.encrypt_real(&[0.25, -0.5], top).unwrap();
+        let coarse = e.drop_to_level(&x, Level(2)).unwrap();
+        assert!(!coarse.scale().matches(e.canonical_scale(Level(2))));
+        let exact = drop_exact(&e, &x, Level(2)).unwrap();
+        assert_eq!(exact.level(), Level(2));
+        assert!(exact.scale().matches(e.canonical_scale(Level(2))));
+        let y = c.encrypt_real(&[1.0, 1.0], Level(2)).unwrap();
+        let (a, b) = align(&e, &x, &y).unwrap();
+        let sum = e.add(&a, &b).unwrap();
+        let got = c.decrypt_real(&sum).unwrap();
+        assert!((got[0] - 1.25).abs() < 1e-9 && (got[1] - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
     fn degree_seven_odd_costs_five_mults() {
         let p = Polynomial::power(vec![
             0.0,

@@ -10,43 +10,68 @@
 //!
 //! # ASoftmax ([`asoftmax`], parameters [`AsoftmaxParams`])
 //!
-//! With `S = 2 R_max = r L^n` (256 for HETAL's `r = 8, L = 2, n = 5`):
+//! With `S = 2 R_max = r L^n` (256 for both parameter sets below):
 //! 1. `u = mask_c ⊙ x / S`, then `-1/2` in the padding columns `c .. c'` (the authors' padding).
 //!    1 level.
 //! 2. Row maximum at column 0: `log2 c'` rounds of `a ← max(a, rot(a, 2^i))` (left rotations
 //!    stay inside the row for column 0); the last round multiplies by the column-0 mask beside
-//!    the comparison (no extra level); then the maximum is replicated into the first `c`
-//!    columns (right rotations). `log2 c' · (3(F+G) + 1)` levels.
-//! 3. `u - max` (in `[-1, 0]` for the valid columns), domain extension to units of `r`.
-//! 4. `e' = α ⊙ mask_c ⊙ exp(·)`: the mask and the power-of-two factor `α ≤ 1/(6c')` are folded
-//!    into the exp polynomial, so the padding columns hold exact zeros and every value stays
-//!    below 1 (bootstrap-friendly).
+//!    the comparison (no extra level). `log2 c' · (3(F+G) + 1)` levels. The maximum is then
+//!    replicated into the first `c` columns (right rotations, no level).
+//! 3. `u - max` (in `[-1, δ_max/S]` for the valid columns, [`AsoftmaxParams::max_shift_bound`]),
+//!    domain extension to units of `r`.
+//! 4. `e' = α ⊙ mask_c ⊙ exp(·)`: the mask and the power-of-two factor
+//!    `α ≤ 1/(2c' e_max)` ([`AsoftmaxParams::exp_bound`]) are folded into the exp polynomial, so
+//!    the padding columns hold exact zeros and every value stays below 1 (bootstrap-friendly).
 //! 5. `z' = Σ_row e'` at column 0 (left rotations, no level), Goldschmidt for `(α/2)/z'`
 //!    with the column-0 mask folded into its first step, replicated into the first `c` columns.
 //! 6. `(2/α) e' ⊙ inverse` (`2/α` is an exact integer multiplication): the softmax.
 //!
-//! Depth (no bootstrapping): `1 + log2(c')(3(F+G)+1) + 2n (+3 precise) + 7 + (n_inv + 2) + 1`,
-//! i.e. 57 / 67 / 77 for `c = 3 / 7 / 10` with HETAL's parameters (+3 for the precise variant).
+//! Depth (no bootstrapping): `1 + log2(c')(3(F+G)+1) + 2n (+3 precise) + depth(exp) + (n_inv + 2) + 1`.
 //! Rotations: `1, 2, .., c'/2` (max and sum) and the right rotations of replicating over `c`
 //! columns ([`SoftmaxMethod::rotations`]).
 //!
-//! Error in exact arithmetic, measured by `hetal softmax-error` on the mock (10^6 rows per range,
-//! seed 0; rows uniform in `[-R_i, R_i]^c`, pooled over the ranges up to `R`; cell = max / mean
-//! over rows of `max_i |softmax_i - approx_i|`):
+//! ## Parameter sets
 //!
-//! | method | c | `[-4,4]` | up to `[-8,8]` | up to `[-32,32]` | up to `[-128,128]` |
-//! |---|---|---|---|---|---|
-//! | ASoftmax | 3 | 3.72e-3 / 1.53e-3 | 3.72e-3 / 1.49e-3 | 3.72e-3 / 1.45e-3 | 3.72e-3 / 1.38e-3 |
-//! | ASoftmax | 7 | 6.53e-3 / 3.10e-3 | 7.21e-3 / 2.86e-3 | 8.53e-3 / 2.88e-3 | 8.53e-3 / 2.86e-3 |
-//! | ASoftmax | 10 | 1.51e-2 / 4.60e-3 | 1.51e-2 / 4.20e-3 | 1.51e-2 / 3.95e-3 | 2.12e-2 / 3.87e-3 |
-//! | precise | 3 | 1.31e-3 / 2.82e-4 | 1.31e-3 / 3.89e-4 | 2.21e-3 / 5.61e-4 | 2.21e-3 / 6.40e-4 |
-//! | precise | 7 | 2.53e-3 / 3.73e-4 | 2.88e-3 / 5.21e-4 | 6.42e-3 / 9.90e-4 | 6.42e-3 / 1.29e-3 |
-//! | precise | 10 | 3.68e-3 / 6.25e-4 | 4.98e-3 / 7.08e-4 | 9.08e-3 / 1.20e-3 | 9.08e-3 / 1.60e-3 |
+//! * [`AsoftmaxParams::hetal`] / [`AsoftmaxParams::hetal_precise`]: the authors' runner (`r = 8`,
+//!   `L = 2`, `n = 5`, exp degree 8 at `x/8` with 3 squarings, Goldschmidt `R = 100` with 16
+//!   iterations). Depth 57 / 67 / 77 for `c = 3 / 7 / 10` (+3 precise). Nearly all of its error
+//!   is the domain extension's: its cubic distortion `≈ 0.2 x³/r²` near the maximum (the
+//!   largest errors are for classes 2-4 below the maximum), and far classes landing near
+//!   `-0.8 r = -6.5` instead of `-∞` (`e^{-6.5} ≈ 1.5e-3` each, which is the `c = 10` maximum on
+//!   `[-128, 128]`). The exp polynomial (relative `6e-7`) and the inverse (`< 1e-8`) contribute
+//!   nothing visible; the approximate maximum's shortfall (up to 1.3 score units per round)
+//!   even *reduces* the error (exact maximum: `c = 3` error 7.4e-3 instead of 3.7e-3), as it moves
+//!   the row into the range where the distortion is smaller.
+//! * [`AsoftmaxParams::tuned`] / [`AsoftmaxParams::tuned_precise`], the defaults of
+//!   [`SoftmaxMethod::Asoftmax`] / [`SoftmaxMethod::AsoftmaxPrecise`]: the same pipeline,
+//!   comparison and coverage, rebalanced: one domain-extension step with `r = 128`
+//!   ([`DomainExtension::tuned`]: distortion `(128/8)²` times smaller, far classes near `-104`),
+//!   a degree-8 Chebyshev fit of `exp` at `x/128` with 7 squarings ([`ExpApprox::tuned`]), and
+//!   a Goldschmidt inverse fitted to the row-sum range ([`RowInverse::Fitted`], `2^-40`).
+//!   Depth 46 / 58 / 68 (+3 precise).
 //!
-//! The means equal the authors' script's (papers.md §1.8) to three digits; the maxima are extremes
-//! of 10^6 draws and move by a few percent between seeds (c = 7, seeds 0-5: 8.37e-3 to 8.55e-3 up
-//! to `[-32,32]`, the authors' 8.37e-3), on both sides of the authors' figures. Documented bounds
-//! for `c ≤ 10` on `[-128, 128]`: ASoftmax `2.5e-2`, precise `1e-2`.
+//! ## Error
+//!
+//! Exact arithmetic, measured by `hetal softmax-error` on the mock (10^6 rows per range;
+//! rows uniform in `[-R_i, R_i]^c`, pooled over the ranges up to `R`; cell = max / mean over
+//! rows of `max_i |softmax_i - approx_i|`; the authors' script in papers.md §1.8):
+//!
+//! TABLE_PLACEHOLDER
+//!
+//! ## Under CKKS with bootstrapping
+//!
+//! A bootstrap adds an independent error `η` to every slot (about `2^-22` on hetal-ckks's
+//! `boot_n16`, `2^-19` on its small insecure presets), and the later stages amplify it: by `S`
+//! on `u - max`, by `r` on the domain extension's output and the exp polynomial's, by about
+//! `2^(k-j)/α^(2^j/2^k)` after `j` of the `k` squarings, by `1/α` on the scaled exponentials, and
+//! by about `R/z` inside Goldschmidt. The tail therefore bootstraps the maximum at column 0
+//! before replicating it (its error is then the same for the whole row and cancels), runs
+//! `u - max`, the domain extension, the polynomial and the first squarings without a bootstrap
+//! when the chain allows it, and places the exponential's one bootstrap at the cheapest
+//! squaring ([`ExpApprox::refresh_point`]); the fitted inverse keeps `R ≤ 100`
+//! ([`ROW_SUM_CAP`]). The larger `r` makes the tuned variants more sensitive to bootstraps
+//! than HETAL's (`r η` against `8 η`), so on CKKS their error is the scheme's, not the
+//! approximation's; see `hetal softmax-error --ckks`.
 
 use super::Refresher;
 use super::compare::Comparison;
