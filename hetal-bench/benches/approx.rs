@@ -7,7 +7,7 @@ use hetal_linalg::approx::compare::Comparison;
 use hetal_linalg::approx::exp::ExpApprox;
 use hetal_linalg::approx::inverse::GoldschmidtInverse;
 use hetal_linalg::approx::sigmoid::SigmoidApprox;
-use hetal_linalg::approx::softmax::{RowLayout, SoftmaxMethod};
+use hetal_linalg::approx::softmax::{AsoftmaxParams, RowLayout, SoftmaxMethod, asoftmax};
 use hetal_linalg::poly::{Polynomial, evaluate};
 use hetal_traits::mock::{MockClient, MockEvaluator, MockParams};
 use hetal_traits::{Encryptor, Level};
@@ -44,6 +44,14 @@ fn bench(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    let tuned = ExpApprox::tuned();
+    g.bench_function("exp/tuned/mock", |b| {
+        b.iter(|| {
+            tuned
+                .eval(&ev, black_box(&ct), 128.0, None, 1.0, 1e7, &rf)
+                .unwrap()
+        })
+    });
     let z: Vec<f64> = small.iter().map(|v| 5.0 + 4.0 * v).collect();
     let zc = client.encrypt_real(&z, Level(LEVELS)).unwrap();
     let inv = GoldschmidtInverse::hetal();
@@ -74,6 +82,10 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| m.eval(&ev, black_box(&x), &layout, &rf).unwrap())
             });
         }
+        let hetal = AsoftmaxParams::hetal();
+        g.bench_function(format!("asoftmax-hetal/c={classes}/mock"), |b| {
+            b.iter(|| asoftmax(&ev, black_box(&x), &layout, &hetal, &rf).unwrap())
+        });
     }
     g.finish();
 }

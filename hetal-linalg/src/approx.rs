@@ -4,11 +4,13 @@
 //! | piece | input range | depth | error (exact arithmetic) |
 //! |---|---|---|---|
 //! | [`exp::ExpApprox::hetal`] | `x ∈ [-8, 8]` | 4 + 3 | relative `< 6e-7` |
+//! | [`exp::ExpApprox::tuned`] | `x ∈ [-128, 16]` | 4 + 7 | relative, up to a constant factor, `< 1e-11` on `[-32, 16]` |
 //! | [`inverse::GoldschmidtInverse`] | `z ∈ (0, 2R)` | `n + 2` | relative `|1 - z/R|^(2^(n+1))` |
+//! | [`inverse::GoldschmidtInverse::for_range`] | `z ∈ [z_lo, z_hi]` | `n + 2`, `n` the least for the target | relative `2^-bits` |
 //! | [`compare::Comparison::hetal`] (`f∘g∘g`) | `d ∈ [-1, 1]` | 9 | see [`compare`] |
 //! | [`compare::Comparison::max`] | `a, b ∈ [-1/2, 1/2]` | 10 | `< 5.2e-3` |
 //! | [`domain::DomainExtension`] | `x ∈ [-r L^n, r L^n]` | `2n` (+3 precise) | see [`domain`] |
-//! | [`softmax::asoftmax`] | scores in `[-R_max, R_max]` | e.g. 77 for `c = 10` | see [`softmax`] |
+//! | [`softmax::asoftmax`] | scores in `[-R_max, R_max]` | tuned 68, HETAL's 77 for `c = 10` | see [`softmax`] |
 //! | [`sigmoid::SigmoidApprox`] | documented per variant | 2 or more | documented per variant |
 //!
 //! Depths are the levels consumed without bootstrapping. When an evaluator offers bootstrapping

@@ -207,6 +207,60 @@ impl Polynomial {
         Self::power(c)
     }
 
+    /// The same polynomial in the power basis of `x` (Chebyshev coefficients expanded with
+    /// `T_{k+1} = 2y T_k - T_{k-1}`, then `y = (2x - a - b)/(b - a)` substituted by Horner's rule).
+    ///
+    /// The expansion is exact in exact arithmetic; in `f64` it is well conditioned only for low
+    /// degrees on intervals near `[-1, 1]` (the power coefficients of `T_k` grow like `2^k`):
+    /// check the result with [`Polynomial::max_error_on`] before relying on it. A power-basis
+    /// polynomial is returned unchanged.
+    ///
+    /// Errors: a non-finite coefficient in the result.
+    pub fn to_power(&self) -> Result<Self> {
+        let Basis::Chebyshev { a, b } = self.basis else {
+            return Ok(self.clone());
+        };
+        let n = self.coeffs.len();
+        // Power coefficients (in y) of Σ c_k T_k(y).
+        let mut in_y = vec![0.0; n];
+        let (mut t_prev, mut t_cur) = (vec![1.0], vec![0.0, 1.0]);
+        for (k, &c) in self.coeffs.iter().enumerate() {
+            let t = match k {
+                0 => &t_prev,
+                _ => &t_cur,
+            };
+            for (i, v) in t.iter().enumerate() {
+                in_y[i] += c * v;
+            }
+            if k >= 1 {
+                let mut next = vec![0.0; t_cur.len() + 1];
+                for (i, v) in t_cur.iter().enumerate() {
+                    next[i + 1] += 2.0 * v;
+                }
+                for (i, v) in t_prev.iter().enumerate() {
+                    next[i] -= v;
+                }
+                t_prev = std::mem::replace(&mut t_cur, next);
+            }
+        }
+        // Substitute y = αx + β.
+        let (alpha, beta) = (2.0 / (b - a), -(a + b) / (b - a));
+        let mut out = vec![0.0; n];
+        for (j, &d) in in_y.iter().enumerate().rev() {
+            // out ← out · (αx + β) + d, out has degree n - 1 - j before the product.
+            let deg = n - 1 - j;
+            for i in (0..=deg).rev() {
+                let v = out[i];
+                out[i] = v * beta;
+                if i + 1 < n {
+                    out[i + 1] += v * alpha;
+                }
+            }
+            out[0] += d;
+        }
+        Self::power(out)
+    }
+
     /// `factor · p + offset`.
     pub fn affine_output(&self, factor: f64, offset: f64) -> Result<Self> {
         let mut c: Vec<f64> = self.coeffs.iter().map(|v| v * factor).collect();
@@ -320,11 +374,11 @@ impl<E: Evaluator> Engine<'_, E> {
         } else {
             let m = floor_pow2(i);
             let n = i - m;
-            let (bm, bn) = (self.get(m)?, self.get(n)?);
+            let (bm, bn) = align(self.ev, &self.get(m)?, &self.get(n)?)?;
             let prod = self.ev.mul_rescale(&bm, &bn)?;
             if self.chebyshev {
                 let d = self.ev.mul_integer(&prod, 2)?;
-                let low = self.get(m - n)?;
+                let (d, low) = align(self.ev, &d, &self.get(m - n)?)?;
                 self.ev.sub(&d, &low)?
             } else {
                 prod
@@ -382,7 +436,7 @@ impl<E: Evaluator> Engine<'_, E> {
         let q = self.ev.prime(top);
         let mut acc: Option<E::Ciphertext> = None;
         for (e, &(_, coef)) in elems.iter().zip(&terms) {
-            let e = self.ev.drop_to_level(e, top)?;
+            let e = drop_exact(self.ev, e, top)?;
             let cs = Scale(target.value() * q / e.scale().value());
             let term = match self.weights {
                 None => self.ev.mul_const(&e, Complex64::new(coef, 0.0), cs)?,
@@ -424,7 +478,10 @@ impl<E: Evaluator> Engine<'_, E> {
         let prod = match rv {
             Val::Zero => Val::Zero,
             Val::Const(v) => Val::Ct(self.mul_coeff(&g, v)?),
-            Val::Ct(x) => Val::Ct(self.ev.mul_rescale(&g, &x)?),
+            Val::Ct(x) => {
+                let (g, x) = align(self.ev, &g, &x)?;
+                Val::Ct(self.ev.mul_rescale(&g, &x)?)
+            }
         };
         let qv = self.eval_rec(&q, budget)?;
         self.add_vals(qv, prod)
@@ -437,9 +494,50 @@ impl<E: Evaluator> Engine<'_, E> {
             (Val::Const(u), Val::Ct(x)) | (Val::Ct(x), Val::Const(u)) => {
                 Val::Ct(self.add_coeff(&x, u)?)
             }
-            (Val::Ct(x), Val::Ct(y)) => Val::Ct(self.ev.add(&x, &y)?),
+            (Val::Ct(x), Val::Ct(y)) => {
+                let (x, y) = align(self.ev, &x, &y)?;
+                Val::Ct(self.ev.add(&x, &y)?)
+            }
         })
     }
+}
+
+/// Brings `a` down to `level` keeping its scale exactly canonical.
+///
+/// [`Evaluator::drop_to_level`] multiplies by the integer `round(q_{t+1} Δ_t / Δ_from)`, which is
+/// coarse when the scale falls a lot over the drop: from a bootstrapping level (scales up to
+/// `2^60` on hetal-ckks's bootstrappable presets) to a user level (`2^40`) the factor is about
+/// `2^20`, and the result's scale then misses the canonical scale by more than
+/// [`hetal_traits::Scale::RELATIVE_TOLERANCE`] (a scale mismatch at the next addition). This drops
+/// through intermediate levels so that every factor is at least `2^32`. Identity if `a` is at or
+/// below `level`.
+pub fn drop_exact<E: Evaluator>(ev: &E, a: &E::Ciphertext, level: Level) -> Result<E::Ciphertext> {
+    let min_factor = 2f64.powi(32);
+    let mut cur = a.clone();
+    while cur.level() > level {
+        let from = cur.level().0;
+        let s_from = cur.scale().value();
+        let mut t = level.0;
+        while t + 1 < from {
+            let k = ev.prime(Level(t + 1)) * ev.canonical_scale(Level(t)).value() / s_from;
+            if k >= min_factor {
+                break;
+            }
+            t += 1;
+        }
+        cur = ev.drop_to_level(&cur, Level(t))?;
+    }
+    Ok(cur)
+}
+
+/// `a` and `b` brought to the lower of their levels with [`drop_exact`].
+pub fn align<E: Evaluator>(
+    ev: &E,
+    a: &E::Ciphertext,
+    b: &E::Ciphertext,
+) -> Result<(E::Ciphertext, E::Ciphertext)> {
+    let l = a.level().min(b.level());
+    Ok((drop_exact(ev, a, l)?, drop_exact(ev, b, l)?))
 }
 
 /// Checks that `x` has the canonical scale of its level.
@@ -536,7 +634,7 @@ pub fn evaluate_weighted<E: Evaluator>(
                     out_level
                 )));
             }
-            Ok(ev.drop_to_level(&r, out_level)?)
+            drop_exact(ev, &r, out_level)
         }
         Val::Zero | Val::Const(_) => Err(Error::param(
             "internal: a non-constant polynomial evaluated to a constant",
@@ -692,6 +790,53 @@ mod tests {
         let d = dry_run_poly(&p).unwrap();
         assert_eq!(d.levels_consumed, 5);
         assert!(d.counts.get(OpKind::Mult) <= 12, "{}", d.counts);
+    }
+
+    #[test]
+    fn chebyshev_to_power_is_the_same_polynomial() {
+        for (a, b) in [(-1.0, 1.0), (-0.25, 0.125), (-3.0, 5.0)] {
+            let p = Polynomial::interpolate(f64::exp, a, b, 8).unwrap();
+            let q = p.to_power().unwrap();
+            assert_eq!(q.basis(), Basis::Power);
+            assert_eq!(q.coeffs().len(), 9);
+            for i in 0..=100 {
+                let x = a + (b - a) * i as f64 / 100.0;
+                let (u, v) = (p.eval(x), q.eval(x));
+                assert!(
+                    (u - v).abs() < 1e-12 * (1.0 + u.abs()),
+                    "[{a}, {b}] at {x}: {u} vs {v}"
+                );
+            }
+        }
+        let t3 = Polynomial::chebyshev(vec![0.0, 0.0, 0.0, 1.0], -1.0, 1.0).unwrap();
+        assert_eq!(t3.to_power().unwrap().coeffs(), &[0.0, -3.0, 0.0, 4.0]);
+    }
+
+    #[test]
+    fn drop_exact_keeps_canonical_scales_across_a_scale_gap() {
+        // 40-bit user primes under 60-bit ones, scales climbing from 2^40 to about 2^60.
+        let mut primes: Vec<u64> = vec![(1u64 << 48) - 59];
+        primes.extend((1..=6u64).map(|i| (1u64 << 40) - 87 - 4096 * i));
+        primes.extend((1..=6u64).map(|i| (1u64 << 60) - 93 - 8192 * i));
+        let mut s = 2f64.powi(40);
+        for &q in &primes[1..] {
+            s = (s * q as f64).sqrt();
+        }
+        let p = MockParams::from_chain(4, &primes, s);
+        let mut c = MockClient::new(p, 1);
+        let e = MockEvaluator::new(c.unrestricted_keys());
+        let top = Level(12);
+        let x = c.encrypt_real(&[0.25, -0.5], top).unwrap();
+        let coarse = e.drop_to_level(&x, Level(2)).unwrap();
+        assert!(!coarse.scale().matches(e.canonical_scale(Level(2))));
+        let exact = drop_exact(&e, &x, Level(2)).unwrap();
+        assert_eq!(exact.level(), Level(2));
+        assert!(exact.scale().matches(e.canonical_scale(Level(2))));
+        let y = c.encrypt_real(&[1.0, 1.0], Level(2)).unwrap();
+        let (a, b) = align(&e, &x, &y).unwrap();
+        let sum = e.add(&a, &b).unwrap();
+        let got = c.decrypt_real(&sum).unwrap();
+        assert!((got[0] - 1.25).abs() < 1e-9 && (got[1] - 0.5).abs() < 1e-9);
     }
 
     #[test]

@@ -88,6 +88,54 @@ proptest! {
     }
 
     #[test]
+    fn tuned_exp_has_a_flat_relative_error_on_minus32_16(xs in prop::collection::vec(-32.0f64..16.0, SLOTS), far in prop::collection::vec(-128.0f64..-32.0, SLOTS)) {
+        let a = ExpApprox::tuned();
+        let rf = Refresher::without_bootstrapping();
+        let offset = a.eval_plain(0.0) - 1.0;
+        let v: Vec<f64> = xs.iter().map(|x| x / 128.0).collect();
+        let got = run_checked(&v, |e, ct| a.eval(e, ct, 128.0, None, 0.125, 1e7, &rf).unwrap(), a.depth());
+        for (g, x) in got.iter().zip(&xs) {
+            prop_assert!((g / x.exp() - 1.0 - offset).abs() < 1e-11, "exp({x}) = {g}");
+            prop_assert!((g - a.eval_plain(*x)).abs() < 1e-9 * (1.0 + g.abs()));
+        }
+        for x in &far {
+            prop_assert!((a.eval_plain(*x) - x.exp()).abs() < 1e-12);
+        }
+        for y in &xs {
+            let y = -0.25 - 0.75 * (y + 32.0) / 48.0;
+            prop_assert!((a.poly().eval(y) / y.exp() - 1.0).abs() < 4e-6, "p({y})");
+        }
+        prop_assert_eq!(a.depth(), 11);
+    }
+
+    #[test]
+    fn fitted_goldschmidt_meets_its_target(lo in 0.05f64..2.0, w in 1.0f64..400.0, bits in 10u32..45, t in prop::collection::vec(0.0f64..1.0, SLOTS)) {
+        let hi = lo + w;
+        let g = GoldschmidtInverse::for_range(lo, hi, bits).unwrap();
+        let bound = 2f64.powi(-(bits as i32)) + 1e-13;
+        for u in &t {
+            let z = lo + u * w;
+            prop_assert!((g.eval_plain(z, 1.0) * z - 1.0).abs() <= bound, "1/{z}");
+        }
+        if g.iterations > 0 {
+            // One iteration fewer misses the target somewhere on the range.
+            let fewer = GoldschmidtInverse { iterations: g.iterations - 1, ..g };
+            let worst = [lo, hi].iter().map(|z| (fewer.eval_plain(*z, 1.0) * z - 1.0).abs()).fold(0.0, f64::max);
+            prop_assert!(worst > 2f64.powi(-(bits as i32)) * 0.999);
+        }
+    }
+
+    #[test]
+    fn max_error_bound_covers_the_comparison(ab in prop::collection::vec((-0.5f64..0.5, -0.5f64..0.5), 64)) {
+        let cmp = Comparison::hetal();
+        let bound = cmp.max_error_bound();
+        prop_assert!(bound > 5.1e-3 && bound < 5.3e-3, "{bound}");
+        for (a, b) in ab {
+            prop_assert!((cmp.max_plain(a, b) - a.max(b)).abs() <= bound);
+        }
+    }
+
+    #[test]
     fn goldschmidt_meets_its_convergence_bound(zs in prop::collection::vec(0.5f64..150.0, SLOTS)) {
         let g = GoldschmidtInverse::hetal();
         let rf = Refresher::without_bootstrapping();
@@ -132,8 +180,8 @@ proptest! {
     #[test]
     fn domain_extension_maps_into_r_and_distorts_by_at_most_c_x3_over_r2(xs in prop::collection::vec(-256.0f64..256.0, SLOTS), small in prop::collection::vec(-8.0f64..8.0, SLOTS)) {
         let rf = Refresher::without_bootstrapping();
-        for precise in [false, true] {
-            let dep = DomainExtension::hetal(precise);
+        for dep in [DomainExtension::hetal(false), DomainExtension::hetal(true), DomainExtension::tuned(false), DomainExtension::tuned(true)] {
+            let precise = dep.precise;
             let r_in = dep.input_radius();
             let v: Vec<f64> = xs.iter().map(|x| x / r_in).collect();
             let got = run_checked(&v, |e, ct| dep.eval(e, ct, &rf).unwrap(), dep.depth());

@@ -42,6 +42,15 @@ pub const HETAL_EXP_DEG12: [f64; 13] = [
     2.12732465e-09,
 ];
 
+/// Where [`ExpApprox::eval_planned`] may bootstrap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpPlan {
+    /// Levels the result must keep (above the bootstrap floor) for later use.
+    pub keep: u32,
+    /// Bootstrap before this squaring if the rest would not fit (`None`: wherever levels run out).
+    pub refresh_at: Option<u32>,
+}
+
 /// `exp(x) ≈ p(x / 2^k)^(2^k)`.
 ///
 /// * Input: the ciphertext holds `v = x / unit` with `|v| ≤ 1`; the approximation is accurate
@@ -72,6 +81,50 @@ impl ExpApprox {
             poly: Polynomial::power(HETAL_EXP_DEG8.to_vec()).expect("finite"),
             squarings: 3,
         }
+    }
+
+    /// `exp(x) ≈ p(x / 2^k)^(2^k)` with `p` the degree-`degree` Chebyshev interpolant of `exp` on
+    /// `[lo, hi]` (in the variable `y = x / 2^k`), expanded into the power basis.
+    ///
+    /// Softmax only sees the *variation* of the relative error of `p` (a constant factor cancels
+    /// in the normalisation), and only where `e^x` is not negligible: fitting on a short window
+    /// around 0 rather than on `[-1, 1]` makes that variation far smaller at the same degree.
+    ///
+    /// Errors: an invalid interval, a degree outside `1 ..= 16`, more than 16 squarings, or an
+    /// expansion whose power-basis form differs from the interpolant by more than `1e-13` on
+    /// `[-1, 1]` (ill-conditioned interval).
+    pub fn fitted(degree: usize, squarings: u32, lo: f64, hi: f64) -> Result<Self> {
+        if !(1..=16).contains(&degree) {
+            return Err(Error::param("exp fit degree must be in 1..=16"));
+        }
+        let cheb = Polynomial::interpolate(f64::exp, lo, hi, degree)?;
+        let poly = cheb.to_power()?;
+        let (a, b) = (lo.min(-1.0), hi.max(1.0));
+        let drift = (0..=400)
+            .map(|i| {
+                let y = a + (b - a) * f64::from(i) / 400.0;
+                (cheb.eval(y) - poly.eval(y)).abs() / cheb.eval(y).abs().max(1e-300)
+            })
+            .fold(0.0, f64::max);
+        if drift > 1e-13 {
+            return Err(Error::param(format!(
+                "exp fit on [{lo}, {hi}] loses {drift:e} in the power basis"
+            )));
+        }
+        Self::new(poly, squarings)
+    }
+
+    /// The exponential of the tuned ASoftmax ([`crate::approx::softmax::AsoftmaxParams::tuned`]):
+    /// degree 8 fitted on `y ∈ [-1/4, 1/8]`, at `y = x/128`, then 7 squarings.
+    ///
+    /// * Input range: `x ∈ [-128, 16]` (`y ∈ [-1, 1/8]`; `p` stays within `4e-6` relative of
+    ///   `e^y` on `[-1, -1/4]`, where `e^x < e^{-32}` is negligible anyway).
+    /// * Error (exact arithmetic, checked by the property tests): on `x ∈ [-32, 16]` the relative
+    ///   error of `p(y)^128` varies by less than `1e-11` around its constant offset (which
+    ///   softmax cancels); absolute error below `1e-12` on `[-128, -32]`.
+    /// * Depth `4 + 7 = 11`; ops 5 + 7 Mult, 8 constant multiplications.
+    pub fn tuned() -> Self {
+        Self::fitted(8, 7, -0.25, 0.125).expect("well-conditioned fit")
     }
 
     /// Lee et al.'s (as in the authors' script): the degree-12 polynomial at `x/64`, then 6 squarings.
@@ -106,6 +159,22 @@ impl ExpApprox {
         r
     }
 
+    /// Where a bootstrap inside the squarings costs the least precision, for results scaled by
+    /// `weight ≤ 1` (a value near `e^0 = 1` times `weight`): after `j` squarings the ciphertext
+    /// holds about `weight^(2^j / 2^k)`, and a bootstrap error `η` there becomes a relative error
+    /// of about `2^(k-j) η / weight^(2^j / 2^k)` in the result. Returns the minimising
+    /// `j ∈ 0 ..= min(k, max_j)` (`j = 0`: right after the polynomial).
+    pub fn refresh_point(&self, weight: f64, max_j: u32) -> u32 {
+        let k = self.squarings;
+        let cost = |j: u32| {
+            let frac = f64::from(1u32 << j) / f64::from(1u32 << k);
+            f64::from(k - j).exp2() * weight.max(1e-300).powf(-frac)
+        };
+        (0..=k.min(max_j))
+            .min_by(|&a, &b| cost(a).total_cmp(&cost(b)))
+            .unwrap_or(0)
+    }
+
     /// Homomorphic `weight ⊙ exp(unit · v)` for a ciphertext holding `v` with `|v| ≤ in_bound`.
     ///
     /// `weights` (one per slot, all `≥ 0`, missing ones zero) multiply the result; they are
@@ -121,6 +190,34 @@ impl ExpApprox {
         out_bound: f64,
         rf: &Refresher,
     ) -> Result<E::Ciphertext> {
+        self.eval_planned(
+            ev,
+            x,
+            unit,
+            weights,
+            in_bound,
+            out_bound,
+            ExpPlan::default(),
+            rf,
+        )
+    }
+
+    /// [`ExpApprox::eval`] with a bootstrapping plan: before squaring `plan.refresh_at` the
+    /// ciphertext is bootstrapped if the remaining squarings plus `plan.keep` levels would not
+    /// fit otherwise ([`ExpApprox::refresh_point`] says where that costs least), and the result
+    /// keeps at least `plan.keep` levels above the bootstrap floor.
+    #[allow(clippy::too_many_arguments)]
+    pub fn eval_planned<E: Evaluator>(
+        &self,
+        ev: &E,
+        x: &E::Ciphertext,
+        unit: f64,
+        weights: Option<&[f64]>,
+        in_bound: f64,
+        out_bound: f64,
+        plan: ExpPlan,
+        rf: &Refresher,
+    ) -> Result<E::Ciphertext> {
         let root = 1.0 / f64::from(1u32 << self.squarings);
         let p = self.poly.scale_input(unit * root)?;
         let w: Option<Vec<f64>> = match weights {
@@ -134,10 +231,17 @@ impl ExpApprox {
         };
         let mut b = out_bound.powf(root);
         let mut y = rf.poly(ev, &p, x, w.as_deref(), in_bound, b)?;
-        for _ in 0..self.squarings {
+        for j in 0..self.squarings {
+            if plan.refresh_at == Some(j) {
+                // Bootstrap here (only) if the rest of the chain would not fit otherwise.
+                y = rf.ensure(ev, &y, self.squarings - j + plan.keep, b, out_bound)?;
+            }
             let nb = b * b;
             y = rf.square(ev, &y, b, nb)?;
             b = nb;
+        }
+        if plan.keep > 0 {
+            y = rf.ensure_same(ev, &y, plan.keep, out_bound)?;
         }
         Ok(y)
     }

@@ -29,6 +29,38 @@ impl GoldschmidtInverse {
         }
     }
 
+    /// The Goldschmidt inverse for `z ∈ [z_lo, z_hi]` (`0 < z_lo ≤ z_hi`) with the fewest
+    /// iterations that reach a relative error of `2^-bits`: `R = (z_lo + z_hi)/2` minimises
+    /// `ρ = max |1 - z/R| = (z_hi - z_lo)/(z_hi + z_lo)`, and `n` is the least with
+    /// `ρ^(2^(n+1)) ≤ 2^-bits`.
+    ///
+    /// Errors: an invalid range, or more than 64 iterations needed.
+    pub fn for_range(z_lo: f64, z_hi: f64, bits: u32) -> Result<Self> {
+        if !(z_lo > 0.0 && z_lo <= z_hi && z_hi.is_finite()) || bits == 0 || bits > 1000 {
+            return Err(Error::param(format!(
+                "Goldschmidt range [{z_lo}, {z_hi}] or target 2^-{bits} is invalid"
+            )));
+        }
+        let r = 0.5 * (z_lo + z_hi);
+        let rho = (z_hi - z_lo) / (z_hi + z_lo);
+        let mut iterations = 0u32;
+        // ρ^(2^(n+1)) ≤ 2^-bits  ⇔  2^(n+1) · log2(1/ρ) ≥ bits.
+        let per = if rho > 0.0 {
+            -rho.log2()
+        } else {
+            f64::INFINITY
+        };
+        while 2f64.powi(iterations as i32 + 1) * per < f64::from(bits) {
+            iterations += 1;
+            if iterations > 64 {
+                return Err(Error::param(format!(
+                    "Goldschmidt on [{z_lo}, {z_hi}] needs more than 64 iterations"
+                )));
+            }
+        }
+        Ok(GoldschmidtInverse { r, iterations })
+    }
+
     /// Levels consumed.
     pub fn depth(&self) -> u32 {
         self.iterations + 2

@@ -1,6 +1,6 @@
 //! Where levels run out: bootstrapping on demand, or [`Error::DepthExhausted`].
 
-use crate::poly::{Polynomial, evaluate_weighted};
+use crate::poly::{Polynomial, align, evaluate_weighted};
 use crate::{Error, Result};
 use hetal_traits::{BootstrapInfo, Evaluator, EvaluatorExt, Leveled};
 
@@ -26,6 +26,11 @@ impl Refresher {
     /// Never bootstraps.
     pub fn without_bootstrapping() -> Self {
         Refresher { info: None }
+    }
+
+    /// The bootstrapping the decisions are based on, if any.
+    pub fn info(&self) -> Option<BootstrapInfo> {
+        self.info
     }
 
     /// Whether bootstrapping is available.
@@ -136,6 +141,7 @@ impl Refresher {
     ) -> Result<E::Ciphertext> {
         let a = self.ensure(ev, a, 1, a_bound, out_bound)?;
         let b = self.ensure(ev, b, 1, b_bound, out_bound)?;
+        let (a, b) = align(ev, &a, &b)?;
         Ok(ev.mul_rescale(&a, &b)?)
     }
 

@@ -10,51 +10,110 @@
 //!
 //! # ASoftmax ([`asoftmax`], parameters [`AsoftmaxParams`])
 //!
-//! With `S = 2 R_max = r L^n` (256 for HETAL's `r = 8, L = 2, n = 5`):
+//! With `S = 2 R_max = r L^n` (256 for both parameter sets below):
 //! 1. `u = mask_c ⊙ x / S`, then `-1/2` in the padding columns `c .. c'` (the authors' padding).
 //!    1 level.
 //! 2. Row maximum at column 0: `log2 c'` rounds of `a ← max(a, rot(a, 2^i))` (left rotations
 //!    stay inside the row for column 0); the last round multiplies by the column-0 mask beside
-//!    the comparison (no extra level); then the maximum is replicated into the first `c`
-//!    columns (right rotations). `log2 c' · (3(F+G) + 1)` levels.
-//! 3. `u - max` (in `[-1, 0]` for the valid columns), domain extension to units of `r`.
-//! 4. `e' = α ⊙ mask_c ⊙ exp(·)`: the mask and the power-of-two factor `α ≤ 1/(6c')` are folded
-//!    into the exp polynomial, so the padding columns hold exact zeros and every value stays
-//!    below 1 (bootstrap-friendly).
+//!    the comparison (no extra level). `log2 c' · (3(F+G) + 1)` levels. The maximum is then
+//!    replicated into the first `c` columns (right rotations, no level).
+//! 3. `u - max` (in `[-1, δ_max/S]` for the valid columns, [`AsoftmaxParams::max_shift_bound`]),
+//!    domain extension to units of `r`.
+//! 4. `e' = α ⊙ mask_c ⊙ exp(·)`: the mask and the power-of-two factor
+//!    `α ≤ 1/(2c' e_max)` ([`AsoftmaxParams::exp_bound`]) are folded into the exp polynomial, so
+//!    the padding columns hold exact zeros and every value stays below 1 (bootstrap-friendly).
 //! 5. `z' = Σ_row e'` at column 0 (left rotations, no level), Goldschmidt for `(α/2)/z'`
 //!    with the column-0 mask folded into its first step, replicated into the first `c` columns.
 //! 6. `(2/α) e' ⊙ inverse` (`2/α` is an exact integer multiplication): the softmax.
 //!
-//! Depth (no bootstrapping): `1 + log2(c')(3(F+G)+1) + 2n (+3 precise) + 7 + (n_inv + 2) + 1`,
-//! i.e. 57 / 67 / 77 for `c = 3 / 7 / 10` with HETAL's parameters (+3 for the precise variant).
+//! Depth (no bootstrapping): `1 + log2(c')(3(F+G)+1) + 2n (+3 precise) + depth(exp) + (n_inv + 2) + 1`.
 //! Rotations: `1, 2, .., c'/2` (max and sum) and the right rotations of replicating over `c`
 //! columns ([`SoftmaxMethod::rotations`]).
 //!
-//! Error in exact arithmetic, measured by `hetal softmax-error` on the mock (10^6 rows per range,
-//! seed 0; rows uniform in `[-R_i, R_i]^c`, pooled over the ranges up to `R`; cell = max / mean
-//! over rows of `max_i |softmax_i - approx_i|`):
+//! ## Parameter sets
 //!
-//! | method | c | `[-4,4]` | up to `[-8,8]` | up to `[-32,32]` | up to `[-128,128]` |
-//! |---|---|---|---|---|---|
-//! | ASoftmax | 3 | 3.72e-3 / 1.53e-3 | 3.72e-3 / 1.49e-3 | 3.72e-3 / 1.45e-3 | 3.72e-3 / 1.38e-3 |
-//! | ASoftmax | 7 | 6.53e-3 / 3.10e-3 | 7.21e-3 / 2.86e-3 | 8.53e-3 / 2.88e-3 | 8.53e-3 / 2.86e-3 |
-//! | ASoftmax | 10 | 1.51e-2 / 4.60e-3 | 1.51e-2 / 4.20e-3 | 1.51e-2 / 3.95e-3 | 2.12e-2 / 3.87e-3 |
-//! | precise | 3 | 1.31e-3 / 2.82e-4 | 1.31e-3 / 3.89e-4 | 2.21e-3 / 5.61e-4 | 2.21e-3 / 6.40e-4 |
-//! | precise | 7 | 2.53e-3 / 3.73e-4 | 2.88e-3 / 5.21e-4 | 6.42e-3 / 9.90e-4 | 6.42e-3 / 1.29e-3 |
-//! | precise | 10 | 3.68e-3 / 6.25e-4 | 4.98e-3 / 7.08e-4 | 9.08e-3 / 1.20e-3 | 9.08e-3 / 1.60e-3 |
+//! * [`AsoftmaxParams::hetal`] / [`AsoftmaxParams::hetal_precise`]: the authors' runner (`r = 8`,
+//!   `L = 2`, `n = 5`, exp degree 8 at `x/8` with 3 squarings, Goldschmidt `R = 100` with 16
+//!   iterations). Depth 57 / 67 / 77 for `c = 3 / 7 / 10` (+3 precise). Nearly all of its error
+//!   is the domain extension's: its cubic distortion `≈ 0.2 x³/r²` near the maximum (the
+//!   largest errors are for classes 2-4 below the maximum), and far classes landing near
+//!   `-0.8 r = -6.5` instead of `-∞` (`e^{-6.5} ≈ 1.5e-3` each, which is the `c = 10` maximum on
+//!   `[-128, 128]`). The exp polynomial (relative `6e-7`) and the inverse (`< 1e-8`) contribute
+//!   nothing visible; the approximate maximum's shortfall (up to 1.3 score units per round)
+//!   even *reduces* the error (exact maximum: `c = 3` error 7.4e-3 instead of 3.7e-3), as it moves
+//!   the row into the range where the distortion is smaller.
+//! * [`AsoftmaxParams::tuned`] / [`AsoftmaxParams::tuned_precise`], the defaults of
+//!   [`SoftmaxMethod::Asoftmax`] / [`SoftmaxMethod::AsoftmaxPrecise`]: the same pipeline,
+//!   comparison and coverage, rebalanced: one domain-extension step with `r = 128`
+//!   ([`DomainExtension::tuned`]: distortion `(128/8)²` times smaller, far classes near `-104`),
+//!   a degree-8 Chebyshev fit of `exp` at `x/128` with 7 squarings ([`ExpApprox::tuned`]), and
+//!   a Goldschmidt inverse fitted to the row-sum range ([`RowInverse::Fitted`], `2^-40`).
+//!   Depth 46 / 58 / 68 (+3 precise).
 //!
-//! The means equal the authors' script's (papers.md §1.8) to three digits; the maxima are extremes
-//! of 10^6 draws and move by a few percent between seeds (c = 7, seeds 0-5: 8.37e-3 to 8.55e-3 up
-//! to `[-32,32]`, the authors' 8.37e-3), on both sides of the authors' figures. Documented bounds
-//! for `c ≤ 10` on `[-128, 128]`: ASoftmax `2.5e-2`, precise `1e-2`.
+//! ## Error
+//!
+//! Exact arithmetic, measured by `hetal softmax-error` on the mock (10^6 rows per range;
+//! rows uniform in `[-R_i, R_i]^c`, pooled over the ranges up to `R`; cell = max / mean over
+//! rows of `max_i |softmax_i - approx_i|`; the authors' script in papers.md §1.8):
+//!
+//! | method | c | `[-4,4]` | up to `[-8,8]` | up to `[-32,32]` | up to `[-128,128]` | depth |
+//! |---|---|---|---|---|---|---|
+//! | tuned `asoftmax` | 3 | 1.05e-5 / 4.29e-6 | 1.05e-5 / 3.90e-6 | 1.05e-5 / 2.97e-6 | 1.05e-5 / 2.30e-6 | 46 |
+//! | tuned `asoftmax` | 7 | 1.91e-5 / 8.92e-6 | 1.95e-5 / 7.82e-6 | 1.95e-5 / 5.97e-6 | 1.95e-5 / 4.63e-6 | 58 |
+//! | tuned `asoftmax` | 10 | 4.43e-5 / 1.34e-5 | 4.43e-5 / 1.18e-5 | 4.43e-5 / 8.90e-6 | 6.21e-5 / 6.90e-6 | 68 |
+//! | `asoftmax-hetal` | 3 | 3.72e-3 / 1.53e-3 | 3.72e-3 / 1.49e-3 | 3.72e-3 / 1.45e-3 | 3.72e-3 / 1.38e-3 | 57 |
+//! | `asoftmax-hetal` | 7 | 6.53e-3 / 3.10e-3 | 7.21e-3 / 2.86e-3 | 8.53e-3 / 2.88e-3 | 8.53e-3 / 2.86e-3 | 67 |
+//! | `asoftmax-hetal` | 10 | 1.51e-2 / 4.60e-3 | 1.51e-2 / 4.20e-3 | 1.51e-2 / 3.95e-3 | 2.12e-2 / 3.87e-3 | 77 |
+//! | authors (HETAL ASoftmax) | 3 | 3.72e-3 / 1.53e-3 | 3.72e-3 / 1.49e-3 | 3.72e-3 / 1.45e-3 | 3.72e-3 / 1.38e-3 | |
+//! | authors (HETAL ASoftmax) | 7 | 6.51e-3 / 3.10e-3 | 7.15e-3 / 2.86e-3 | 8.37e-3 / 2.88e-3 | 8.52e-3 / 2.86e-3 | |
+//! | authors (HETAL ASoftmax) | 10 | 1.53e-2 / 4.60e-3 | 1.52e-2 / 4.20e-3 | 1.52e-2 / 3.95e-3 | 2.03e-2 / 3.86e-3 | |
+//! | tuned `asoftmax-precise` | 3 | 1.86e-8 / 3.71e-9 | 1.86e-8 / 4.70e-9 | 1.86e-8 / 3.85e-9 | 1.86e-8 / 3.02e-9 | 49 |
+//! | tuned `asoftmax-precise` | 7 | 3.59e-8 / 4.71e-9 | 3.67e-8 / 6.17e-9 | 3.67e-8 / 5.44e-9 | 3.67e-8 / 4.36e-9 | 61 |
+//! | tuned `asoftmax-precise` | 10 | 5.17e-8 / 7.76e-9 | 6.71e-8 / 8.45e-9 | 6.71e-8 / 7.18e-9 | 9.87e-8 / 5.74e-9 | 71 |
+//! | `asoftmax-hetal-precise` | 3 | 1.31e-3 / 2.82e-4 | 1.31e-3 / 3.89e-4 | 2.21e-3 / 5.61e-4 | 2.21e-3 / 6.40e-4 | 60 |
+//! | `asoftmax-hetal-precise` | 7 | 2.53e-3 / 3.73e-4 | 2.88e-3 / 5.21e-4 | 6.42e-3 / 9.90e-4 | 6.42e-3 / 1.29e-3 | 70 |
+//! | `asoftmax-hetal-precise` | 10 | 3.68e-3 / 6.25e-4 | 4.98e-3 / 7.08e-4 | 9.08e-3 / 1.20e-3 | 9.08e-3 / 1.60e-3 | 80 |
+//! | authors (precise) | 3 | 1.31e-3 / 2.82e-4 | 1.31e-3 / 3.89e-4 | 2.21e-3 / 5.61e-4 | 2.21e-3 / 6.40e-4 | |
+//! | authors (precise) | 7 | 2.51e-3 / 3.73e-4 | 2.90e-3 / 5.20e-4 | 6.30e-3 / 9.90e-4 | 6.41e-3 / 1.29e-3 | |
+//! | authors (precise) | 10 | 3.71e-3 / 6.26e-4 | 4.69e-3 / 7.08e-4 | 8.99e-3 / 1.20e-3 | 9.35e-3 / 1.60e-3 | |
+//!
+//! Seed 0 on the mock; seed 1 (`--plain`, the same computation in `f64`) gives maxima within a few
+//! percent (tuned `c = 10` up to `[-128,128]`: 6.04e-5, precise 9.63e-8; HETAL's `c = 7` up to
+//! `[-32,32]`: 8.43e-3). The tuned variants are 330-440x (normal) and 7e4-1.8e5x (precise) below the
+//! authors' figures at 9-11 fewer levels; their largest errors are at `c = 10` on `[-128, 128]`,
+//! in rows whose approximate maximum falls furthest below the true one. Documented bounds for
+//! `c ≤ 10` on `[-128, 128]` (the tests check them): tuned `7e-5`, tuned precise `1.2e-7`, HETAL's
+//! `2.5e-2` and `1e-2`. HETAL's means equal the authors' script's to three digits; its maxima
+//! are extremes of 10^6 draws that move by a few percent with the seed, on both sides of the
+//! authors' figures.
+//!
+//! ## Under CKKS with bootstrapping
+//!
+//! A bootstrap adds an independent error `η` to every slot (about `2^-22` on hetal-ckks's
+//! `boot_n16`, `2^-19` on its small insecure presets), and the later stages amplify it: by `S`
+//! on `u - max`, by `r` on the domain extension's output and the exp polynomial's, by about
+//! `2^(k-j)/α^(2^j/2^k)` after `j` of the `k` squarings, by `1/α` on the scaled exponentials, and
+//! by about `R/z` inside Goldschmidt. The tail therefore bootstraps the maximum at column 0
+//! before replicating it (its error is then the same for the whole row and cancels), runs
+//! `u - max`, the domain extension, the polynomial and the first squarings without a bootstrap
+//! when the chain allows it, and places the exponential's one bootstrap at the cheapest
+//! squaring ([`ExpApprox::refresh_point`]); the fitted inverse keeps `R ≤ 100`
+//! ([`ROW_SUM_CAP`]). The larger `r` makes the tuned variants more sensitive to bootstraps
+//! than HETAL's (`r η` against `8 η`), so on CKKS their error is the scheme's, not the
+//! approximation's; see `hetal softmax-error --ckks`. Measured on `boot_n16`, `c = 10`, one
+//! block of 2048 rows (512 per range), from the top level: tuned `asoftmax` max error
+//! 8.5e-5 to 3.8e-4 per range (mock on the same rows 8.7e-6 to 4.2e-5; `|CKKS - mock| ≤ 3.8e-4`,
+//! 9 bootstraps alone); tuned precise 7.2e-4 to 3.4e-3 (its extra 3 levels force the
+//! exponential's bootstrap right after the polynomial; not the variant to train with on CKKS);
+//! HETAL's 9.5e-3 to 1.4e-2 (`|CKKS - mock| ≤ 1.1e-4`, 10 bootstraps alone).
 
 use super::Refresher;
 use super::compare::Comparison;
 use super::domain::DomainExtension;
-use super::exp::ExpApprox;
+use super::exp::{ExpApprox, ExpPlan};
 use super::inverse::GoldschmidtInverse;
 use super::sigmoid::SigmoidApprox;
-use crate::poly::{DryRun, Polynomial, ceil_log2, dry_run};
+use crate::poly::{DryRun, Polynomial, align, ceil_log2, dry_run};
 use crate::{Error, Result};
 use hetal_traits::ext::inner_sum_rotations;
 use hetal_traits::mock::MockParams;
@@ -210,6 +269,7 @@ fn normalize_rows<E: Evaluator>(
     let e = rf.ensure_same(ev, &e, 1, alpha * e_max)?;
     let y = rf.ensure_same(ev, &y, 1, 0.5 / z_range.0)?;
     let ek = ev.mul_integer(&e, 1i64 << (alpha_log2 + 1))?;
+    let (ek, y) = align(ev, &ek, &y)?;
     Ok(ev.mul_rescale(&ek, &y)?)
 }
 
@@ -217,6 +277,33 @@ fn normalize_rows<E: Evaluator>(
 fn alpha_log2(padded: usize, e_max: f64) -> i32 {
     ((2.0 * padded as f64 * e_max).log2().ceil() as i32).max(1)
 }
+
+/// How ASoftmax inverts the row sum `z = Σ_j exp(·)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RowInverse {
+    /// A fixed Goldschmidt inverse (HETAL's `R = 100`, 16 iterations). It converges only for
+    /// `z < 2R`.
+    Fixed(GoldschmidtInverse),
+    /// Goldschmidt fitted to the row-sum range of the class count
+    /// ([`AsoftmaxParams::row_sum_range`], its top capped at [`ROW_SUM_CAP`];
+    /// [`GoldschmidtInverse::for_range`]): relative error `2^-bits` on that range with the fewest
+    /// iterations.
+    Fitted {
+        /// Target relative error `2^-bits`.
+        bits: u32,
+    },
+}
+
+/// The largest row sum a fitted inverse is built for: 200, the convergence limit of HETAL's
+/// `R = 100`.
+///
+/// The proven bound `c · e^{δ_max}` ([`AsoftmaxParams::row_sum_range`]) exceeds it for `c ≥ 6`
+/// with HETAL's comparison, but it assumes every round of the row maximum errs by its worst
+/// case; rows where the approximate maximum falls far below the true one have their other
+/// scores far below too (the comparison errs most at large gaps), so their sums stay small
+/// (adversarial `c = 10` row `(105, -128, ..)`: `δ = 4.17`, `z ≈ 65`). A larger `R` costs
+/// precision under CKKS: Goldschmidt amplifies an error in `1 - z/R` by about `R/z`.
+pub const ROW_SUM_CAP: f64 = 200.0;
 
 /// ASoftmax parameters (papers.md §1.8).
 #[derive(Clone, Debug, PartialEq)]
@@ -228,7 +315,7 @@ pub struct AsoftmaxParams {
     /// The exponential.
     pub exp: ExpApprox,
     /// The inverse of the row sum.
-    pub inverse: GoldschmidtInverse,
+    pub inverse: RowInverse,
 }
 
 impl AsoftmaxParams {
@@ -239,7 +326,7 @@ impl AsoftmaxParams {
             dep: DomainExtension::hetal(false),
             cmp: Comparison::hetal(),
             exp: ExpApprox::hetal(),
-            inverse: GoldschmidtInverse::hetal(),
+            inverse: RowInverse::Fixed(GoldschmidtInverse::hetal()),
         }
     }
 
@@ -248,6 +335,36 @@ impl AsoftmaxParams {
         AsoftmaxParams {
             dep: DomainExtension::hetal(true),
             ..Self::hetal()
+        }
+    }
+
+    /// The tuned ASoftmax (the default of [`SoftmaxMethod::Asoftmax`]): HETAL's pipeline and
+    /// comparison (`F = 1, G = 2`) with the same coverage `R_max = 128`, rebalanced:
+    /// * domain extension in one step, `r = 128, L = 2, n = 1` ([`DomainExtension::tuned`]):
+    ///   the cubic distortion near 0, which causes nearly all of HETAL's error, shrinks by
+    ///   `(128/8)²`, and far classes land near `-128` instead of `-6.5` (`e^{-6.5} ≈ 1.5e-3` per far
+    ///   class is the floor of HETAL's error at `c = 10`);
+    /// * exponential by a degree-8 Chebyshev fit at `x/128` then 7 squarings
+    ///   ([`ExpApprox::tuned`]);
+    /// * Goldschmidt fitted to the row-sum range of `c` classes for `2^-40` relative error
+    ///   ([`RowInverse::Fitted`]), which also stays convergent on the whole range (HETAL's
+    ///   `R = 100` needs row sums below 200).
+    ///
+    /// Depth `c = 3 / 7 / 10`: 45 / 58 / 71 (HETAL: 57 / 67 / 77).
+    pub fn tuned() -> Self {
+        AsoftmaxParams {
+            dep: DomainExtension::tuned(false),
+            cmp: Comparison::hetal(),
+            exp: ExpApprox::tuned(),
+            inverse: RowInverse::Fitted { bits: 40 },
+        }
+    }
+
+    /// As [`AsoftmaxParams::tuned`] with the precise domain-extension step (3 levels more).
+    pub fn tuned_precise() -> Self {
+        AsoftmaxParams {
+            dep: DomainExtension::tuned(true),
+            ..Self::tuned()
         }
     }
 
@@ -270,14 +387,50 @@ impl AsoftmaxParams {
         self.dep.input_radius() / 2.0
     }
 
-    /// Levels consumed for `classes` classes.
+    /// Levels consumed for `classes` classes:
+    /// `1 + ⌈log2 c⌉ (3(F+G) + 1) + depth(DEP) + depth(exp) + (n_inv + 2) + 1`.
     pub fn depth(&self, classes: usize) -> u32 {
         let rounds = ceil_log2(classes);
-        1 + rounds * self.cmp.max_depth()
-            + self.dep.depth()
-            + self.exp.depth()
-            + self.inverse.depth()
-            + 1
+        let inv = self.inverse_for(classes).map(|g| g.depth()).unwrap_or(0);
+        1 + rounds * self.cmp.max_depth() + self.dep.depth() + self.exp.depth() + inv + 1
+    }
+
+    /// `δ_max`: how far (in score units) the approximate row maximum can fall below the true
+    /// one, `⌈log2 c⌉ ·` [`Comparison::max_error_bound`] `· 2 R_max` (each round of pairwise maxima
+    /// loses at most the comparison's bound; the approximate maximum is a convex combination of
+    /// the row's scores and the `-1/2` padding, so it is never above the true maximum).
+    /// HETAL's comparison: 1.33 per round, i.e. 2.66 / 3.99 / 5.32 for `c = 3 / 7 / 10`.
+    pub fn max_shift_bound(&self, classes: usize) -> f64 {
+        f64::from(ceil_log2(classes)) * self.cmp.max_error_bound() * 2.0 * self.r_max()
+    }
+
+    /// A bound on every `exp(DEP(x_j - m'))` of a row: `1.01 · e^{max DEP on [0, δ_max]}`.
+    pub fn exp_bound(&self, classes: usize) -> f64 {
+        let d = self.max_shift_bound(classes);
+        let top = (0..=64)
+            .map(|i| self.dep.eval_plain(d * f64::from(i) / 64.0))
+            .fold(0.0, f64::max);
+        1.01 * top.exp()
+    }
+
+    /// The range of the row sum `z = Σ_j exp(DEP(x_j - m'))` for `classes` classes:
+    /// `[0.9, c · exp_bound]` (the top class contributes at least `e^0 = 1` up to the exp
+    /// polynomial's error, as `x_top - m' ≥ 0` and `DEP ≥ 0` there).
+    pub fn row_sum_range(&self, classes: usize) -> (f64, f64) {
+        (0.9, classes as f64 * self.exp_bound(classes))
+    }
+
+    /// The Goldschmidt inverse used for `classes` classes.
+    ///
+    /// Errors: a fitted inverse that would need more than 64 iterations.
+    pub fn inverse_for(&self, classes: usize) -> Result<GoldschmidtInverse> {
+        match self.inverse {
+            RowInverse::Fixed(g) => Ok(g),
+            RowInverse::Fitted { bits } => {
+                let (lo, hi) = self.row_sum_range(classes);
+                GoldschmidtInverse::for_range(lo, hi.min(ROW_SUM_CAP), bits)
+            }
+        }
     }
 
     fn check(&self) -> Result<()> {
@@ -314,7 +467,10 @@ pub fn asoftmax_plain(row: &[f64], p: &AsoftmaxParams) -> Vec<f64> {
         .iter()
         .map(|x| p.exp.eval_plain(p.dep.eval_plain(x - m)))
         .collect();
-    let inv = p.inverse.eval_plain(e.iter().sum(), 1.0);
+    let inv = match p.inverse_for(c) {
+        Ok(g) => g.eval_plain(e.iter().sum(), 1.0),
+        Err(_) => f64::NAN,
+    };
     e.iter().map(|v| v * inv).collect()
 }
 
@@ -364,8 +520,8 @@ pub fn asoftmax_variants<E: Evaluator>(
     Ok(out)
 }
 
-/// Steps 1-2: the normalised, padded input `u` and its row maximum replicated over the first
-/// `c` columns.
+/// Steps 1-2: the normalised, padded input `u` and its row maximum at column 0 (zero in the
+/// other columns).
 fn row_max<E: Evaluator>(
     ev: &E,
     x: &E::Ciphertext,
@@ -396,44 +552,61 @@ fn row_max<E: Evaluator>(
             .cmp
             .max(ev, &a, &b, if last { Some(&w0) } else { None }, rf)?;
     }
-    let m = ev.inner_sum(&a, -1, c)?;
-    Ok((u, m))
+    Ok((u, a))
 }
 
-/// Steps 3-6 from `u` and the replicated maximum `m`.
+/// Steps 3-6 from `u` and the row maximum `a0` at column 0 (zero elsewhere).
+///
+/// Bootstrapping plan (when the evaluator bootstraps): a bootstrap adds an independent error `η`
+/// to every slot, which the later stages amplify: by `2 R_max` on `u - m`, by `r` on the
+/// domain extension's output and the exp polynomial's, by `2^(k-j)/α^(2^j/2^k)` after `j`
+/// squarings ([`ExpApprox::refresh_point`]), and by `1/α` on the scaled exponentials. So the
+/// maximum is bootstrapped (if at all) at column 0 *before* it is replicated over the row, where
+/// its error is the same for the whole row and cancels in the softmax; then, when the chain is
+/// long enough, `u - m`, the domain extension, the polynomial and the first `j` squarings run
+/// without a bootstrap, the one bootstrap of the exponential falls at the cheapest squaring, and
+/// the scaled exponentials keep the level of the final product.
 fn asoftmax_tail<E: Evaluator>(
     ev: &E,
     u: &E::Ciphertext,
-    m: &E::Ciphertext,
+    a0: &E::Ciphertext,
     layout: &RowLayout,
     p: &AsoftmaxParams,
     rf: &Refresher,
 ) -> Result<E::Ciphertext> {
     let (c, cp) = (layout.classes(), layout.padded());
+    let e_max = p.exp_bound(c);
+    let k = alpha_log2(cp, e_max);
+    let alpha = (-f64::from(k)).exp2();
+    let squarings = p.exp.squarings();
+    let fixed = p.dep.depth() + p.exp.poly().depth();
+    let (need, refresh_at) = match rf.info() {
+        Some(info) if info.output_level.0 >= fixed + rf.floor(1.0) => {
+            let room = info.output_level.0 - rf.floor(1.0) - fixed;
+            let j = p.exp.refresh_point(alpha, room);
+            (fixed + j, Some(j))
+        }
+        _ => (0, Some(p.exp.refresh_point(alpha, squarings))),
+    };
     // 3. Subtract, extend the domain.
-    let u = rf.ensure(ev, u, 0, 0.5, 1.0)?;
-    let m = rf.ensure(ev, m, 0, 0.5, 1.0)?;
+    let u = rf.ensure(ev, u, need, 0.5, 1.0)?;
+    let a0 = rf.ensure(ev, a0, need, 0.5, 1.0)?;
+    let m = ev.inner_sum(&a0, -1, c)?;
+    let (u, m) = align(ev, &u, &m)?;
     let xn = ev.sub(&u, &m)?;
     let v = p.dep.eval(ev, &xn, rf)?;
     // 4. Masked, scaled exponential.
-    let e_max = 3.0;
-    let k = alpha_log2(cp, e_max);
-    let alpha = (-f64::from(k)).exp2();
     let w = layout.column_vector(0, c, alpha);
+    let plan = ExpPlan {
+        keep: 1,
+        refresh_at,
+    };
     let e = p
         .exp
-        .eval(ev, &v, p.dep.r, Some(&w), 1.0, alpha * e_max, rf)?;
+        .eval_planned(ev, &v, p.dep.r, Some(&w), 1.0, alpha * e_max, plan, rf)?;
     // 5-6. Normalise the rows.
-    normalize_rows(
-        ev,
-        &e,
-        k,
-        e_max,
-        (0.5, c as f64 * e_max),
-        &p.inverse,
-        layout,
-        rf,
-    )
+    let inv = p.inverse_for(c)?;
+    normalize_rows(ev, &e, k, e_max, p.row_sum_range(c), &inv, layout, rf)
 }
 
 /// Lee et al.'s softmax as in the authors' script: `softmax(x/λ)` with exp by a degree-12
@@ -669,9 +842,11 @@ pub fn privgd<E: Evaluator>(
 /// The softmax methods of the authors' error script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SoftmaxMethod {
-    /// HETAL's ASoftmax ([`AsoftmaxParams::hetal`]).
+    /// ASoftmax, tuned ([`AsoftmaxParams::tuned`]; HETAL's own parameters are
+    /// [`AsoftmaxParams::hetal`]).
     Asoftmax,
-    /// ASoftmax with the precise domain extension ([`AsoftmaxParams::hetal_precise`]).
+    /// ASoftmax with the precise domain extension, tuned ([`AsoftmaxParams::tuned_precise`];
+    /// HETAL's: [`AsoftmaxParams::hetal_precise`]).
     AsoftmaxPrecise,
     /// The runner's no-domain-extension row ([`AsoftmaxParams::original`]).
     AsoftmaxOriginal,
@@ -720,8 +895,8 @@ impl SoftmaxMethod {
     /// ASoftmax parameters, for the ASoftmax variants.
     pub fn asoftmax_params(&self) -> Option<AsoftmaxParams> {
         match self {
-            SoftmaxMethod::Asoftmax => Some(AsoftmaxParams::hetal()),
-            SoftmaxMethod::AsoftmaxPrecise => Some(AsoftmaxParams::hetal_precise()),
+            SoftmaxMethod::Asoftmax => Some(AsoftmaxParams::tuned()),
+            SoftmaxMethod::AsoftmaxPrecise => Some(AsoftmaxParams::tuned_precise()),
             SoftmaxMethod::AsoftmaxOriginal => Some(AsoftmaxParams::original()),
             SoftmaxMethod::Hong | SoftmaxMethod::PrivGd | SoftmaxMethod::Gumbel => None,
         }
