@@ -110,7 +110,7 @@ pub struct HyperArgs {
     /// so that one ciphertext holds all logits of a step and the softmax runs once per step).
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Maximum number of epochs (default: 10 on the mock, 3 on CKKS).
+    /// Maximum number of epochs (default: 10 on the mock, 2 on CKKS).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Early-stopping patience in epochs (0: no early stopping).
@@ -137,7 +137,7 @@ pub struct HyperArgs {
 /// 2 cores.
 pub const CKKS_DEFAULT_BATCH: usize = 2048;
 /// See [`CKKS_DEFAULT_BATCH`].
-pub const CKKS_DEFAULT_EPOCHS: usize = 3;
+pub const CKKS_DEFAULT_EPOCHS: usize = 2;
 
 impl HyperArgs {
     /// The training configuration with the defaults of `backend`.
