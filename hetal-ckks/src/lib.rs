@@ -53,6 +53,7 @@ pub mod params;
 pub mod ring;
 pub mod sampling;
 pub mod serial;
+pub mod simd;
 
 pub use ciphertext::{Ciphertext, Plaintext};
 pub use client::CkksClient;
