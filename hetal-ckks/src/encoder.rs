@@ -40,11 +40,23 @@ impl CkksEncoder {
         let n = p.n;
         let gap = self.gap();
         let basis = ring::q_basis(level);
-        let mut out = vec![0u64; n * basis.len()];
+        // Below 2^62 in magnitude (always, at usual scales) the residues come from one signed
+        // integer per coefficient by a vectorised reduction; larger values take `from_f64`.
+        let small: Option<Vec<i64>> = coeffs
+            .iter()
+            .all(|c| c.abs() < (1u64 << 62) as f64)
+            .then(|| coeffs.iter().map(|&c| c as i64).collect());
+        let mut out = ring::uninit_limbs(p, &basis);
         ring::for_each_limb(&mut out, n, &basis, |_, g, limb| {
             let m = p.moduli[g];
-            for (k, &c) in coeffs.iter().enumerate() {
-                limb[k * gap] = m.from_f64(c);
+            match (&small, gap) {
+                (Some(x), 1) => crate::simd::residues_i64(&m, limb, x),
+                _ => {
+                    limb.fill(0);
+                    for (k, &c) in coeffs.iter().enumerate() {
+                        limb[k * gap] = m.from_f64(c);
+                    }
+                }
             }
             p.ntt[g].forward(limb);
         });
@@ -52,16 +64,25 @@ impl CkksEncoder {
     }
 
     /// The centred integer values of the coefficients at multiples of the packing gap, as `f64`,
-    /// from an NTT-domain buffer at `level` (exact CRT by Garner's mixed radix, balanced).
+    /// from an NTT-domain buffer at `level`.
+    ///
+    /// Exact: a fast CRT reconstruction modulo 2^64 (`x = Σ_i y_i·(Q/q_i) − v·Q` with
+    /// `y_i = [x_i·(Q/q_i)^-1]_{q_i}` and `v = round(Σ_i y_i/q_i)`, all products taken modulo
+    /// 2^64), which is the centred value whenever that value fits an `i64`; the result is then
+    /// checked against every residue, and any coefficient that fails the check (a value of 2^63
+    /// or more) is recomputed by Garner's mixed-radix algorithm.
     pub(crate) fn ntt_to_coeffs(&self, data: &[u64], level: usize) -> Vec<f64> {
         let p = &self.params;
         let n = p.n;
         let gap = self.gap();
         let basis = ring::q_basis(level);
-        let mut coeff = data[..n * basis.len()].to_vec();
+        let mut coeff = ring::copy(p, data, &basis);
         ring::ntt_inverse(p, &mut coeff, &basis);
         let l1 = level + 1;
-        // inv[i][k] = q_k^-1 mod q_i for k < i.
+        let count = 2 * p.slots;
+        let log_q: f64 = (0..l1).map(|i| (p.moduli[i].q as f64).log2()).sum();
+        let fast = l1 >= 2 && log_q > 66.0;
+        // Garner's tables: inv[i][k] = q_k^-1 mod q_i for k < i.
         let inv: Vec<Vec<(u64, u64)>> = (0..l1)
             .map(|i| {
                 let m = p.moduli[i];
@@ -74,34 +95,113 @@ impl CkksEncoder {
             })
             .collect();
         let qf: Vec<f64> = (0..l1).map(|i| p.moduli[i].q as f64).collect();
-        let count = 2 * p.slots;
-        (0..count)
-            .into_par_iter()
-            .with_min_len(256)
-            .map_init(
-                || vec![0u64; l1],
-                |v, k| {
-                    let c = k * gap;
-                    for i in 0..l1 {
-                        let m = p.moduli[i];
-                        let mut t = coeff[i * n + c];
-                        for kk in 0..i {
-                            let (w, ws) = inv[i][kk];
-                            t = m.mul_shoup(t + m.q - m.reduce(v[kk]), w, ws);
+        let garner = |c: usize, v: &mut [u64]| -> f64 {
+            for i in 0..l1 {
+                let m = p.moduli[i];
+                let mut t = coeff[i * n + c];
+                for kk in 0..i {
+                    let (w, ws) = inv[i][kk];
+                    t = m.mul_shoup(t + m.q - m.reduce(v[kk]), w, ws);
+                }
+                v[i] = t;
+            }
+            let mut pos = 0.0f64;
+            let mut neg = 0.0f64;
+            for i in (0..l1).rev() {
+                pos = pos * qf[i] + v[i] as f64;
+                neg = neg * qf[i] + (p.moduli[i].q - 1 - v[i]) as f64;
+            }
+            let neg = -(neg + 1.0);
+            if pos.abs() <= neg.abs() { pos } else { neg }
+        };
+        if !fast {
+            let mut v = vec![0u64; l1];
+            let out = (0..count).map(|k| garner(k * gap, &mut v)).collect();
+            ring::scratch::give(coeff);
+            return out;
+        }
+        // Constants of the fast reconstruction.
+        let hat_inv: Vec<crate::simd::ShoupConst> = (0..l1)
+            .map(|i| {
+                let m = p.moduli[i];
+                let hat = (0..l1)
+                    .filter(|&k| k != i)
+                    .fold(1u64, |a, k| m.mul(a, m.reduce(p.moduli[k].q)));
+                crate::simd::ShoupConst::new(&m, m.inv(hat))
+            })
+            .collect();
+        let hat64: Vec<u64> = (0..l1)
+            .map(|i| {
+                (0..l1)
+                    .filter(|&k| k != i)
+                    .fold(1u64, |a, k| a.wrapping_mul(p.moduli[k].q))
+            })
+            .collect();
+        let q64 = (0..l1).fold(1u64, |a, k| a.wrapping_mul(p.moduli[k].q));
+        let inv_q: Vec<f64> = qf.iter().map(|q| 1.0 / q).collect();
+        const B: usize = 1024;
+        let mut out = vec![0.0f64; count];
+        out.par_chunks_mut(B)
+            .enumerate()
+            .with_min_len(if rayon::current_num_threads() > 1 {
+                4
+            } else {
+                usize::MAX
+            })
+            .for_each(|(bi, o)| {
+                let k0 = bi * B;
+                let bl = o.len();
+                let mut rows = vec![0u64; l1 * bl];
+                for (i, r) in rows.chunks_mut(bl).enumerate() {
+                    let src = &coeff[i * n..(i + 1) * n];
+                    if gap == 1 {
+                        r.copy_from_slice(&src[k0..k0 + bl]);
+                    } else {
+                        for (j, x) in r.iter_mut().enumerate() {
+                            *x = src[(k0 + j) * gap];
                         }
-                        v[i] = t;
                     }
-                    let mut pos = 0.0f64;
-                    let mut neg = 0.0f64;
-                    for i in (0..l1).rev() {
-                        pos = pos * qf[i] + v[i] as f64;
-                        neg = neg * qf[i] + (p.moduli[i].q - 1 - v[i]) as f64;
+                }
+                let mut s = vec![0.5f64; bl];
+                let mut acc = vec![0u64; bl];
+                let mut y = vec![0u64; bl];
+                for i in 0..l1 {
+                    let m = p.moduli[i];
+                    crate::simd::mul_const_to(&m, &mut y, &rows[i * bl..(i + 1) * bl], hat_inv[i]);
+                    crate::simd::crt_accumulate(&mut s, &mut acc, &y, inv_q[i], hat64[i]);
+                }
+                let mut bad = vec![false; bl];
+                for j in 0..bl {
+                    let x = acc[j].wrapping_sub((s[j] as u64).wrapping_mul(q64)) as i64;
+                    o[j] = x as f64;
+                    acc[j] = x as u64;
+                }
+                let xs: &[i64] = &acc.iter().map(|&a| a as i64).collect::<Vec<_>>();
+                for i in 0..l1 {
+                    let m = p.moduli[i];
+                    // Values of magnitude ≥ 2^62 skip the vectorised reduction (and are checked
+                    // by Garner below).
+                    for (j, &x) in xs.iter().enumerate() {
+                        if x.unsigned_abs() >= 1 << 62 {
+                            bad[j] = true;
+                        }
                     }
-                    let neg = -(neg + 1.0);
-                    if pos.abs() <= neg.abs() { pos } else { neg }
-                },
-            )
-            .collect()
+                    let clamped: Vec<i64> =
+                        xs.iter().map(|&x| x.clamp(-(1 << 61), 1 << 61)).collect();
+                    crate::simd::residues_i64(&m, &mut y, &clamped);
+                    for j in 0..bl {
+                        bad[j] |= y[j] != rows[i * bl + j];
+                    }
+                }
+                let mut v = vec![0u64; l1];
+                for j in 0..bl {
+                    if bad[j] {
+                        o[j] = garner((k0 + j) * gap, &mut v);
+                    }
+                }
+            });
+        ring::scratch::give(coeff);
+        out
     }
 }
 

@@ -257,6 +257,9 @@ impl CkksEvaluator {
                     &b.c0[r.clone()],
                     &b.c1[r],
                 );
+                if crate::simd::tensor_small(m.q, [a0, a1], [b0, b1], [x0, x1, x2]) {
+                    return;
+                }
                 if m.is_small() {
                     for c in 0..n {
                         x0[c] = m.mul_small(a0[c], b0[c]);
@@ -273,7 +276,7 @@ impl CkksEvaluator {
                     }
                 }
             };
-            if d0.len() >= 1 << 15 {
+            if d0.len() >= 1 << 15 && rayon::current_num_threads() > 1 {
                 d0.par_chunks_mut(n)
                     .zip(d1.par_chunks_mut(n))
                     .zip(d2.par_chunks_mut(n))

@@ -2,14 +2,12 @@
 //!
 //! Two kinds of fast paths:
 //!
-//! * **Auto-vectorised** element-wise kernels (modular add, sub, negate, and the `f64`-quotient
-//!   product of [`Modulus::mul_small`] for primes below 2^50): the portable loop is compiled a
-//!   second time with AVX-512F/DQ/VL enabled (64-bit multiplies and `u64`/`f64` conversions are
-//!   single instructions there) and that copy runs when the CPU has them.
-//! * **IFMA** kernels written with intrinsics for primes below 2^50: Shoup multiplication by a
-//!   fixed operand with 52-bit companions, and the reduction of 104-bit sums `hi·2^52 + lo` that
-//!   the key-switching inner product and the fast basis conversion accumulate with
-//!   `vpmadd52{lo,hi}uq`.
+//! * **Auto-vectorised** element-wise kernels (modular add, sub, negate): the portable loop is
+//!   compiled a second time with AVX-512F/DQ/VL enabled and that copy runs when the CPU has them.
+//! * **IFMA** kernels written with intrinsics for primes below 2^50: pointwise products, the
+//!   ciphertext tensor product, Shoup multiplication by a fixed operand with 52-bit companions,
+//!   and the reduction of 104-bit sums `hi·2^52 + lo` that the key-switching inner product and
+//!   the fast basis conversion accumulate with `vpmadd52{lo,hi}uq`.
 //!
 //! Every kernel has a scalar fallback that gives identical results; the unit tests compare them.
 //! Setting the environment variable `HETAL_CKKS_NO_IFMA` disables all AVX-512 paths (read once).
@@ -111,28 +109,22 @@ vectorised! {
     }
 }
 
-vectorised! {
-    /// `out = a ⊙ b mod q` for `q < 2^50` (inputs reduced), by [`Modulus::mul_small`].
-    pub fn mul_small_to(m: Modulus, out: &mut [u64], a: &[u64], b: &[u64]) {
+/// `out = a ⊙ b mod q` for any supported modulus (inputs reduced).
+pub fn mul_to(m: Modulus, out: &mut [u64], a: &[u64], b: &[u64]) {
+    let n = out.len().min(a.len()).min(b.len());
+    #[cfg(target_arch = "x86_64")]
+    if m.is_small() && avx512() {
+        // SAFETY: features checked; the three ranges hold `n` words and `out` does not overlap
+        // the inputs (distinct borrows).
+        unsafe {
+            ifma::mul_pointwise(Red52::new(m.q), out.as_mut_ptr(), a.as_ptr(), b.as_ptr(), n)
+        };
+        return;
+    }
+    if m.is_small() {
         for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
             *o = m.mul_small(x, y);
         }
-    }
-}
-
-vectorised! {
-    /// `a ⊙= b mod q` for `q < 2^50` (inputs reduced), by [`Modulus::mul_small`].
-    pub fn mul_small_assign(m: Modulus, a: &mut [u64], b: &[u64]) {
-        for (o, &y) in a.iter_mut().zip(b) {
-            *o = m.mul_small(*o, y);
-        }
-    }
-}
-
-/// `out = a ⊙ b mod q` for any supported modulus (inputs reduced).
-pub fn mul_to(m: Modulus, out: &mut [u64], a: &[u64], b: &[u64]) {
-    if m.is_small() {
-        mul_small_to(m, out, a, b);
     } else {
         for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
             *o = m.mul(x, y);
@@ -142,12 +134,66 @@ pub fn mul_to(m: Modulus, out: &mut [u64], a: &[u64], b: &[u64]) {
 
 /// `a ⊙= b mod q` for any supported modulus (inputs reduced).
 pub fn mul_assign(m: Modulus, a: &mut [u64], b: &[u64]) {
+    let n = a.len().min(b.len());
+    #[cfg(target_arch = "x86_64")]
+    if m.is_small() && avx512() {
+        let p = a.as_mut_ptr();
+        // SAFETY: features checked; `mul_pointwise` reads each vector of `a` before writing it.
+        unsafe { ifma::mul_pointwise(Red52::new(m.q), p, p, b.as_ptr(), n) };
+        return;
+    }
     if m.is_small() {
-        mul_small_assign(m, a, b);
+        for (o, &y) in a.iter_mut().zip(b) {
+            *o = m.mul_small(*o, y);
+        }
     } else {
         for (o, &y) in a.iter_mut().zip(b) {
             *o = m.mul(*o, y);
         }
+    }
+}
+
+/// The tensor product of two degree-1 ciphertext limbs modulo `q < 2^50`: `x0 = a0·b0`,
+/// `x1 = a0·b1 + a1·b0`, `x2 = a1·b1` (inputs reduced, all slices of one length). Returns false
+/// (writing nothing) when the IFMA kernel cannot run.
+pub fn tensor_small(q: u64, a: [&[u64]; 2], b: [&[u64]; 2], x: [&mut [u64]; 3]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if q < (1 << 50) && avx512() {
+        let n = x[0].len();
+        assert!(a.iter().chain(&b).all(|s| s.len() == n) && x.iter().all(|s| s.len() == n));
+        // SAFETY: features and lengths checked.
+        unsafe { ifma::tensor(Red52::new(q), a, b, x) };
+        return true;
+    }
+    let _ = (q, a, b, x);
+    false
+}
+
+vectorised! {
+    /// The accumulation step of the fast CRT reconstruction: `s += y · f` (as `f64`) and
+    /// `acc += y · h` (wrapping, i.e. modulo 2^64), element-wise.
+    pub fn crt_accumulate(s: &mut [f64], acc: &mut [u64], y: &[u64], f: f64, h: u64) {
+        for ((sv, av), &yv) in s.iter_mut().zip(acc.iter_mut()).zip(y) {
+            *sv += yv as f64 * f;
+            *av = av.wrapping_add(yv.wrapping_mul(h));
+        }
+    }
+}
+
+/// `out[i] = x[i] mod q` for signed `|x[i]| < 2^62`.
+pub fn residues_i64(m: &Modulus, out: &mut [u64], x: &[i64]) {
+    #[cfg(target_arch = "x86_64")]
+    if m.is_small() && avx512() {
+        // M: the multiple of q in [2^62, 2^62 + q); x + M lies in (0, 2^63 + q).
+        let big = (1u64 << 62).div_ceil(m.q) * m.q;
+        let n = out.len().min(x.len());
+        debug_assert!(x.iter().all(|v| v.unsigned_abs() < 1 << 62));
+        // SAFETY: features checked; lengths bounded by `n`.
+        unsafe { ifma::residues(Red52::new(m.q), big, &mut out[..n], &x[..n]) };
+        return;
+    }
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = m.from_i64(v);
     }
 }
 
@@ -392,6 +438,105 @@ mod ifma {
         let u = _mm512_madd52lo_epu64(zero, qh, q);
         let r = _mm512_and_si512(_mm512_sub_epi64(t, u), mask);
         _mm512_min_epu64(r, _mm512_sub_epi64(r, q))
+    }
+
+    /// `out[i] = a[i] · b[i] mod q` for `i < n`, `q < 2^50`, inputs reduced. `out` may equal `a`
+    /// (each vector is read before it is written).
+    ///
+    /// # Safety
+    /// AVX-512F and IFMA must be available; the pointers must be valid for `n` words.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub unsafe fn mul_pointwise(red: Red52, out: *mut u64, a: *const u64, b: *const u64, n: usize) {
+        let zero = _mm512_setzero_si512();
+        let mut c = 0;
+        while c + 8 <= n {
+            // SAFETY: c + 8 <= n.
+            unsafe {
+                let x = _mm512_loadu_si512(a.add(c) as *const __m512i);
+                let y = _mm512_loadu_si512(b.add(c) as *const __m512i);
+                let lo = _mm512_madd52lo_epu64(zero, x, y);
+                let hi = _mm512_madd52hi_epu64(zero, x, y);
+                _mm512_storeu_si512(out.add(c) as *mut __m512i, reduce104(lo, hi, &red));
+            }
+            c += 8;
+        }
+        let m = crate::arith::Modulus::new(red.q);
+        for c in c..n {
+            // SAFETY: c < n.
+            unsafe { *out.add(c) = m.mul(*a.add(c), *b.add(c)) };
+        }
+    }
+
+    /// `out[i] = (x[i] + big) mod q` with `x[i] + big` in `[0, 2^64)` (see
+    /// [`super::residues_i64`]).
+    ///
+    /// # Safety
+    /// AVX-512F and IFMA must be available; `out` and `x` of one length.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub unsafe fn residues(red: Red52, big: u64, out: &mut [u64], x: &[i64]) {
+        let n = out.len();
+        let bigv = _mm512_set1_epi64(big as i64);
+        let mask = _mm512_set1_epi64(MASK52);
+        let mut c = 0;
+        while c + 8 <= n {
+            // SAFETY: c + 8 <= n.
+            unsafe {
+                let u = _mm512_add_epi64(
+                    _mm512_loadu_si512(x.as_ptr().add(c) as *const __m512i),
+                    bigv,
+                );
+                let r = reduce104(_mm512_and_si512(u, mask), _mm512_srli_epi64::<52>(u), &red);
+                _mm512_storeu_si512(out.as_mut_ptr().add(c) as *mut __m512i, r);
+            }
+            c += 8;
+        }
+        let m = crate::arith::Modulus::new(red.q);
+        for c in c..n {
+            out[c] = m.from_i64(x[c]);
+        }
+    }
+
+    /// The kernel of [`super::tensor_small`].
+    ///
+    /// # Safety
+    /// AVX-512F and IFMA must be available; all slices of one length.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub unsafe fn tensor(red: Red52, a: [&[u64]; 2], b: [&[u64]; 2], x: [&mut [u64]; 3]) {
+        let n = x[0].len();
+        let zero = _mm512_setzero_si512();
+        let [x0, x1, x2] = x;
+        let mut c = 0;
+        while c + 8 <= n {
+            // SAFETY: c + 8 <= n = every length.
+            unsafe {
+                let ld = |s: &[u64]| _mm512_loadu_si512(s.as_ptr().add(c) as *const __m512i);
+                let (a0, a1, b0, b1) = (ld(a[0]), ld(a[1]), ld(b[0]), ld(b[1]));
+                let r0 = reduce104(
+                    _mm512_madd52lo_epu64(zero, a0, b0),
+                    _mm512_madd52hi_epu64(zero, a0, b0),
+                    &red,
+                );
+                let l1 = _mm512_madd52lo_epu64(_mm512_madd52lo_epu64(zero, a0, b1), a1, b0);
+                let h1 = _mm512_madd52hi_epu64(_mm512_madd52hi_epu64(zero, a0, b1), a1, b0);
+                let r1 = reduce104(l1, h1, &red);
+                let r2 = reduce104(
+                    _mm512_madd52lo_epu64(zero, a1, b1),
+                    _mm512_madd52hi_epu64(zero, a1, b1),
+                    &red,
+                );
+                _mm512_storeu_si512(x0.as_mut_ptr().add(c) as *mut __m512i, r0);
+                _mm512_storeu_si512(x1.as_mut_ptr().add(c) as *mut __m512i, r1);
+                _mm512_storeu_si512(x2.as_mut_ptr().add(c) as *mut __m512i, r2);
+            }
+            c += 8;
+        }
+        let m = crate::arith::Modulus::new(red.q);
+        for c in c..n {
+            x0[c] = m.mul(a[0][c], b[0][c]);
+            x1[c] = m
+                .reduce_u128(a[0][c] as u128 * b[1][c] as u128 + a[1][c] as u128 * b[0][c] as u128);
+            x2[c] = m.mul(a[1][c], b[1][c]);
+        }
     }
 
     /// `out = a · w` or, with `b`, `out = (a + q − b) · w`, mod `q < 2^50` (inputs reduced).
@@ -727,6 +872,20 @@ mod tests {
             let mut c = b.clone();
             rsub_mul_const_assign(&m, &mut c, &a, w);
             prop_assert_eq!(&c, &out);
+            let (mut x0, mut x1, mut x2) = (vec![0u64; n], vec![0u64; n], vec![0u64; n]);
+            let c2 = rand_vec(seed ^ 77, n, q);
+            let d2 = rand_vec(seed ^ 78, n, q);
+            if tensor_small(q, [&a, &b], [&c2, &d2], [&mut x0, &mut x1, &mut x2]) {
+                for i in 0..n {
+                    prop_assert_eq!(x0[i], m.mul(a[i], c2[i]));
+                    prop_assert_eq!(x1[i], m.add(m.mul(a[i], d2[i]), m.mul(b[i], c2[i])));
+                    prop_assert_eq!(x2[i], m.mul(b[i], d2[i]));
+                }
+            }
+            let xs: Vec<i64> = a.iter().zip(&b).map(|(&u, &v)| ((u as i64) << 12) * if v & 1 == 1 { -1 } else { 1 } + v as i64 % 4096).collect();
+            let xs: Vec<i64> = xs.iter().map(|&v| v.clamp(-(1 << 62) + 1, (1 << 62) - 1)).collect();
+            residues_i64(&m, &mut out, &xs);
+            prop_assert!(out.iter().zip(&xs).all(|(&o, &v)| o == m.from_i64(v)));
             // Inner product with and without a permutation.
             if m.is_small() {
                 let nd = 1 + (seed % 5) as usize;
