@@ -35,19 +35,20 @@ impl CkksEncoder {
     }
 
     /// Integer-valued coefficients (as `f64`, any magnitude) to an NTT-domain plaintext buffer at `level`.
-    pub(crate) fn coeffs_to_ntt(&self, coeffs: &[f64], level: usize) -> Vec<u64> {
+    /// The basis is a list of global prime indices (`q_0 .. q_level`, optionally the special
+    /// primes).
+    pub(crate) fn coeffs_to_ntt_basis(&self, coeffs: &[f64], basis: &[usize]) -> Vec<u64> {
         let p = &self.params;
         let n = p.n;
         let gap = self.gap();
-        let basis = ring::q_basis(level);
         // Below 2^62 in magnitude (always, at usual scales) the residues come from one signed
         // integer per coefficient by a vectorised reduction; larger values take `from_f64`.
         let small: Option<Vec<i64>> = coeffs
             .iter()
             .all(|c| c.abs() < (1u64 << 62) as f64)
             .then(|| coeffs.iter().map(|&c| c as i64).collect());
-        let mut out = ring::uninit_limbs(p, &basis);
-        ring::for_each_limb(&mut out, n, &basis, |_, g, limb| {
+        let mut out = ring::uninit_limbs(p, basis);
+        ring::for_each_limb(&mut out, n, basis, |_, g, limb| {
             let m = p.moduli[g];
             match (&small, gap) {
                 (Some(x), 1) => crate::simd::residues_i64(&m, limb, x),
@@ -151,51 +152,54 @@ impl CkksEncoder {
             .for_each(|(bi, o)| {
                 let k0 = bi * B;
                 let bl = o.len();
-                let mut rows = vec![0u64; l1 * bl];
-                for (i, r) in rows.chunks_mut(bl).enumerate() {
-                    let src = &coeff[i * n..(i + 1) * n];
-                    if gap == 1 {
-                        r.copy_from_slice(&src[k0..k0 + bl]);
-                    } else {
+                // The block's residue rows: slices of `coeff` when the coefficients are
+                // contiguous, else gathered at the packing gap.
+                let gathered: Vec<u64> = if gap == 1 {
+                    Vec::new()
+                } else {
+                    let mut g = vec![0u64; l1 * bl];
+                    for (i, r) in g.chunks_mut(bl).enumerate() {
                         for (j, x) in r.iter_mut().enumerate() {
-                            *x = src[(k0 + j) * gap];
+                            *x = coeff[i * n + (k0 + j) * gap];
                         }
                     }
-                }
+                    g
+                };
+                let row = |i: usize| -> &[u64] {
+                    if gap == 1 {
+                        &coeff[i * n + k0..i * n + k0 + bl]
+                    } else {
+                        &gathered[i * bl..(i + 1) * bl]
+                    }
+                };
                 let mut s = vec![0.5f64; bl];
                 let mut acc = vec![0u64; bl];
                 let mut y = vec![0u64; bl];
                 for i in 0..l1 {
                     let m = p.moduli[i];
-                    crate::simd::mul_const_to(&m, &mut y, &rows[i * bl..(i + 1) * bl], hat_inv[i]);
+                    crate::simd::mul_const_to(&m, &mut y, row(i), hat_inv[i]);
                     crate::simd::crt_accumulate(&mut s, &mut acc, &y, inv_q[i], hat64[i]);
                 }
-                let mut bad = vec![false; bl];
+                // x = acc − v·Q (mod 2^64), as a signed value; |x| ≥ 2^61 goes to Garner.
+                let mut bad = vec![0u8; bl];
+                let mut xs = vec![0i64; bl];
                 for j in 0..bl {
                     let x = acc[j].wrapping_sub((s[j] as u64).wrapping_mul(q64)) as i64;
                     o[j] = x as f64;
-                    acc[j] = x as u64;
+                    if x.unsigned_abs() > 1 << 61 {
+                        bad[j] = 1;
+                        xs[j] = 0;
+                    } else {
+                        xs[j] = x;
+                    }
                 }
-                let xs: &[i64] = &acc.iter().map(|&a| a as i64).collect::<Vec<_>>();
                 for i in 0..l1 {
-                    let m = p.moduli[i];
-                    // Values of magnitude ≥ 2^62 skip the vectorised reduction (and are checked
-                    // by Garner below).
-                    for (j, &x) in xs.iter().enumerate() {
-                        if x.unsigned_abs() >= 1 << 62 {
-                            bad[j] = true;
-                        }
-                    }
-                    let clamped: Vec<i64> =
-                        xs.iter().map(|&x| x.clamp(-(1 << 61), 1 << 61)).collect();
-                    crate::simd::residues_i64(&m, &mut y, &clamped);
-                    for j in 0..bl {
-                        bad[j] |= y[j] != rows[i * bl + j];
-                    }
+                    crate::simd::residues_i64(&p.moduli[i], &mut y, &xs);
+                    crate::simd::mark_mismatch(&mut bad, &y, row(i));
                 }
                 let mut v = vec![0u64; l1];
                 for j in 0..bl {
-                    if bad[j] {
+                    if bad[j] != 0 {
                         o[j] = garner((k0 + j) * gap, &mut v);
                     }
                 }
@@ -228,22 +232,7 @@ impl Encoder for CkksEncoder {
     }
 
     fn encode(&self, values: &[Complex64], level: Level, scale: Scale) -> Result<Plaintext> {
-        check_encode_input(self, values, level, scale)?;
-        let mut coeffs = self.slot_encoder.encode(values);
-        let s = scale.value();
-        for c in coeffs.iter_mut() {
-            *c = (*c * s).round();
-            if !c.is_finite() {
-                return Err(Error::invalid("encoded coefficient is not finite"));
-            }
-        }
-        let data = self.coeffs_to_ntt(&coeffs, level.index());
-        Ok(Plaintext {
-            params_id: self.params.id,
-            level: level.index(),
-            scale: s,
-            data,
-        })
+        self.encode_with_p(values, level, scale, false)
     }
 
     fn decode(&self, pt: &Plaintext) -> Result<Vec<Complex64>> {
@@ -254,6 +243,42 @@ impl Encoder for CkksEncoder {
         let inv = 1.0 / pt.scale;
         let scaled: Vec<f64> = coeffs.iter().map(|c| c * inv).collect();
         Ok(self.slot_encoder.decode(&scaled))
+    }
+}
+
+impl CkksEncoder {
+    /// Encodes like [`Encoder::encode`]; with `with_p` the plaintext also carries its residues
+    /// modulo the special primes (limbs `q_0 .. q_level, p_0 .. p_{k-1}`), which the
+    /// double-hoisted linear transforms of bootstrapping multiply in the extended basis `Q·P`.
+    /// Such a plaintext works everywhere a plain one does (the extra limbs are ignored).
+    pub fn encode_with_p(
+        &self,
+        values: &[Complex64],
+        level: Level,
+        scale: Scale,
+        with_p: bool,
+    ) -> Result<Plaintext> {
+        check_encode_input(self, values, level, scale)?;
+        let mut coeffs = self.slot_encoder.encode(values);
+        let s = scale.value();
+        for c in coeffs.iter_mut() {
+            *c = (*c * s).round();
+            if !c.is_finite() {
+                return Err(Error::invalid("encoded coefficient is not finite"));
+            }
+        }
+        let basis = if with_p {
+            self.params.qp_indices(level.index())
+        } else {
+            ring::q_basis(level.index())
+        };
+        let data = self.coeffs_to_ntt_basis(&coeffs, &basis);
+        Ok(Plaintext {
+            params_id: self.params.id,
+            level: level.index(),
+            scale: s,
+            data,
+        })
     }
 }
 

@@ -65,7 +65,7 @@ impl CkksEvaluator {
         &self.keys
     }
 
-    fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+    pub(crate) fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         match &self.pool {
             Some(p) => p.install(f),
             None => f(),
@@ -76,7 +76,7 @@ impl CkksEvaluator {
         &self.enc.params
     }
 
-    fn check_ct(&self, a: &Ciphertext) -> Result<()> {
+    pub(crate) fn check_ct(&self, a: &Ciphertext) -> Result<()> {
         if a.params_id != self.p().id {
             return Err(Error::mismatch("ciphertext from other parameters"));
         }
@@ -306,7 +306,7 @@ impl CkksEvaluator {
         })
     }
 
-    fn galois_key(&self, step: RotStep) -> Result<Option<(usize, &SwitchingKey)>> {
+    pub(crate) fn galois_key(&self, step: RotStep) -> Result<Option<(usize, &SwitchingKey)>> {
         let slots = self.p().slots;
         let k = step.normalized(slots);
         if k == 0 {

@@ -180,6 +180,15 @@ vectorised! {
     }
 }
 
+vectorised! {
+    /// `flags[i] |= (a[i] != b[i])`.
+    pub fn mark_mismatch(flags: &mut [u8], a: &[u64], b: &[u64]) {
+        for ((f, &x), &y) in flags.iter_mut().zip(a).zip(b) {
+            *f |= (x != y) as u8;
+        }
+    }
+}
+
 /// `out[i] = x[i] mod q` for signed `|x[i]| < 2^62`.
 pub fn residues_i64(m: &Modulus, out: &mut [u64], x: &[i64]) {
     #[cfg(target_arch = "x86_64")]
