@@ -232,9 +232,13 @@ pub fn rescale(p: &CkksParams, a: &[u64], level: usize) -> Vec<u64> {
         let m = p.moduli[g];
         let ql_mod = m.reduce(ql);
         let mut t = scratch::take_dirty(n);
-        for (x, &v) in t.iter_mut().zip(last.iter()) {
-            let r = m.reduce(v);
-            *x = if v > half { m.sub(r, ql_mod) } else { r };
+        if ql < 2 * m.q {
+            crate::simd::centred_lift_near(m.q, half, ql_mod, &mut t, &last);
+        } else {
+            for (x, &v) in t.iter_mut().zip(last.iter()) {
+                let r = m.reduce(v);
+                *x = if v > half { m.sub(r, ql_mod) } else { r };
+            }
         }
         p.ntt[g].forward(&mut t);
         let c = crate::simd::ShoupConst::new(&m, inv[pos].0);

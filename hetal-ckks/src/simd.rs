@@ -181,6 +181,19 @@ vectorised! {
 }
 
 vectorised! {
+    /// The centred lift of residues modulo a prime `ql` to a prime `q` with `ql < 2q`:
+    /// `out[i] = v[i] − (v[i] > ql/2 ? ql : 0) mod q` for `v[i] < ql`, with `ql_mod_q = ql mod q`.
+    pub fn centred_lift_near(q: u64, half: u64, ql_mod_q: u64, out: &mut [u64], v: &[u64]) {
+        for (o, &x) in out.iter_mut().zip(v) {
+            let r = if x >= q { x - q } else { x };
+            let d = r.wrapping_sub(ql_mod_q);
+            let lifted = if r >= ql_mod_q { d } else { d.wrapping_add(q) };
+            *o = if x > half { lifted } else { r };
+        }
+    }
+}
+
+vectorised! {
     /// `flags[i] |= (a[i] != b[i])`.
     pub fn mark_mismatch(flags: &mut [u8], a: &[u64], b: &[u64]) {
         for ((f, &x), &y) in flags.iter_mut().zip(a).zip(b) {
@@ -861,6 +874,15 @@ mod tests {
             prop_assert!(out.iter().zip(&a).all(|(&o, &x)| o == m.neg(x)));
             mul_to(m, &mut out, &a, &b);
             prop_assert!(out.iter().zip(&a).zip(&b).all(|((&o, &x), &y)| o == m.mul(x, y)));
+            // Centred lift from a prime near q (here q itself and a smaller one).
+            for ql in [q, q - 2 * 16 * 3] {
+                let v: Vec<u64> = a.iter().map(|&x| x % ql).collect();
+                centred_lift_near(q, ql / 2, ql % q, &mut out, &v);
+                for (&o, &x) in out.iter().zip(&v) {
+                    let want = if x > ql / 2 { m.sub(m.reduce(x), m.reduce(ql)) } else { m.reduce(x) };
+                    prop_assert_eq!(o, want);
+                }
+            }
             let mut c = a.clone();
             add_assign(q, &mut c, &b);
             sub_assign(q, &mut c, &b);
