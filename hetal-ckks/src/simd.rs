@@ -371,7 +371,7 @@ pub fn inner_product_small(
     false
 }
 
-/// One target prime `t < 2^50` of [`convert_block_ifma`].
+/// One target prime `t < 2^50` of [`conversion_target`].
 pub struct IfmaTarget<'a> {
     /// Reduction constants of `t`.
     pub red: Red52,

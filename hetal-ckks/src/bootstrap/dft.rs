@@ -227,9 +227,13 @@ pub struct PreparedTransform<P> {
     level: Level,
     babies: Vec<usize>,
     /// `(giant rotation (normalised), [(baby rotation, plaintext of rot(d, -giant))])`.
-    giants: Vec<(usize, Vec<(usize, P)>)>,
+    giants: Vec<GiantStep<P>>,
     diagonals: usize,
 }
+
+/// One giant step of a baby-step giant-step transform: the giant rotation (normalised) and its
+/// `(baby rotation, plaintext diagonal rotated by −giant)` terms.
+pub type GiantStep<P> = (usize, Vec<(usize, P)>);
 
 /// How a set of diagonal indices splits into baby and giant rotations: `(n1 in strides, stride)`.
 fn bsgs_split(n: usize, indices: &[usize]) -> (usize, usize) {
@@ -389,7 +393,7 @@ pub fn bsgs_sum_generic<E: BootstrapOps + ?Sized>(
     e: &E,
     a: &E::Ciphertext,
     babies: &[usize],
-    giants: &[(usize, Vec<(usize, E::Plaintext)>)],
+    giants: &[GiantStep<E::Plaintext>],
 ) -> Result<E::Ciphertext> {
     let steps: Vec<RotStep> = babies
         .iter()

@@ -56,7 +56,7 @@ pub trait BootstrapOps: Evaluator {
         &self,
         a: &Self::Ciphertext,
         babies: &[usize],
-        giants: &[(usize, Vec<(usize, Self::Plaintext)>)],
+        giants: &[super::dft::GiantStep<Self::Plaintext>],
     ) -> Result<Self::Ciphertext> {
         super::dft::bsgs_sum_generic(self, a, babies, giants)
     }
@@ -222,7 +222,7 @@ impl BootstrapOps for CkksEvaluator {
         &self,
         a: &Ciphertext,
         babies: &[usize],
-        giants: &[(usize, Vec<(usize, Plaintext)>)],
+        giants: &[super::dft::GiantStep<Plaintext>],
     ) -> Result<Ciphertext> {
         let p = self.params();
         self.check_ct(a)?;
@@ -431,7 +431,7 @@ impl CkksEvaluator {
         &self,
         a: &Ciphertext,
         babies: &[usize],
-        giants: &[(usize, Vec<(usize, Plaintext)>)],
+        giants: &[super::dft::GiantStep<Plaintext>],
     ) -> Result<Ciphertext> {
         let p = self.params();
         let l = a.level;
