@@ -181,6 +181,11 @@ fn convert_blocked_with(
         .iter()
         .map(|t| (t.m.q < (1 << 50)).then(|| simd::Red52::new(t.m.q)))
         .collect();
+    // −v·Q̃ mod t, added to the scalar kernels' sums.
+    let vnegs: Vec<Vec<u64>> = targets
+        .iter()
+        .map(|t| t.vtab.iter().map(|&x| t.m.neg(x)).collect())
+        .collect();
     let work = |(part, mut outs): (usize, Vec<&mut [u64]>)| {
         const BLOCK: usize = 512;
         let start = part * chunk;
@@ -234,17 +239,12 @@ fn convert_blocked_with(
                         continue;
                     }
                 }
+                let vneg = &vnegs[ti];
                 macro_rules! fixed {
                     ($k:literal) => {{
                         let r: [&[u64]; $k] = std::array::from_fn(|i| rows[i]);
-                        let h: [u128; $k] = std::array::from_fn(|i| t.hats[i] as u128);
-                        for c in 0..bl {
-                            let mut acc = 0u128;
-                            for i in 0..$k {
-                                acc += r[i][c] as u128 * h[i];
-                            }
-                            o[c] = t.m.sub(t.m.reduce_u128(acc), t.vtab[v[c] as usize]);
-                        }
+                        let h: [u64; $k] = std::array::from_fn(|i| t.hats[i]);
+                        convert_target_scalar::<$k>(&r, &h, &t.m, vneg, &v[..bl], o);
                     }};
                 }
                 match k {
@@ -258,11 +258,11 @@ fn convert_blocked_with(
                     8 => fixed!(8),
                     _ => {
                         for c in 0..bl {
-                            let mut acc = 0u128;
+                            let mut acc = vneg[v[c] as usize] as u128;
                             for (r, &h) in rows.iter().zip(&t.hats) {
                                 acc += r[c] as u128 * h as u128;
                             }
-                            o[c] = t.m.sub(t.m.reduce_u128(acc), t.vtab[v[c] as usize]);
+                            o[c] = t.m.reduce_u128(acc);
                         }
                     }
                 }
@@ -273,6 +273,68 @@ fn convert_blocked_with(
         per_part.into_par_iter().enumerate().for_each(work);
     } else {
         per_part.into_iter().enumerate().for_each(work);
+    }
+}
+
+/// The scalar kernel of one conversion target: `out[c] = [Σ_i rows[i][c]·hats[i] + vneg[v[c]]]_t`
+/// (`vneg[v] = −v·Q̃ mod t`), with the accumulator in registers.
+#[inline(never)]
+fn convert_target_scalar<const K: usize>(
+    rows: &[&[u64]; K],
+    hats: &[u64; K],
+    m: &Modulus,
+    vneg: &[u64],
+    v: &[u64],
+    out: &mut [u64],
+) {
+    let len = out.len().min(v.len());
+    let rows: [&[u64]; K] = std::array::from_fn(|i| &rows[i][..len]);
+    for c in 0..len {
+        let mut acc = vneg[v[c] as usize] as u128;
+        for i in 0..K {
+            acc += rows[i][c] as u128 * hats[i] as u128;
+        }
+        out[c] = m.reduce_u128(acc);
+    }
+}
+
+/// The scalar inner product of one limb (any prime below 2^61), accumulators in registers:
+/// `o0[c] = Σ_j d_j[idx(c)]·kb_j[c]`, `o1[c] = Σ_j d_j[idx(c)]·ka_j[c]` modulo `m`.
+#[inline(never)]
+fn inner_product_scalar<const ND: usize>(
+    m: &Modulus,
+    digs: &[&[u64]],
+    kb: &[&[u64]],
+    ka: &[&[u64]],
+    table: Option<&[u32]>,
+    o0: &mut [u64],
+    o1: &mut [u64],
+) {
+    let n = o0.len().min(o1.len());
+    let d: [&[u64]; ND] = std::array::from_fn(|j| digs[j]);
+    let kb: [&[u64]; ND] = std::array::from_fn(|j| &kb[j][..n]);
+    let ka: [&[u64]; ND] = std::array::from_fn(|j| &ka[j][..n]);
+    let mut body = |c: usize, i: usize| {
+        let (mut s0, mut s1) = (0u128, 0u128);
+        for j in 0..ND {
+            let x = d[j][i] as u128;
+            s0 += x * kb[j][c] as u128;
+            s1 += x * ka[j][c] as u128;
+        }
+        o0[c] = m.reduce_u128(s0);
+        o1[c] = m.reduce_u128(s1);
+    };
+    match table {
+        Some(t) => {
+            for (c, &i) in t[..n].iter().enumerate() {
+                body(c, i as usize);
+            }
+        }
+        None => {
+            for c in 0..n {
+                body(c, c);
+            }
+        }
     }
 }
 
@@ -299,19 +361,34 @@ pub fn inner_product(
         let m = p.moduli[g];
         let off = pos * n;
         let koff = g * n;
-        if m.is_small() {
-            let digs: Vec<&[u64]> = dec.digits.iter().map(|d| &d[off..off + n]).collect();
-            let kb: Vec<&[u64]> = key.rows[..nd]
-                .iter()
-                .map(|r| &r.b[koff..koff + n])
-                .collect();
-            let ka: Vec<&[u64]> = key.rows[..nd]
-                .iter()
-                .map(|r| &r.a[koff..koff + n])
-                .collect();
-            if simd::inner_product_small(m.q, &digs, &kb, &ka, table, o0, o1) {
-                return;
-            }
+        let digs: Vec<&[u64]> = dec.digits.iter().map(|d| &d[off..off + n]).collect();
+        let kb: Vec<&[u64]> = key.rows[..nd]
+            .iter()
+            .map(|r| &r.b[koff..koff + n])
+            .collect();
+        let ka: Vec<&[u64]> = key.rows[..nd]
+            .iter()
+            .map(|r| &r.a[koff..koff + n])
+            .collect();
+        if m.is_small() && simd::inner_product_small(m.q, &digs, &kb, &ka, table, o0, o1) {
+            return;
+        }
+        // Products below 2^122, at most 8 of them: the 128-bit sums cannot overflow.
+        macro_rules! scalar {
+            ($nd:literal) => {
+                inner_product_scalar::<$nd>(&m, &digs, &kb, &ka, table, o0, o1)
+            };
+        }
+        match nd {
+            1 => return scalar!(1),
+            2 => return scalar!(2),
+            3 => return scalar!(3),
+            4 => return scalar!(4),
+            5 => return scalar!(5),
+            6 => return scalar!(6),
+            7 => return scalar!(7),
+            8 => return scalar!(8),
+            _ => {}
         }
         const B: usize = 128;
         let mut acc0 = [0u128; B];
