@@ -8,7 +8,7 @@ use hetal_ckks::bootstrap::{
     BootstrappingEvaluator, circuit_constants, generate_bootstrap_keys, presets,
 };
 use hetal_ckks::{CkksClient, CkksParams};
-use hetal_traits::{Complex64, Decryptor, Encoder, Encryptor, KeyRequest, Level};
+use hetal_traits::{Complex64, Decryptor, Encoder, Encryptor, Evaluator, KeyRequest, Level};
 use std::time::Instant;
 
 fn main() -> hetal_traits::Result<()> {
@@ -31,6 +31,20 @@ fn main() -> hetal_traits::Result<()> {
         .num_threads(1)
         .build()
         .unwrap();
+    if std::env::args().any(|a| a == "--full") {
+        // Full bootstraps only (for profiling).
+        return one.install(|| -> hetal_traits::Result<()> {
+            let t = Instant::now();
+            for _ in 0..20 {
+                drop(eval.bootstrap(&ct)?);
+            }
+            println!(
+                "bootstrap: {:.1} ms",
+                t.elapsed().as_secs_f64() * 1e3 / 20.0
+            );
+            Ok(())
+        });
+    }
     one.install(|| -> hetal_traits::Result<()> {
         for (name, c) in [("single hoisting", &single), ("double hoisting", &double)] {
             let mut ts = Vec::new();

@@ -96,6 +96,35 @@ impl hetal_traits::Encoder for QpEncoder<'_> {
     }
 }
 
+/// [`sum_products_limb`] for any number of terms: chunks of [`REDUCE_EVERY`] summed modulo `m`.
+fn sum_products_chunked(
+    m: &crate::arith::Modulus,
+    x0: &[&[u64]],
+    x1: &[&[u64]],
+    y: &[&[u64]],
+    o0: &mut [u64],
+    o1: &mut [u64],
+) {
+    let mut first = true;
+    let (mut t0, mut t1) = (Vec::new(), Vec::new());
+    for ((a, b), c) in x0
+        .chunks(REDUCE_EVERY)
+        .zip(x1.chunks(REDUCE_EVERY))
+        .zip(y.chunks(REDUCE_EVERY))
+    {
+        if first {
+            sum_products_limb(m, a, b, c, o0, o1);
+            first = false;
+        } else {
+            t0.resize(o0.len(), 0);
+            t1.resize(o1.len(), 0);
+            sum_products_limb(m, a, b, c, &mut t0, &mut t1);
+            simd::add_assign(m.q, o0, &t0);
+            simd::add_assign(m.q, o1, &t1);
+        }
+    }
+}
+
 /// `P·x` in the extended basis of level `l`: `P·x_j` on the limbs of `Q_l`, zero on those of `P`.
 fn lift_by_p(p: &CkksParams, x: &[u64], l: usize) -> Vec<u64> {
     let n = p.n;
@@ -144,34 +173,11 @@ fn qp_sum(p: &CkksParams, terms: &[(&[Vec<u64>; 2], &Plaintext)], ext: &[usize])
     let mut c1 = ring::uninit_limbs(p, ext);
     let work = |(pos, (o0, o1)): (usize, (&mut [u64], &mut [u64]))| {
         let m = p.moduli[ext[pos]];
-        const B: usize = 256;
-        let mut acc0 = [0u128; B];
-        let mut acc1 = [0u128; B];
-        let off = pos * n;
-        for s in (0..n).step_by(B) {
-            let len = B.min(n - s);
-            acc0[..len].iter_mut().for_each(|x| *x = 0);
-            acc1[..len].iter_mut().for_each(|x| *x = 0);
-            for (t, (x, pt)) in terms.iter().enumerate() {
-                let x0 = &x[0][off + s..off + s + len];
-                let x1 = &x[1][off + s..off + s + len];
-                let y = &pt.data[off + s..off + s + len];
-                for k in 0..len {
-                    acc0[k] += x0[k] as u128 * y[k] as u128;
-                    acc1[k] += x1[k] as u128 * y[k] as u128;
-                }
-                if (t + 1) % REDUCE_EVERY == 0 {
-                    for k in 0..len {
-                        acc0[k] = m.reduce_u128(acc0[k]) as u128;
-                        acc1[k] = m.reduce_u128(acc1[k]) as u128;
-                    }
-                }
-            }
-            for k in 0..len {
-                o0[s + k] = m.reduce_u128(acc0[k]);
-                o1[s + k] = m.reduce_u128(acc1[k]);
-            }
-        }
+        let r = pos * n..(pos + 1) * n;
+        let x0: Vec<&[u64]> = terms.iter().map(|(x, _)| &x[0][r.clone()]).collect();
+        let x1: Vec<&[u64]> = terms.iter().map(|(x, _)| &x[1][r.clone()]).collect();
+        let y: Vec<&[u64]> = terms.iter().map(|(_, pt)| &pt.data[r.clone()]).collect();
+        sum_products_chunked(&m, &x0, &x1, &y, o0, o1);
     };
     if rayon::current_num_threads() > 1 {
         c0.par_chunks_mut(n)
@@ -189,6 +195,34 @@ fn qp_sum(p: &CkksParams, terms: &[(&[Vec<u64>; 2], &Plaintext)], ext: &[usize])
 
 /// Products are below `2^122`; reducing every 32 terms keeps the 128-bit accumulator exact.
 const REDUCE_EVERY: usize = 32;
+
+/// `o0[c] = Σ_t x0_t[c]·y_t[c]`, `o1[c] = Σ_t x1_t[c]·y_t[c]` modulo `m` (at most
+/// [`REDUCE_EVERY`] terms, every value below 2^61), with the two 128-bit accumulators in
+/// registers.
+fn sum_products_limb(
+    m: &crate::arith::Modulus,
+    x0: &[&[u64]],
+    x1: &[&[u64]],
+    y: &[&[u64]],
+    o0: &mut [u64],
+    o1: &mut [u64],
+) {
+    debug_assert!(x0.len() <= REDUCE_EVERY && x0.len() == x1.len() && x0.len() == y.len());
+    let n = o0.len().min(o1.len());
+    let x0: Vec<&[u64]> = x0.iter().map(|s| &s[..n]).collect();
+    let x1: Vec<&[u64]> = x1.iter().map(|s| &s[..n]).collect();
+    let y: Vec<&[u64]> = y.iter().map(|s| &s[..n]).collect();
+    for c in 0..n {
+        let (mut s0, mut s1) = (0u128, 0u128);
+        for t in 0..y.len() {
+            let w = y[t][c] as u128;
+            s0 += x0[t][c] as u128 * w;
+            s1 += x1[t][c] as u128 * w;
+        }
+        o0[c] = m.reduce_u128(s0);
+        o1[c] = m.reduce_u128(s1);
+    }
+}
 
 fn check_terms(
     first: &Ciphertext,
@@ -283,34 +317,11 @@ impl BootstrapOps for CkksEvaluator {
         let mut c1 = ring::scratch::take_dirty(n * limbs);
         let work = |(pos, (o0, o1)): (usize, (&mut [u64], &mut [u64]))| {
             let m = p.moduli[pos];
-            const B: usize = 256;
-            let mut acc0 = [0u128; B];
-            let mut acc1 = [0u128; B];
-            let off = pos * n;
-            for s in (0..n).step_by(B) {
-                let len = B.min(n - s);
-                acc0[..len].iter_mut().for_each(|x| *x = 0);
-                acc1[..len].iter_mut().for_each(|x| *x = 0);
-                for (t, (a, pt)) in terms.iter().enumerate() {
-                    let x0 = &a.c0[off + s..off + s + len];
-                    let x1 = &a.c1[off + s..off + s + len];
-                    let y = &pt.data[off + s..off + s + len];
-                    for k in 0..len {
-                        acc0[k] += x0[k] as u128 * y[k] as u128;
-                        acc1[k] += x1[k] as u128 * y[k] as u128;
-                    }
-                    if (t + 1) % REDUCE_EVERY == 0 {
-                        for k in 0..len {
-                            acc0[k] = m.reduce_u128(acc0[k]) as u128;
-                            acc1[k] = m.reduce_u128(acc1[k]) as u128;
-                        }
-                    }
-                }
-                for k in 0..len {
-                    o0[s + k] = m.reduce_u128(acc0[k]);
-                    o1[s + k] = m.reduce_u128(acc1[k]);
-                }
-            }
+            let r = pos * n..(pos + 1) * n;
+            let x0: Vec<&[u64]> = terms.iter().map(|(a, _)| &a.c0[r.clone()]).collect();
+            let x1: Vec<&[u64]> = terms.iter().map(|(a, _)| &a.c1[r.clone()]).collect();
+            let y: Vec<&[u64]> = terms.iter().map(|(_, pt)| &pt.data[r.clone()]).collect();
+            sum_products_chunked(&m, &x0, &x1, &y, o0, o1);
         };
         if rayon::current_num_threads() > 1 {
             c0.par_chunks_mut(n)
