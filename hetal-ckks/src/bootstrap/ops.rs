@@ -96,6 +96,32 @@ impl hetal_traits::Encoder for QpEncoder<'_> {
     }
 }
 
+/// `o0[c] = Σ_t k_t·x0_t[c]`, `o1[c] = Σ_t k_t·x1_t[c]` modulo `m` (at most [`REDUCE_EVERY`]
+/// terms), accumulators in registers.
+fn sum_const_products_limb(
+    m: &crate::arith::Modulus,
+    x0: &[&[u64]],
+    x1: &[&[u64]],
+    k: &[u64],
+    o0: &mut [u64],
+    o1: &mut [u64],
+) {
+    debug_assert!(x0.len() <= REDUCE_EVERY && x0.len() == x1.len() && x0.len() == k.len());
+    let n = o0.len().min(o1.len());
+    let x0: Vec<&[u64]> = x0.iter().map(|s| &s[..n]).collect();
+    let x1: Vec<&[u64]> = x1.iter().map(|s| &s[..n]).collect();
+    for c in 0..n {
+        let (mut s0, mut s1) = (0u128, 0u128);
+        for t in 0..k.len() {
+            let w = k[t] as u128;
+            s0 += x0[t][c] as u128 * w;
+            s1 += x1[t][c] as u128 * w;
+        }
+        o0[c] = m.reduce_u128(s0);
+        o1[c] = m.reduce_u128(s1);
+    }
+}
+
 /// [`sum_products_limb`] for any number of terms: chunks of [`REDUCE_EVERY`] summed modulo `m`.
 fn sum_products_chunked(
     m: &crate::arith::Modulus,
@@ -380,32 +406,26 @@ impl BootstrapOps for CkksEvaluator {
         let mut c1 = ring::scratch::take_dirty(n * limbs);
         let work = |(pos, (o0, o1)): (usize, (&mut [u64], &mut [u64]))| {
             let m = p.moduli[pos];
-            let ks: Vec<u128> = ints.iter().map(|&k| m.from_f64(k) as u128).collect();
-            let off = pos * n;
-            const B: usize = 256;
-            let mut acc0 = [0u128; B];
-            let mut acc1 = [0u128; B];
-            for s in (0..n).step_by(B) {
-                let len = B.min(n - s);
-                acc0[..len].iter_mut().for_each(|x| *x = 0);
-                acc1[..len].iter_mut().for_each(|x| *x = 0);
-                for (t, ((a, _), &k)) in terms.iter().zip(&ks).enumerate() {
-                    let x0 = &a.c0[off + s..off + s + len];
-                    let x1 = &a.c1[off + s..off + s + len];
-                    for j in 0..len {
-                        acc0[j] += x0[j] as u128 * k;
-                        acc1[j] += x1[j] as u128 * k;
-                    }
-                    if (t + 1) % REDUCE_EVERY == 0 {
-                        for j in 0..len {
-                            acc0[j] = m.reduce_u128(acc0[j]) as u128;
-                            acc1[j] = m.reduce_u128(acc1[j]) as u128;
-                        }
-                    }
-                }
-                for j in 0..len {
-                    o0[s + j] = m.reduce_u128(acc0[j]);
-                    o1[s + j] = m.reduce_u128(acc1[j]);
+            let ks: Vec<u64> = ints.iter().map(|&k| m.from_f64(k)).collect();
+            let r = pos * n..(pos + 1) * n;
+            let x0: Vec<&[u64]> = terms.iter().map(|(a, _)| &a.c0[r.clone()]).collect();
+            let x1: Vec<&[u64]> = terms.iter().map(|(a, _)| &a.c1[r.clone()]).collect();
+            let mut t0 = Vec::new();
+            let mut t1 = Vec::new();
+            for (ci, ((a, b), k)) in x0
+                .chunks(REDUCE_EVERY)
+                .zip(x1.chunks(REDUCE_EVERY))
+                .zip(ks.chunks(REDUCE_EVERY))
+                .enumerate()
+            {
+                if ci == 0 {
+                    sum_const_products_limb(&m, a, b, k, o0, o1);
+                } else {
+                    t0.resize(n, 0);
+                    t1.resize(n, 0);
+                    sum_const_products_limb(&m, a, b, k, &mut t0, &mut t1);
+                    simd::add_assign(m.q, o0, &t0);
+                    simd::add_assign(m.q, o1, &t1);
                 }
             }
         };
