@@ -54,7 +54,11 @@ def run_json(cmd, env_extra):
     env = dict(os.environ, OMP_NUM_THREADS="1", RAYON_NUM_THREADS="1", **env_extra)
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=ROOT).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    result = json.loads(out.strip().splitlines()[-1])
+    # Echo each result as it arrives, so that a later failure (or a long wait for the big-memory
+    # lock) does not lose it.
+    print("  -> " + json.dumps(result), file=sys.stderr, flush=True)
+    return result
 
 
 def hetal(preset, reps):
