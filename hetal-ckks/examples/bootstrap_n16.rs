@@ -40,10 +40,15 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() -> hetal_traits::Result<()> {
-    let runs: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1);
+    // Arguments: [runs] [--json] (--json: also print one JSON line at the end, for
+    // scripts/compare_peers.py --boot).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let json = args.iter().any(|a| a == "--json");
+    let runs: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(1);
+    let mut cpu_runs: Vec<f64> = Vec::new();
+    let mut wall_runs: Vec<f64> = Vec::new();
+    let mut prec: Vec<(f64, f64)> = Vec::new();
+    let mut levels_left = 0u32;
     let preset = presets::boot_n16();
     let params = CkksParams::new(&preset.params)?;
     let q: Vec<String> = params
@@ -98,6 +103,7 @@ fn main() -> hetal_traits::Result<()> {
     let mut client = CkksClient::from_seed(params.clone(), 2026);
     let t = Instant::now();
     let (keys, _) = generate_bootstrap_keys(&mut client, &preset.config, &KeyRequest::default())?;
+    let keygen_s = t.elapsed().as_secs_f64();
     println!(
         "key generation: {:.1} s ({} Galois keys), VmHWM {}",
         t.elapsed().as_secs_f64(),
@@ -131,6 +137,10 @@ fn main() -> hetal_traits::Result<()> {
         let (min, mean) = precision_bits(&got, &v);
         let real: Vec<Complex64> = got.iter().map(|z| Complex64::new(z.re, 0.0)).collect();
         let (rmin, rmean) = precision_bits(&real, &v);
+        cpu_runs.push(cpu);
+        wall_runs.push(secs);
+        prec.push((mean, min));
+        levels_left = out.level().0;
         println!(
             "run {run}: bootstrap (1 thread) wall {secs:.2} s, CPU {cpu:.2} s; levels left {}; precision over {} slots: mean {mean:.2} bits, min {min:.2} bits (real parts: mean {rmean:.2}, min {rmin:.2})",
             out.level().0,
@@ -174,5 +184,28 @@ fn main() -> hetal_traits::Result<()> {
         t.elapsed().as_secs_f64()
     );
     println!("peak memory (VmHWM): {}", vm_hwm());
+    if json && !cpu_runs.is_empty() {
+        let med = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (mean, min) = prec
+            .iter()
+            .fold((f64::INFINITY, f64::INFINITY), |a, &(m, n)| {
+                (a.0.min(m), a.1.min(n))
+            });
+        println!(
+            "{{\"library\": \"hetal\", \"preset\": \"{}\", \"runs\": {}, \"bootstrap_cpu_s\": {:.2}, \"bootstrap_wall_s\": {:.2}, \"precision_mean_bits\": {:.2}, \"precision_min_bits\": {:.2}, \"levels_left\": {}, \"keygen_s\": {:.1}, \"vm_hwm\": \"{}\"}}",
+            preset.params.name,
+            cpu_runs.len(),
+            med(&mut cpu_runs),
+            med(&mut wall_runs),
+            mean,
+            min,
+            levels_left,
+            keygen_s,
+            vm_hwm().trim()
+        );
+    }
     Ok(())
 }

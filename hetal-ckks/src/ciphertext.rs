@@ -13,6 +13,15 @@ pub struct Ciphertext {
     pub(crate) c1: Vec<u64>,
 }
 
+impl Drop for Ciphertext {
+    /// Returns the residue buffers to the crate's scratch pool, so that the next operation's
+    /// output reuses mapped memory instead of faulting in fresh pages.
+    fn drop(&mut self) {
+        crate::ring::scratch::give(std::mem::take(&mut self.c0));
+        crate::ring::scratch::give(std::mem::take(&mut self.c1));
+    }
+}
+
 impl Leveled for Ciphertext {
     fn level(&self) -> Level {
         Level(self.level as u32)

@@ -193,7 +193,9 @@ impl Decryptor for CkksClient {
         }
         ct.validate(p)?;
         let basis = ring::q_basis(ct.level);
-        let mut data = ring::mul(p, &ct.c1, &self.sk.limbs(p, &basis), &basis);
+        // The secret's limbs over q_0 .. q_level are a prefix of its stored limbs.
+        let s = &self.sk.ntt[..p.n * basis.len()];
+        let mut data = ring::mul(p, &ct.c1, s, &basis);
         ring::add_assign(p, &mut data, &ct.c0, &basis);
         Ok(Plaintext {
             params_id: p.id,

@@ -65,7 +65,7 @@ impl CkksEvaluator {
         &self.keys
     }
 
-    fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+    pub(crate) fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         match &self.pool {
             Some(p) => p.install(f),
             None => f(),
@@ -76,7 +76,7 @@ impl CkksEvaluator {
         &self.enc.params
     }
 
-    fn check_ct(&self, a: &Ciphertext) -> Result<()> {
+    pub(crate) fn check_ct(&self, a: &Ciphertext) -> Result<()> {
         if a.params_id != self.p().id {
             return Err(Error::mismatch("ciphertext from other parameters"));
         }
@@ -144,7 +144,6 @@ impl CkksEvaluator {
 
     fn addsub(&self, a: &Ciphertext, b: &Ciphertext, sub: bool) -> Result<Ciphertext> {
         let (a, b) = self.aligned(a, b)?;
-        let mut a = a.into_owned();
         if !Scale(a.scale).matches(Scale(b.scale)) {
             return Err(Error::ScaleMismatch {
                 op: Operation::Add,
@@ -153,14 +152,10 @@ impl CkksEvaluator {
             });
         }
         let basis = ring::q_basis(a.level);
-        if sub {
-            ring::sub_assign(self.p(), &mut a.c0, &b.c0, &basis);
-            ring::sub_assign(self.p(), &mut a.c1, &b.c1, &basis);
-        } else {
-            ring::add_assign(self.p(), &mut a.c0, &b.c0, &basis);
-            ring::add_assign(self.p(), &mut a.c1, &b.c1, &basis);
-        }
-        Ok(a)
+        let p = self.p();
+        let f = if sub { ring::sub } else { ring::add };
+        let (c0, c1) = rayon::join(|| f(p, &a.c0, &b.c0, &basis), || f(p, &a.c1, &b.c1, &basis));
+        Ok(Ciphertext { c0, c1, ..*a })
     }
 
     fn addsub_plain(&self, a: &Ciphertext, pt: &Plaintext, sub: bool) -> Result<Ciphertext> {
@@ -173,14 +168,14 @@ impl CkksEvaluator {
                 rhs: Scale(pt.scale),
             });
         }
-        let mut out = a.clone();
         let basis = ring::q_basis(a.level);
-        if sub {
-            ring::sub_assign(self.p(), &mut out.c0, &pt.data, &basis);
-        } else {
-            ring::add_assign(self.p(), &mut out.c0, &pt.data, &basis);
-        }
-        Ok(out)
+        let p = self.p();
+        let f = if sub { ring::sub } else { ring::add };
+        let (c0, c1) = rayon::join(
+            || f(p, &a.c0, &pt.data, &basis),
+            || ring::copy(p, &a.c1, &basis),
+        );
+        Ok(Ciphertext { c0, c1, ..*a })
     }
 
     /// The NTT-domain polynomial `re + im·X^(N/2)` (the constant `re + i·im` in every slot) over
@@ -215,26 +210,26 @@ impl CkksEvaluator {
             return Ok(a.clone());
         }
         let p = self.p();
-        let n = p.n;
         let from = Level(a.level as u32);
         // Keep q_0 .. q_{t+1}, multiply by round(q_{t+1}·Δ_t/Δ_from), rescale by q_{t+1}.
         let q = p.moduli[t + 1].q as f64;
         let k = (q * p.scales[t] / p.scales[a.level]).round();
         let basis = ring::q_basis(t + 1);
         let factors: Vec<u64> = basis.iter().map(|&g| p.moduli[g].from_f64(k)).collect();
-        let mut c0 = a.c0[..(t + 2) * n].to_vec();
-        let mut c1 = a.c1[..(t + 2) * n].to_vec();
-        ring::mul_scalar_assign(p, &mut c0, &factors, &basis);
-        ring::mul_scalar_assign(p, &mut c1, &factors, &basis);
-        let c0 = ring::rescale(p, &c0, t + 1);
-        let c1 = ring::rescale(p, &c1, t + 1);
+        let c0 = ring::mul_scalar(p, &a.c0, &factors, &basis);
+        let c1 = ring::mul_scalar(p, &a.c1, &factors, &basis);
+        let r0 = ring::rescale(p, &c0, t + 1);
+        let r1 = ring::rescale(p, &c1, t + 1);
+        ring::scratch::give(c0);
+        ring::scratch::give(c1);
+        let (c0, c1) = (r0, r1);
         let scale = a.scale * drop_scale_factor(self, from, level);
         Ok(Ciphertext {
             c0,
             c1,
             level: t,
             scale,
-            ..a.clone()
+            ..*a
         })
     }
 
@@ -258,9 +253,9 @@ impl CkksEvaluator {
         let n = p.n;
         let l = a.level;
         let basis = ring::q_basis(l);
-        let mut d0 = vec![0u64; n * basis.len()];
-        let mut d1 = vec![0u64; n * basis.len()];
-        let mut d2 = ring::scratch::take(n * basis.len());
+        let mut d0 = ring::uninit_limbs(p, &basis);
+        let mut d1 = ring::uninit_limbs(p, &basis);
+        let mut d2 = ring::uninit_limbs(p, &basis);
         {
             use rayon::prelude::*;
             let work = |(pos, ((x0, x1), x2)): TensorLimbs<'_>| {
@@ -272,6 +267,9 @@ impl CkksEvaluator {
                     &b.c0[r.clone()],
                     &b.c1[r],
                 );
+                if crate::simd::tensor_small(m.q, [a0, a1], [b0, b1], [x0, x1, x2]) {
+                    return;
+                }
                 if m.is_small() {
                     for c in 0..n {
                         x0[c] = m.mul_small(a0[c], b0[c]);
@@ -288,7 +286,7 @@ impl CkksEvaluator {
                     }
                 }
             };
-            if d0.len() >= 1 << 15 {
+            if d0.len() >= 1 << 15 && rayon::current_num_threads() > 1 {
                 d0.par_chunks_mut(n)
                     .zip(d1.par_chunks_mut(n))
                     .zip(d2.par_chunks_mut(n))
@@ -318,7 +316,7 @@ impl CkksEvaluator {
         })
     }
 
-    fn galois_key(&self, step: RotStep) -> Result<Option<(usize, &SwitchingKey)>> {
+    pub(crate) fn galois_key(&self, step: RotStep) -> Result<Option<(usize, &SwitchingKey)>> {
         let slots = self.p().slots;
         let k = step.normalized(slots);
         if k == 0 {
@@ -357,11 +355,7 @@ impl CkksEvaluator {
                 *u = m.add(*u, x[t as usize]);
             }
         });
-        Ciphertext {
-            c0,
-            c1,
-            ..a.clone()
-        }
+        Ciphertext { c0, c1, ..*a }
     }
 
     /// Decomposes `c1` of a ciphertext for hoisted automorphisms.
@@ -405,13 +399,15 @@ impl Evaluator for CkksEvaluator {
 
     fn neg(&self, a: &Ciphertext) -> Result<Ciphertext> {
         self.check_ct(a)?;
-        let mut out = a.clone();
         let basis = ring::q_basis(a.level);
-        self.run(|| {
-            ring::neg_assign(self.p(), &mut out.c0, &basis);
-            ring::neg_assign(self.p(), &mut out.c1, &basis);
+        let p = self.p();
+        let (c0, c1) = self.run(|| {
+            rayon::join(
+                || ring::neg(p, &a.c0, &basis),
+                || ring::neg(p, &a.c1, &basis),
+            )
         });
-        Ok(out)
+        Ok(Ciphertext { c0, c1, ..*a })
     }
 
     fn add_plain(&self, a: &Ciphertext, p: &Plaintext) -> Result<Ciphertext> {
@@ -430,9 +426,10 @@ impl Evaluator for CkksEvaluator {
         let (re, im) = ((c.re * a.scale).round(), (c.im * a.scale).round());
         self.run(|| {
             let k = self.constant_poly(re, im, a.level);
-            let mut out = a.clone();
-            ring::add_assign(self.p(), &mut out.c0, &k, &ring::q_basis(a.level));
-            Ok(out)
+            let basis = ring::q_basis(a.level);
+            let c0 = ring::add(self.p(), &a.c0, &k, &basis);
+            let c1 = ring::copy(self.p(), &a.c1, &basis);
+            Ok(Ciphertext { c0, c1, ..*a })
         })
     }
 
@@ -450,11 +447,17 @@ impl Evaluator for CkksEvaluator {
         Self::need_level(a, Operation::MulPlain)?;
         self.run(|| {
             let basis = ring::q_basis(a.level);
-            let mut out = a.clone();
-            ring::mul_assign(self.p(), &mut out.c0, &pt.data, &basis);
-            ring::mul_assign(self.p(), &mut out.c1, &pt.data, &basis);
-            out.scale = a.scale * pt.scale;
-            Ok(out)
+            let p = self.p();
+            let (c0, c1) = rayon::join(
+                || ring::mul(p, &a.c0, &pt.data, &basis),
+                || ring::mul(p, &a.c1, &pt.data, &basis),
+            );
+            Ok(Ciphertext {
+                c0,
+                c1,
+                scale: a.scale * pt.scale,
+                ..*a
+            })
         })
     }
 
@@ -473,18 +476,25 @@ impl Evaluator for CkksEvaluator {
         let p = self.p();
         let basis = ring::q_basis(a.level);
         self.run(|| {
-            let mut out = a.clone();
-            if im == 0.0 {
+            let (c0, c1) = if im == 0.0 {
                 let f: Vec<u64> = basis.iter().map(|&g| p.moduli[g].from_f64(re)).collect();
-                ring::mul_scalar_assign(p, &mut out.c0, &f, &basis);
-                ring::mul_scalar_assign(p, &mut out.c1, &f, &basis);
+                (
+                    ring::mul_scalar(p, &a.c0, &f, &basis),
+                    ring::mul_scalar(p, &a.c1, &f, &basis),
+                )
             } else {
                 let k = self.constant_poly(re, im, a.level);
-                ring::mul_assign(p, &mut out.c0, &k, &basis);
-                ring::mul_assign(p, &mut out.c1, &k, &basis);
-            }
-            out.scale = a.scale * const_scale.value();
-            Ok(out)
+                (
+                    ring::mul(p, &a.c0, &k, &basis),
+                    ring::mul(p, &a.c1, &k, &basis),
+                )
+            };
+            Ok(Ciphertext {
+                c0,
+                c1,
+                scale: a.scale * const_scale.value(),
+                ..*a
+            })
         })
     }
 
@@ -493,28 +503,30 @@ impl Evaluator for CkksEvaluator {
         let p = self.p();
         let basis = ring::q_basis(a.level);
         let f: Vec<u64> = basis.iter().map(|&g| p.moduli[g].from_i64(k)).collect();
-        let mut out = a.clone();
-        self.run(|| {
-            ring::mul_scalar_assign(p, &mut out.c0, &f, &basis);
-            ring::mul_scalar_assign(p, &mut out.c1, &f, &basis);
+        let (c0, c1) = self.run(|| {
+            (
+                ring::mul_scalar(p, &a.c0, &f, &basis),
+                ring::mul_scalar(p, &a.c1, &f, &basis),
+            )
         });
-        Ok(out)
+        Ok(Ciphertext { c0, c1, ..*a })
     }
 
     fn mul_i(&self, a: &Ciphertext) -> Result<Ciphertext> {
         self.check_ct(a)?;
         let p = self.p();
         let basis = ring::q_basis(a.level);
-        let mut out = a.clone();
         let mono: Vec<u64> = basis
             .iter()
             .flat_map(|&g| p.monomial_i[g].iter().copied())
             .collect();
-        self.run(|| {
-            ring::mul_assign(p, &mut out.c0, &mono, &basis);
-            ring::mul_assign(p, &mut out.c1, &mono, &basis);
+        let (c0, c1) = self.run(|| {
+            (
+                ring::mul(p, &a.c0, &mono, &basis),
+                ring::mul(p, &a.c1, &mono, &basis),
+            )
         });
-        Ok(out)
+        Ok(Ciphertext { c0, c1, ..*a })
     }
 
     fn rescale(&self, a: &Ciphertext) -> Result<Ciphertext> {
@@ -532,7 +544,7 @@ impl Evaluator for CkksEvaluator {
             c1,
             level: a.level - 1,
             scale: a.scale / p.moduli[a.level].q as f64,
-            ..a.clone()
+            ..*a
         })
     }
 

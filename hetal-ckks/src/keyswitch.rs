@@ -9,6 +9,7 @@ use crate::arith::Modulus;
 use crate::keys::SwitchingKey;
 use crate::params::CkksParams;
 use crate::ring::{self, scratch, zip_limbs};
+use crate::simd;
 use rayon::prelude::*;
 
 /// A polynomial decomposed into digits and raised to `Q_l·P` (NTT domain). Each digit is a
@@ -45,14 +46,14 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
         .map(|dr| {
             let src: Vec<usize> = dr.clone().collect();
             // y_i = [x_i · (Q̃/q_i)^-1]_{q_i}
-            let mut y = scratch::take(src.len() * n);
-            let consts: Vec<(u64, u64)> = src
+            let mut y = scratch::take_dirty(src.len() * n);
+            let consts: Vec<simd::ShoupConst> = src
                 .iter()
                 .map(|&i| {
                     let m = p.moduli[i];
                     let hat = prod_mod(&m, p, src.iter().copied().filter(|&k| k != i));
                     let inv = m.mul(m.inv(hat), m.inv(m.reduce(n as u64)));
-                    (inv, m.shoup(inv))
+                    simd::ShoupConst::new(&m, inv)
                 })
                 .collect();
             zip_limbs(
@@ -61,15 +62,11 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
                 n,
                 &src,
                 |pos, g, o, x| {
-                    let m = p.moduli[g];
-                    let (w, ws) = consts[pos];
-                    for (u, &v) in o.iter_mut().zip(x) {
-                        *u = m.mul_shoup(v, w, ws);
-                    }
+                    simd::mul_const_to(&p.moduli[g], o, x, consts[pos]);
                 },
             );
             let inv_q: Vec<f64> = src.iter().map(|&i| 1.0 / p.moduli[i].q as f64).collect();
-            let mut out = scratch::take(ext.len() * n);
+            let mut out = scratch::take_dirty(ext.len() * n);
             let mut targets = Vec::new();
             let mut outs = Vec::new();
             for (pos, limb) in out.chunks_mut(n).enumerate() {
@@ -107,18 +104,6 @@ pub fn decompose(p: &CkksParams, d: &[u64], level: usize) -> Decomposed {
     Decomposed { level, digits }
 }
 
-/// Whether the IFMA conversion kernel can run on this CPU.
-fn ifma_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        ifma::available() && std::env::var_os("HETAL_CKKS_NO_IFMA").is_none()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// `Π_k q_k mod m` over the given global prime indices.
 fn prod_mod(m: &Modulus, p: &CkksParams, idx: impl Iterator<Item = usize>) -> u64 {
     idx.fold(1u64, |acc, k| m.mul(acc, m.reduce(p.moduli[k].q)))
@@ -145,7 +130,7 @@ struct Target {
 /// target is computed, and `v` is computed once per coefficient for all targets. The coefficient
 /// range is split among rayon's threads.
 fn convert_blocked(y: &[u64], n: usize, inv_q: &[f64], targets: &[Target], outs: Vec<&mut [u64]>) {
-    convert_blocked_with(y, n, inv_q, targets, outs, ifma_available())
+    convert_blocked_with(y, n, inv_q, targets, outs, true)
 }
 
 /// [`convert_blocked`] with the IFMA kernel allowed or not (for testing both paths).
@@ -175,50 +160,91 @@ fn convert_blocked_with(
         }
     }
     let k = inv_q.len();
-    // The IFMA kernel needs every source residue and every constant below 2^52.
-    let src_small = inv_q.iter().all(|&f| f > 1.0 / (1u64 << 52) as f64);
-    let use_ifma = allow_ifma && src_small && k < 4096;
+    // The IFMA path: rows of sources at or above 2^50 are split into 50-bit halves, the high
+    // half weighted by `2^50 · hat mod t`, so that every multiplicand is below 2^50.
+    let use_ifma = allow_ifma && simd::avx512() && 2 * k < 4096;
+    let large: Vec<usize> = (0..k)
+        .filter(|&i| inv_q[i] < 1.0 / (1u64 << 50) as f64)
+        .collect();
+    let ifma_hats: Vec<Option<Vec<u64>>> = targets
+        .iter()
+        .map(|t| {
+            (use_ifma && t.m.q < (1 << 50)).then(|| {
+                let two50 = t.m.reduce(1 << 50);
+                let mut h = t.hats.clone();
+                h.extend(large.iter().map(|&i| t.m.mul(t.hats[i], two50)));
+                h
+            })
+        })
+        .collect();
+    let reds: Vec<Option<simd::Red52>> = targets
+        .iter()
+        .map(|t| (t.m.q < (1 << 50)).then(|| simd::Red52::new(t.m.q)))
+        .collect();
+    // −v·Q̃ mod t, added to the scalar kernels' sums.
+    let vnegs: Vec<Vec<u64>> = targets
+        .iter()
+        .map(|t| t.vtab.iter().map(|&x| t.m.neg(x)).collect())
+        .collect();
     let work = |(part, mut outs): (usize, Vec<&mut [u64]>)| {
         const BLOCK: usize = 512;
-        let mut lo = [0u64; BLOCK];
-        let mut hi = [0u64; BLOCK];
         let start = part * chunk;
         let len = outs.first().map_or(0, |o| o.len());
-        let mut v = [0usize; BLOCK];
+        let mut v = [0u64; BLOCK];
+        let mut split = vec![[0u64; BLOCK]; 2 * large.len()];
         for b0 in (0..len).step_by(BLOCK) {
             let bl = BLOCK.min(len - b0);
             let c0 = start + b0;
             let rows: Vec<&[u64]> = (0..k).map(|i| &y[i * n + c0..i * n + c0 + bl]).collect();
-            for (c, vc) in v[..bl].iter_mut().enumerate() {
-                let mut s = 0.0f64;
-                for (r, &f) in rows.iter().zip(inv_q) {
-                    s += r[c] as f64 * f;
-                }
-                *vc = (s + 0.5) as usize;
-            }
-            for (t, o) in targets.iter().zip(outs.iter_mut()) {
-                let o = &mut o[b0..b0 + bl];
-                #[cfg(target_arch = "x86_64")]
-                if use_ifma && t.m.q < (1u64 << 52) {
-                    // SAFETY: IFMA support was checked; rows hold `bl` values each.
-                    unsafe { ifma::mac52(&rows, &t.hats, &mut lo[..bl], &mut hi[..bl]) };
-                    for c in 0..bl {
-                        let acc = ((hi[c] as u128) << 52) + lo[c] as u128;
-                        o[c] = t.m.sub(t.m.reduce_u128(acc), t.vtab[v[c]]);
+            if use_ifma {
+                simd::conversion_v(&rows, inv_q, &mut v[..bl]);
+            } else {
+                for (c, vc) in v[..bl].iter_mut().enumerate() {
+                    let mut s = 0.0f64;
+                    for (r, &f) in rows.iter().zip(inv_q) {
+                        s += r[c] as f64 * f;
                     }
-                    continue;
+                    *vc = (s + 0.5) as u64;
                 }
+            }
+            let mut ifma_rows: Vec<&[u64]> = Vec::new();
+            if use_ifma {
+                let (lo, hi) = split.split_at_mut(large.len());
+                for ((&i, l), h) in large.iter().zip(lo.iter_mut()).zip(hi.iter_mut()) {
+                    for c in 0..bl {
+                        l[c] = rows[i][c] & ((1 << 50) - 1);
+                        h[c] = rows[i][c] >> 50;
+                    }
+                }
+                let mut li = 0;
+                for (i, r) in rows.iter().enumerate() {
+                    if large.get(li) == Some(&i) {
+                        ifma_rows.push(&lo[li][..bl]);
+                        li += 1;
+                    } else {
+                        ifma_rows.push(r);
+                    }
+                }
+                ifma_rows.extend(hi.iter().map(|h| &h[..bl]));
+            }
+            for (ti, (t, o)) in targets.iter().zip(outs.iter_mut()).enumerate() {
+                let o = &mut o[b0..b0 + bl];
+                if let (Some(h), Some(red)) = (&ifma_hats[ti], reds[ti]) {
+                    let it = simd::IfmaTarget {
+                        red,
+                        hats: h,
+                        vtab: &t.vtab,
+                    };
+                    if simd::conversion_target(&ifma_rows, &it, &v[..bl], o) {
+                        continue;
+                    }
+                }
+                let vneg = &vnegs[ti];
                 macro_rules! fixed {
                     ($k:literal) => {{
                         let r: [&[u64]; $k] = std::array::from_fn(|i| rows[i]);
-                        let h: [u128; $k] = std::array::from_fn(|i| t.hats[i] as u128);
-                        for c in 0..bl {
-                            let mut acc = 0u128;
-                            for i in 0..$k {
-                                acc += r[i][c] as u128 * h[i];
-                            }
-                            o[c] = t.m.sub(t.m.reduce_u128(acc), t.vtab[v[c]]);
-                        }
+                        let h: [u64; $k] = std::array::from_fn(|i| t.hats[i]);
+                        convert_target_scalar::<$k>(&r, &h, &t.m, vneg, &v[..bl], o);
                     }};
                 }
                 match k {
@@ -232,11 +258,11 @@ fn convert_blocked_with(
                     8 => fixed!(8),
                     _ => {
                         for c in 0..bl {
-                            let mut acc = 0u128;
+                            let mut acc = vneg[v[c] as usize] as u128;
                             for (r, &h) in rows.iter().zip(&t.hats) {
                                 acc += r[c] as u128 * h as u128;
                             }
-                            o[c] = t.m.sub(t.m.reduce_u128(acc), t.vtab[v[c]]);
+                            o[c] = t.m.reduce_u128(acc);
                         }
                     }
                 }
@@ -247,6 +273,68 @@ fn convert_blocked_with(
         per_part.into_par_iter().enumerate().for_each(work);
     } else {
         per_part.into_iter().enumerate().for_each(work);
+    }
+}
+
+/// The scalar kernel of one conversion target: `out[c] = [Σ_i rows[i][c]·hats[i] + vneg[v[c]]]_t`
+/// (`vneg[v] = −v·Q̃ mod t`), with the accumulator in registers.
+#[inline(never)]
+fn convert_target_scalar<const K: usize>(
+    rows: &[&[u64]; K],
+    hats: &[u64; K],
+    m: &Modulus,
+    vneg: &[u64],
+    v: &[u64],
+    out: &mut [u64],
+) {
+    let len = out.len().min(v.len());
+    let rows: [&[u64]; K] = std::array::from_fn(|i| &rows[i][..len]);
+    for c in 0..len {
+        let mut acc = vneg[v[c] as usize] as u128;
+        for i in 0..K {
+            acc += rows[i][c] as u128 * hats[i] as u128;
+        }
+        out[c] = m.reduce_u128(acc);
+    }
+}
+
+/// The scalar inner product of one limb (any prime below 2^61), accumulators in registers:
+/// `o0[c] = Σ_j d_j[idx(c)]·kb_j[c]`, `o1[c] = Σ_j d_j[idx(c)]·ka_j[c]` modulo `m`.
+#[inline(never)]
+fn inner_product_scalar<const ND: usize>(
+    m: &Modulus,
+    digs: &[&[u64]],
+    kb: &[&[u64]],
+    ka: &[&[u64]],
+    table: Option<&[u32]>,
+    o0: &mut [u64],
+    o1: &mut [u64],
+) {
+    let n = o0.len().min(o1.len());
+    let d: [&[u64]; ND] = std::array::from_fn(|j| digs[j]);
+    let kb: [&[u64]; ND] = std::array::from_fn(|j| &kb[j][..n]);
+    let ka: [&[u64]; ND] = std::array::from_fn(|j| &ka[j][..n]);
+    let mut body = |c: usize, i: usize| {
+        let (mut s0, mut s1) = (0u128, 0u128);
+        for j in 0..ND {
+            let x = d[j][i] as u128;
+            s0 += x * kb[j][c] as u128;
+            s1 += x * ka[j][c] as u128;
+        }
+        o0[c] = m.reduce_u128(s0);
+        o1[c] = m.reduce_u128(s1);
+    };
+    match table {
+        Some(t) => {
+            for (c, &i) in t[..n].iter().enumerate() {
+                body(c, i as usize);
+            }
+        }
+        None => {
+            for c in 0..n {
+                body(c, c);
+            }
+        }
     }
 }
 
@@ -265,14 +353,43 @@ pub fn inner_product(
 ) -> [Vec<u64>; 2] {
     let n = p.n;
     let ext = p.qp_indices(dec.level);
-    let mut out0 = scratch::take(ext.len() * n);
-    let mut out1 = scratch::take(ext.len() * n);
+    let mut out0 = scratch::take_dirty(ext.len() * n);
+    let mut out1 = scratch::take_dirty(ext.len() * n);
     let nd = dec.digits.len();
     let work = |(pos, (o0, o1)): (usize, (&mut [u64], &mut [u64]))| {
         let g = ext[pos];
         let m = p.moduli[g];
         let off = pos * n;
         let koff = g * n;
+        let digs: Vec<&[u64]> = dec.digits.iter().map(|d| &d[off..off + n]).collect();
+        let kb: Vec<&[u64]> = key.rows[..nd]
+            .iter()
+            .map(|r| &r.b[koff..koff + n])
+            .collect();
+        let ka: Vec<&[u64]> = key.rows[..nd]
+            .iter()
+            .map(|r| &r.a[koff..koff + n])
+            .collect();
+        if m.is_small() && simd::inner_product_small(m.q, &digs, &kb, &ka, table, o0, o1) {
+            return;
+        }
+        // Products below 2^122, at most 8 of them: the 128-bit sums cannot overflow.
+        macro_rules! scalar {
+            ($nd:literal) => {
+                inner_product_scalar::<$nd>(&m, &digs, &kb, &ka, table, o0, o1)
+            };
+        }
+        match nd {
+            1 => return scalar!(1),
+            2 => return scalar!(2),
+            3 => return scalar!(3),
+            4 => return scalar!(4),
+            5 => return scalar!(5),
+            6 => return scalar!(6),
+            7 => return scalar!(7),
+            8 => return scalar!(8),
+            _ => {}
+        }
         const B: usize = 128;
         let mut acc0 = [0u128; B];
         let mut acc1 = [0u128; B];
@@ -335,10 +452,7 @@ pub fn mod_down(p: &CkksParams, x: &[u64], level: usize) -> Vec<u64> {
         p.ntt[g].inverse_unnormalized(limb);
         let m = p.moduli[g];
         let w = m.mul(p.p_hat_inv[pos].0, m.inv(m.reduce(n as u64)));
-        let ws = m.shoup(w);
-        for v in limb.iter_mut() {
-            *v = m.mul_shoup(*v, w, ws);
-        }
+        simd::mul_const_assign(&m, limb, simd::ShoupConst::new(&m, w));
     });
     let inv_p: Vec<f64> = p_basis
         .iter()
@@ -354,17 +468,14 @@ pub fn mod_down(p: &CkksParams, x: &[u64], level: usize) -> Vec<u64> {
             }
         })
         .collect();
-    let mut conv = scratch::take(l1 * n);
+    let mut conv = scratch::take_dirty(l1 * n);
     convert_blocked(&y, n, &inv_p, &targets, conv.chunks_mut(n).collect());
     scratch::give(y);
     let basis = ring::q_basis(level);
     ring::zip_limbs(&mut conv, &x[..l1 * n], n, &basis, |_, g, c, xi| {
         p.ntt[g].forward(c);
         let m = p.moduli[g];
-        let (w, ws) = p.p_inv_mod_q[g];
-        for (u, &v) in c.iter_mut().zip(xi) {
-            *u = m.mul_shoup(v + m.q - *u, w, ws);
-        }
+        simd::rsub_mul_const_assign(&m, c, xi, simd::ShoupConst::new(&m, p.p_inv_mod_q[g].0));
     });
     conv
 }
@@ -378,61 +489,6 @@ pub fn key_switch(p: &CkksParams, d: &[u64], level: usize, key: &SwitchingKey) -
     scratch::give(a);
     scratch::give(b);
     out
-}
-
-/// The AVX-512 IFMA kernel of [`convert_blocked`]: 52-bit multiply-accumulate of eight
-/// coefficients at a time, for sources and targets below 2^52.
-#[cfg(target_arch = "x86_64")]
-mod ifma {
-    use std::arch::x86_64::*;
-    use std::sync::OnceLock;
-
-    /// Whether the CPU has AVX-512F and AVX-512 IFMA (checked once).
-    pub fn available() -> bool {
-        static HAS: OnceLock<bool> = OnceLock::new();
-        *HAS.get_or_init(|| {
-            is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512ifma")
-        })
-    }
-
-    /// For every `c`: `Σ_i rows[i][c] · hats[i] = hi[c] · 2^52 + lo[c]` (exactly), for inputs below
-    /// 2^52 and fewer than 2^12 rows.
-    ///
-    /// # Safety
-    /// The CPU must support AVX-512F and AVX-512 IFMA ([`available`]); every row must hold at
-    /// least `lo.len()` values and `hi.len() == lo.len()`.
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    pub unsafe fn mac52(rows: &[&[u64]], hats: &[u64], lo: &mut [u64], hi: &mut [u64]) {
-        let len = lo.len();
-        debug_assert!(hi.len() == len && rows.iter().all(|r| r.len() >= len));
-        let mut c = 0;
-        while c + 8 <= len {
-            let mut alo = _mm512_setzero_si512();
-            let mut ahi = _mm512_setzero_si512();
-            for (r, &h) in rows.iter().zip(hats) {
-                // SAFETY: c + 8 <= len <= r.len().
-                let x = unsafe { _mm512_loadu_si512(r.as_ptr().add(c) as *const __m512i) };
-                let hv = _mm512_set1_epi64(h as i64);
-                alo = _mm512_madd52lo_epu64(alo, x, hv);
-                ahi = _mm512_madd52hi_epu64(ahi, x, hv);
-            }
-            // SAFETY: c + 8 <= len = lo.len() = hi.len().
-            unsafe {
-                _mm512_storeu_si512(lo.as_mut_ptr().add(c) as *mut __m512i, alo);
-                _mm512_storeu_si512(hi.as_mut_ptr().add(c) as *mut __m512i, ahi);
-            }
-            c += 8;
-        }
-        for c in c..len {
-            let acc: u128 = rows
-                .iter()
-                .zip(hats)
-                .map(|(r, &h)| r[c] as u128 * h as u128)
-                .sum();
-            lo[c] = (acc as u64) & ((1u64 << 52) - 1);
-            hi[c] = (acc >> 52) as u64;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -14,14 +14,17 @@
 //! * Key switching ([`keyswitch`]): exact centred fast basis conversion (blocked, with an AVX-512
 //!   IFMA kernel chosen at run time), 128-bit lazy inner products, NTT-domain ModDown; the
 //!   decomposition is public so that many keys can share it (hoisting, bootstrapping).
+//! * Hot loops in [`simd`]: AVX-512/IFMA kernels chosen at run time (pointwise and tensor
+//!   products, inner products, conversions, Shoup constants) with scalar fallbacks; outputs
+//!   written in one pass into pooled buffers that dropped ciphertexts return.
 //! * Parallelism: rayon over residues (limbs) and coefficient blocks. Operations use rayon's
 //!   global pool (`RAYON_NUM_THREADS=1` for one thread) or a dedicated pool
 //!   ([`CkksEvaluator::with_threads`]).
 //!
 //! Presets ([`presets`]): `INSECURE_TEST_N10/N11/N12` for tests; `N14_L7`, `N15_L16`, `N16_L12`,
 //! `N16_L20` with 128-bit security checked against the HomomorphicEncryption.org bound for
-//! ternary secrets. Benchmarks: `cargo bench -p hetal-ckks --bench ops`; peer comparison:
-//! `cargo run --release -p hetal-ckks --example peer_ops` and `hetal-ckks/scripts/compare_openfhe.sh`.
+//! ternary secrets. Benchmarks: `cargo bench -p hetal-ckks --bench ops`; peer comparison (OpenFHE,
+//! HEaaN, bootstrapping): `scripts/compare_peers.py` (see `hetal-ckks/BENCHMARKS.md`).
 //!
 //! ```
 //! use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams, presets};
@@ -53,6 +56,7 @@ pub mod params;
 pub mod ring;
 pub mod sampling;
 pub mod serial;
+pub mod simd;
 
 pub use ciphertext::{Ciphertext, Plaintext};
 pub use client::CkksClient;

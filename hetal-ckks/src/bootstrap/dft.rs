@@ -227,9 +227,13 @@ pub struct PreparedTransform<P> {
     level: Level,
     babies: Vec<usize>,
     /// `(giant rotation (normalised), [(baby rotation, plaintext of rot(d, -giant))])`.
-    giants: Vec<(usize, Vec<(usize, P)>)>,
+    giants: Vec<GiantStep<P>>,
     diagonals: usize,
 }
+
+/// One giant step of a baby-step giant-step transform: the giant rotation (normalised) and its
+/// `(baby rotation, plaintext diagonal rotated by −giant)` terms.
+pub type GiantStep<P> = (usize, Vec<(usize, P)>);
 
 /// How a set of diagonal indices splits into baby and giant rotations: `(n1 in strides, stride)`.
 fn bsgs_split(n: usize, indices: &[usize]) -> (usize, usize) {
@@ -363,7 +367,8 @@ pub fn prepare<E: Encoder + ?Sized>(
     })
 }
 
-/// Applies a prepared transform: `Σ_j rot(Σ_i p_{j,i} ⊙ rot(a, i), j)` then one rescale.
+/// Applies a prepared transform: `Σ_j rot(Σ_i p_{j,i} ⊙ rot(a, i), j)` ([`BootstrapOps::bsgs_sum`])
+/// then one rescale.
 /// The input must be at the transform's level.
 pub fn apply<E: BootstrapOps + ?Sized>(
     e: &E,
@@ -377,8 +382,20 @@ pub fn apply<E: BootstrapOps + ?Sized>(
             actual: a.level(),
         });
     }
-    let steps: Vec<RotStep> = t
-        .babies
+    let sum = e.bsgs_sum(a, &t.babies, &t.giants)?;
+    e.rescale(&sum)
+}
+
+/// The baby-step giant-step sum `Σ_j rot(Σ_i p_{j,i} ⊙ rot(a, i), j)` (not rescaled) with the
+/// baby steps hoisted (one decomposition) and one key switch per giant step, through the
+/// evaluator's generic operations; [`BootstrapOps::bsgs_sum`]'s default.
+pub fn bsgs_sum_generic<E: BootstrapOps + ?Sized>(
+    e: &E,
+    a: &E::Ciphertext,
+    babies: &[usize],
+    giants: &[GiantStep<E::Plaintext>],
+) -> Result<E::Ciphertext> {
+    let steps: Vec<RotStep> = babies
         .iter()
         .filter(|&&i| i != 0)
         .map(|&i| RotStep(i as i64))
@@ -395,7 +412,7 @@ pub fn apply<E: BootstrapOps + ?Sized>(
             .ok_or_else(|| Error::invalid("missing baby step"))
     };
     let mut total: Option<E::Ciphertext> = None;
-    for (j, terms) in &t.giants {
+    for (j, terms) in giants {
         let products: Vec<(&E::Ciphertext, &E::Plaintext)> = terms
             .iter()
             .map(|(i, p)| Ok((baby(*i)?, p)))
@@ -411,7 +428,7 @@ pub fn apply<E: BootstrapOps + ?Sized>(
             Some(x) => e.add(&x, &g)?,
         });
     }
-    e.rescale(&total.ok_or_else(|| Error::invalid("empty transform"))?)
+    total.ok_or_else(|| Error::invalid("empty transform"))
 }
 
 #[cfg(test)]

@@ -301,13 +301,13 @@ pub fn estimate_memory(
     let mut level = top as usize;
     for m in &cts {
         diagonals += m.diagonals().len();
-        plaintext_bytes += (m.diagonals().len() * (level + 1) * p.n * 8) as u64;
+        plaintext_bytes += (m.diagonals().len() * (level + 1 + p.num_p()) * p.n * 8) as u64;
         level -= 1;
     }
     level -= config.circuit.evalmod.depth() as usize;
     for m in &stc {
         diagonals += m.diagonals().len();
-        plaintext_bytes += (m.diagonals().len() * (level + 1) * p.n * 8) as u64;
+        plaintext_bytes += (m.diagonals().len() * (level + 1 + p.num_p()) * p.n * 8) as u64;
         level -= 1;
     }
     let working_bytes = (80 * 2 * (top as usize + 1) * p.n * 8) as u64;
@@ -410,7 +410,13 @@ impl BootstrappingEvaluator {
     pub fn from_evaluator(inner: CkksEvaluator, config: &BootstrapConfig) -> Result<Self> {
         let p = inner.params().clone();
         let top = inner.max_level();
-        let circuit = BootstrapCircuit::new(&inner, config.circuit, top, &circuit_constants(&p))?;
+        // The DFT diagonals carry their residues modulo P for the double-hoisted transforms.
+        let circuit = BootstrapCircuit::new(
+            &ops::QpEncoder(&inner),
+            config.circuit,
+            top,
+            &circuit_constants(&p),
+        )?;
         for r in circuit.rotations() {
             if !inner.has_rotation_key(RotStep(r as i64)) {
                 return Err(Error::MissingRotationKey {
@@ -481,7 +487,7 @@ impl BootstrappingEvaluator {
             c1,
             level: top,
             scale: p.scales[top],
-            ..a.clone()
+            ..*a
         })
     }
 
