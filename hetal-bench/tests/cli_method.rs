@@ -1,6 +1,8 @@
 //! `hetal train --method cnntraining` and `hetal compare` on the mock backend.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{hetal, ok};
 
 const SMALL: &[&str] = &[
     "--backend",
@@ -19,23 +21,6 @@ const SMALL: &[&str] = &[
     "2",
     "--quiet",
 ];
-
-fn hetal(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hetal"))
-        .args(args)
-        .output()
-        .expect("run hetal")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = hetal(args);
-    let (so, se) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(out.status.success(), "hetal {args:?} failed:\n{so}\n{se}");
-    so.into_owned()
-}
 
 fn fails(args: &[&str], needle: &str) {
     let out = hetal(args);

@@ -1,8 +1,11 @@
 //! The `hetal` CLI's training commands as separate processes: on the mock backend, and on CKKS
 //! with bootstrapping at the insecure test preset.
 
+mod common;
+
+use common::{hetal, ok};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 const SMALL: &[&str] = &[
     "--backend",
@@ -20,23 +23,6 @@ const SMALL: &[&str] = &[
     "--epochs",
     "2",
 ];
-
-fn hetal(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hetal"))
-        .args(args)
-        .output()
-        .expect("run hetal")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = hetal(args);
-    let (so, se) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(out.status.success(), "hetal {args:?} failed:\n{so}\n{se}");
-    so.into_owned()
-}
 
 fn test_accuracy(report: &str) -> f64 {
     let line = report
