@@ -2,7 +2,8 @@
 //! uniform inputs in [-1, 1], levels left, single-thread bootstrap time, key-generation time and
 //! peak memory.
 //!
-//! `cargo run --release -p hetal-ckks --example bootstrap_n16 [runs]`
+//! `cargo run --release -p hetal-ckks --example bootstrap_n16 [runs] [--json] [--dense]`
+//! (`--dense`: `boot_n16_dense`, the dense-secret variant)
 
 use hetal_ckks::bootstrap::{
     BootstrappingEvaluator, estimate_memory, generate_bootstrap_keys, precision_bits, presets,
@@ -49,7 +50,12 @@ fn main() -> hetal_traits::Result<()> {
     let mut wall_runs: Vec<f64> = Vec::new();
     let mut prec: Vec<(f64, f64)> = Vec::new();
     let mut levels_left = 0u32;
-    let preset = presets::boot_n16();
+    // --dense: the dense-secret variant of the preset.
+    let preset = if args.iter().any(|a| a == "--dense") {
+        presets::boot_n16_dense()
+    } else {
+        presets::boot_n16()
+    };
     let params = CkksParams::new(&preset.params)?;
     let q: Vec<String> = params
         .q_primes()
@@ -57,13 +63,15 @@ fn main() -> hetal_traits::Result<()> {
         .map(|&x| format!("{:.1}", (x as f64).log2()))
         .collect();
     println!(
-        "preset {}: N = 2^{}, {} slots, log QP = {:.1} (bound 1747), dnum {}, h = {}",
+        "preset {}: N = 2^{}, {} slots, log QP = {:.1}, security {:?}, dnum {}, h = {}, encapsulation h' = {:?}",
         preset.params.name,
         preset.params.log_n,
         params.slots,
         params.log_qp(),
+        preset.params.security,
         params.digits.len(),
-        preset.params.hamming_weight
+        preset.params.hamming_weight,
+        preset.config.sparse_secret_weight
     );
     println!(
         "chain bits: [{}], P: {:?}",
@@ -154,7 +162,7 @@ fn main() -> hetal_traits::Result<()> {
     // Breakdown (one thread, CPU seconds).
     one.install(|| -> hetal_traits::Result<()> {
         let c = cpu_seconds();
-        let raised = eval.trace(&eval.mod_raise(&ct)?)?;
+        let raised = eval.raise(&ct)?;
         let c1 = cpu_seconds();
         let x = eval.circuit().coeff_to_slot(eval.inner(), &raised)?;
         let c2 = cpu_seconds();
@@ -163,7 +171,7 @@ fn main() -> hetal_traits::Result<()> {
         let out = eval.circuit().slot_to_coeff(eval.inner(), &y)?;
         let c4 = cpu_seconds();
         println!(
-            "breakdown (1 thread, CPU s): ModRaise {:.2}, CoeffToSlot {:.2} (level {} -> {}), EvalMod x2 {:.2} (-> level {}), SlotToCoeff {:.2} (-> level {})",
+            "breakdown (1 thread, CPU s): encapsulation + ModRaise {:.2}, CoeffToSlot {:.2} (level {} -> {}), EvalMod x2 {:.2} (-> level {}), SlotToCoeff {:.2} (-> level {})",
             c1 - c,
             c2 - c1,
             raised.level().0,

@@ -26,7 +26,7 @@ fn main() -> hetal_traits::Result<()> {
         .map(|i| Complex64::new(((i * 37) % 200) as f64 / 100.0 - 1.0, 0.0))
         .collect();
     let ct = client.encrypt(&client.encode_at(&v, Level(0))?)?;
-    let raised = eval.trace(&eval.mod_raise(&ct)?)?;
+    let raised = eval.raise(&ct)?;
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()

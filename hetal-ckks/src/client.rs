@@ -16,7 +16,7 @@ pub struct CkksClient {
     pub(crate) enc: CkksEncoder,
     pub(crate) sk: SecretKey,
     pub(crate) pk: PublicKey,
-    rng: ChaCha20Rng,
+    pub(crate) rng: ChaCha20Rng,
 }
 
 impl std::fmt::Debug for CkksClient {
@@ -238,6 +238,7 @@ impl KeyGenerator for CkksClient {
             relin,
             rotations,
             conjugation,
+            encapsulation: None,
         })
     }
 }

@@ -192,6 +192,75 @@ pub struct EvaluationKeys {
     pub(crate) relin: Option<SwitchingKey>,
     pub(crate) rotations: BTreeMap<usize, SwitchingKey>,
     pub(crate) conjugation: Option<SwitchingKey>,
+    pub(crate) encapsulation: Option<EncapsulationKeys>,
+}
+
+/// Sparse-secret encapsulation keys (Bossuat, Troncoso-Pastoriza, Hubaux; eprint 2022/024).
+///
+/// Bootstrapping's ModRaise makes a ciphertext decrypt to `m + q_0·I`, and the size of `I` grows
+/// with the secret's Hamming weight. With encapsulation the main secret `s` can be dense (the
+/// HomomorphicEncryption.org standard's ternary secret) while ModRaise runs under an ephemeral
+/// sparse secret `s'` of small weight `h'`:
+///
+/// 1. at level 0 the ciphertext is switched from `s` to `s'` with [`to_sparse`](Self): a key over
+///    the modulus `q_0·p_0` only (one digit, one special prime), so the sparse secret is never
+///    exposed under a large modulus (`log2(q_0·p_0)` ≈ 109 bits for `BOOT_N16`);
+/// 2. the lifted ciphertext is switched back from `s'` to `s` at the top level with
+///    [`to_dense`](Self), an ordinary hybrid key over `Q_L·P` whose secret is the dense `s`.
+#[derive(Clone, Debug)]
+pub struct EncapsulationKeys {
+    /// `(b, a) = (−a·s' + e + p_0·s, a)` over the two primes `q_0, p_0` (NTT domain).
+    pub(crate) to_sparse: KeyRow,
+    /// The hybrid key from `s'` to `s`.
+    pub(crate) to_dense: SwitchingKey,
+    /// Hamming weight `h'` of the sparse secret.
+    pub(crate) sparse_weight: usize,
+}
+
+impl EncapsulationKeys {
+    /// The global prime indices of the dense-to-sparse key: `q_0` and the first special prime.
+    pub(crate) fn small_basis(p: &CkksParams) -> [usize; 2] {
+        [0, p.num_q]
+    }
+
+    /// Hamming weight of the ephemeral sparse secret.
+    pub fn sparse_weight(&self) -> usize {
+        self.sparse_weight
+    }
+
+    /// Samples an ephemeral sparse secret of weight `sparse_weight` and generates both keys
+    /// (the sparse secret is zeroised when this returns).
+    pub(crate) fn generate<R: Rng>(
+        p: &CkksParams,
+        sk: &SecretKey,
+        sparse_weight: usize,
+        rng: &mut R,
+    ) -> Self {
+        let sparse =
+            SecretKey::from_coeffs(p, ternary_fixed_weight(rng, p.n, sparse_weight), sk.key_id);
+        let n = p.n;
+        let basis = Self::small_basis(p);
+        let seed = new_seed(rng);
+        let a = uniform_from_seed(p, &seed, &basis);
+        let e = ring::small_to_ntt(p, &gaussian(rng, n, p.literal.sigma), &basis);
+        let mut b = ring::mul(p, &a, &sparse.limbs(p, &basis), &basis);
+        ring::neg_assign(p, &mut b, &basis);
+        ring::add_assign(p, &mut b, &e, &basis);
+        // The gadget factor p_0 vanishes modulo p_0; modulo q_0 it is p_0 mod q_0.
+        let m = p.moduli[0];
+        let f = m.reduce(p.moduli[p.num_q].q);
+        let fs = m.shoup(f);
+        for (x, &s) in b[..n].iter_mut().zip(&sk.ntt[..n]) {
+            *x = m.add(*x, m.mul_shoup(s, f, fs));
+        }
+        let q_basis = ring::q_basis(p.max_level());
+        let to_dense = SwitchingKey::generate(p, sk, &sparse.limbs(p, &q_basis), rng);
+        EncapsulationKeys {
+            to_sparse: KeyRow { b, a, seed },
+            to_dense,
+            sparse_weight,
+        }
+    }
 }
 
 impl EvaluationKeys {
@@ -203,6 +272,12 @@ impl EvaluationKeys {
     /// The identity of the secret key these keys belong to.
     pub fn key_id(&self) -> u64 {
         self.key_id
+    }
+
+    /// The sparse-secret encapsulation keys, if generated (bootstrappable presets that ask for
+    /// them).
+    pub fn encapsulation(&self) -> Option<&EncapsulationKeys> {
+        self.encapsulation.as_ref()
     }
 }
 

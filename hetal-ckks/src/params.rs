@@ -36,9 +36,18 @@ pub enum Security {
     /// 128-bit classical security for a ternary secret: `log2(QP)` must not exceed the
     /// HomomorphicEncryption.org bound for N (see [`he_standard_max_log_qp`]).
     Classic128,
+    /// 128-bit classical security for a sparse ternary secret of Hamming weight at least 192 at
+    /// N = 2^16: `log2(QP)` must not exceed [`SPARSE_192_MAX_LOG_QP_N16`]. Sparse secrets are not
+    /// covered by the HomomorphicEncryption.org tables; the bound is Lattigo's statement for its
+    /// H = 192 bootstrapping parameters (`examples/singleparty/ckks_bootstrapping/basics`: with
+    /// N = 2^16 and H = 192, log QP ≤ 1550 is "well over 128-bit").
+    Sparse192Classic128,
     /// No claim (test parameters only).
     Insecure,
 }
+
+/// Largest `log2(QP)` of [`Security::Sparse192Classic128`] (N = 2^16, Hamming weight ≥ 192).
+pub const SPARSE_192_MAX_LOG_QP_N16: u32 = 1550;
 
 /// A parameter set as the user writes it (serde-able); [`CkksParams::new`] validates it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -420,6 +429,19 @@ impl CkksParams {
             ));
         }
         let log_qp: f64 = all.iter().map(|&x| (x as f64).log2()).sum();
+        if lit.security == Security::Sparse192Classic128 {
+            if lit.log_n != 16 || lit.hamming_weight < 192 {
+                return inv(format!(
+                    "the sparse-secret security bound is stated for N = 2^16 and Hamming weight >= 192, not N = 2^{} and {}",
+                    lit.log_n, lit.hamming_weight
+                ));
+            }
+            if log_qp > SPARSE_192_MAX_LOG_QP_N16 as f64 {
+                return inv(format!(
+                    "log QP = {log_qp:.1} exceeds the 128-bit bound {SPARSE_192_MAX_LOG_QP_N16} for a Hamming-weight-192 secret at N = 2^16"
+                ));
+            }
+        }
         if lit.security == Security::Classic128 {
             match he_standard_max_log_qp(lit.log_n) {
                 Some(bound) if log_qp <= bound as f64 => {}

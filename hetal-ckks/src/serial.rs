@@ -9,7 +9,7 @@
 //! from which `a` is re-expanded.
 
 use crate::ciphertext::{Ciphertext, Plaintext};
-use crate::keys::{EvaluationKeys, PublicKey, SecretKey, SwitchingKey};
+use crate::keys::{EncapsulationKeys, EvaluationKeys, KeyRow, PublicKey, SecretKey, SwitchingKey};
 use crate::params::{CkksParams, ParamsLiteral};
 use crate::ring;
 use crate::sampling::{Seed, uniform_from_seed};
@@ -17,8 +17,9 @@ use hetal_traits::{Error, Result};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
 
-/// The current format version.
-pub const FORMAT_VERSION: u16 = 1;
+/// The current format version (2: evaluation keys carry the optional sparse-secret encapsulation
+/// keys).
+pub const FORMAT_VERSION: u16 = 2;
 const MAGIC: [u8; 4] = *b"HCKS";
 /// Upper bound on the size of one blob (16 GiB).
 const MAX_BYTES: usize = 1 << 34;
@@ -421,6 +422,46 @@ struct EvaluationKeysWire {
     relin: Option<SwitchingKeyWire>,
     rotations: Vec<(u64, SwitchingKeyWire)>,
     conjugation: Option<SwitchingKeyWire>,
+    encapsulation: Option<EncapsulationWire>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EncapsulationWire {
+    sparse_weight: u64,
+    to_sparse: (Packed, Seed),
+    to_dense: SwitchingKeyWire,
+}
+
+fn encapsulation_to_wire(k: &EncapsulationKeys, p: &CkksParams) -> EncapsulationWire {
+    EncapsulationWire {
+        sparse_weight: k.sparse_weight as u64,
+        to_sparse: (pack(&k.to_sparse.b, p.n), k.to_sparse.seed),
+        to_dense: switching_key_to_wire(&k.to_dense, p),
+    }
+}
+
+fn encapsulation_from_wire(p: &CkksParams, w: &EncapsulationWire) -> Result<EncapsulationKeys> {
+    if w.sparse_weight == 0 || w.sparse_weight > p.n as u64 {
+        return Err(bad(format!(
+            "sparse secret weight {} outside 1..={}",
+            w.sparse_weight, p.n
+        )));
+    }
+    if p.num_p() == 0 {
+        return Err(bad("encapsulation keys need a special prime"));
+    }
+    let basis = EncapsulationKeys::small_basis(p);
+    let (b, seed) = &w.to_sparse;
+    let b = unpack(p, b, &basis)?;
+    Ok(EncapsulationKeys {
+        to_sparse: KeyRow {
+            a: uniform_from_seed(p, seed, &basis),
+            b,
+            seed: *seed,
+        },
+        to_dense: switching_key_from_wire(p, &w.to_dense)?,
+        sparse_weight: w.sparse_weight as usize,
+    })
 }
 
 impl EvaluationKeys {
@@ -441,6 +482,10 @@ impl EvaluationKeys {
                     .conjugation
                     .as_ref()
                     .map(|k| switching_key_to_wire(k, p)),
+                encapsulation: self
+                    .encapsulation
+                    .as_ref()
+                    .map(|k| encapsulation_to_wire(k, p)),
             },
         )
     }
@@ -475,6 +520,11 @@ impl EvaluationKeys {
                 .conjugation
                 .as_ref()
                 .map(|k| switching_key_from_wire(p, k))
+                .transpose()?,
+            encapsulation: w
+                .encapsulation
+                .as_ref()
+                .map(|k| encapsulation_from_wire(p, k))
                 .transpose()?,
         })
     }

@@ -4,8 +4,8 @@
 use hetal_ckks::bootstrap::circuit::CircuitSpec;
 use hetal_ckks::bootstrap::evalmod::EvalModSpec;
 use hetal_ckks::bootstrap::{
-    BootstrapConfig, BootstrapPreset, BootstrappingEvaluator, bootstrappable_literal,
-    estimate_memory, generate_bootstrap_keys,
+    BootstrapConfig, BootstrapPreset, BootstrappingEvaluator, ENCAPSULATION_WEIGHT,
+    bootstrappable_literal, dense_secret_weight, estimate_memory, generate_bootstrap_keys,
 };
 use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams, Security};
 use hetal_nn::client::Client;
@@ -236,7 +236,7 @@ pub fn insecure_boot_n12_l9() -> CliResult<BootstrapPreset> {
         60,
         &[61; 6],
         5,
-        32,
+        dense_secret_weight(12),
         Security::Insecure,
     )?;
     Ok(BootstrapPreset {
@@ -245,6 +245,7 @@ pub fn insecure_boot_n12_l9() -> CliResult<BootstrapPreset> {
             circuit,
             precision_bits: 18.0,
             memory_budget_bytes: None,
+            sparse_secret_weight: Some(ENCAPSULATION_WEIGHT),
         },
     })
 }

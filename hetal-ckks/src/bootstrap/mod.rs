@@ -6,7 +6,10 @@
 //!
 //! 1. the input is brought to level 0 (canonical scale `Δ_0`);
 //! 2. **ModRaise**: `(c_0, c_1) mod q_0` is lifted (centred) to every prime of the chain, so that it
-//!    decrypts to `t = m + q_0·I` with a small integer polynomial `I`;
+//!    decrypts to `t = m + q_0·I` with a small integer polynomial `I`; with sparse-secret
+//!    encapsulation ([`BootstrapConfig::sparse_secret_weight`]) the ciphertext is first switched
+//!    to an ephemeral sparse secret (a key over `q_0·p_0` only) and back to the main secret after
+//!    the lift, so `I` is bounded by the sparse weight while the main secret stays dense;
 //! 3. for sparse packing (`n < N/2` slots) the **trace** `Σ_{g ≡ 1 mod 4n} σ_g` keeps only the
 //!    coefficients of the slot sub-ring (multiplying them by `N/2n`; `log2(N/2n)` automorphisms);
 //! 4. the backend-independent [`circuit`]: CoeffToSlot ([`dft`], level-collapsed butterfly groups,
@@ -29,15 +32,12 @@ use crate::evaluator::CkksEvaluator;
 use crate::keys::{self, EvaluationKeys};
 use crate::params::{CkksParams, Moduli, ParamsLiteral, Security};
 use crate::ring;
-use crate::sampling::{new_seed, os_rng};
 use circuit::{BootstrapCircuit, CircuitConstants, CircuitSpec};
 use evalmod::EvalModSpec;
 use hetal_traits::{
     BootstrapInfo, Complex64, Encoder, Error, Evaluator, EvaluatorExt, KeyGenerator, KeyRequest,
     Level, Leveled, Result, RotStep, Scale,
 };
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 use std::sync::Arc;
 
 /// What a bootstrappable parameter set adds to the leveled parameters.
@@ -51,6 +51,10 @@ pub struct BootstrapConfig {
     /// Memory the key set and the encoded matrices may take; `None`: 80% of the memory available
     /// when keys are generated (`MemAvailable` of `/proc/meminfo`).
     pub memory_budget_bytes: Option<u64>,
+    /// Sparse-secret encapsulation: the Hamming weight `h'` of the ephemeral sparse secret under
+    /// which ModRaise runs (see [`keys::EncapsulationKeys`]); `None`: ModRaise under the main
+    /// secret, whose weight then bounds the EvalMod range.
+    pub sparse_secret_weight: Option<usize>,
 }
 
 /// A bootstrappable parameter set: the leveled literal and the bootstrapping configuration.
@@ -82,6 +86,38 @@ pub fn bootstrappable_literal(
     hamming_weight: usize,
     security: Security,
 ) -> Result<ParamsLiteral> {
+    bootstrappable_literal_with(
+        name,
+        log_n,
+        log_slots,
+        q0_bits,
+        user,
+        user_bits,
+        &vec![boot_bits; boot],
+        p_bits,
+        dnum,
+        hamming_weight,
+        security,
+    )
+}
+
+/// As [`bootstrappable_literal`] with one width per bootstrapping prime, from the bottom of the
+/// bootstrapping levels (SlotToCoeff's first) to the top (CoeffToSlot's): SlotToCoeff, whose
+/// output scale is the user scale, can run on narrower primes than EvalMod.
+#[allow(clippy::too_many_arguments)]
+pub fn bootstrappable_literal_with(
+    name: &str,
+    log_n: u32,
+    log_slots: Option<u32>,
+    q0_bits: u32,
+    user: usize,
+    user_bits: u32,
+    boot_bits: &[u32],
+    p_bits: &[u32],
+    dnum: usize,
+    hamming_weight: usize,
+    security: Security,
+) -> Result<ParamsLiteral> {
     use crate::arith::{PrimeWalk, generate_primes};
     let n = 1usize << log_n;
     let none = || Error::invalid("not enough NTT-friendly primes");
@@ -90,8 +126,12 @@ pub fn bootstrappable_literal(
     all.extend(&q0);
     let users = generate_primes(user_bits, user, n, PrimeWalk::Alternate, &all).ok_or_else(none)?;
     all.extend(&users);
-    let boots = generate_primes(boot_bits, boot, n, PrimeWalk::Below, &all).ok_or_else(none)?;
-    all.extend(&boots);
+    let mut boots = Vec::new();
+    for &b in boot_bits {
+        let c = generate_primes(b, 1, n, PrimeWalk::Below, &all).ok_or_else(none)?;
+        all.extend(&c);
+        boots.push(c[0]);
+    }
     let mut ps = Vec::new();
     for &b in p_bits {
         let c = generate_primes(b, 1, n, PrimeWalk::Below, &all).ok_or_else(none)?;
@@ -114,6 +154,19 @@ pub fn bootstrappable_literal(
         sigma: 3.2,
         security,
     })
+}
+
+/// Hamming weight of the ephemeral sparse secret of sparse-secret encapsulation in the presets.
+/// Lattigo's bootstrapping parameters use the same weight and state that it is at least 128-bit
+/// secure for an encapsulation key whose modulus is about 121 bits; ours has `q_0·p_0`, 109 bits
+/// for every preset here.
+pub const ENCAPSULATION_WEIGHT: usize = 32;
+
+/// Hamming weight of the presets' main secret: `2N/3`, the expected weight of a uniform ternary
+/// secret (the distribution the HomomorphicEncryption.org security tables assume), fixed so that
+/// every key has it.
+pub fn dense_secret_weight(log_n: u32) -> usize {
+    (2usize << log_n) / 3
 }
 
 /// Bootstrappable parameter sets.
@@ -142,7 +195,7 @@ pub mod presets {
             60,
             &[61; 6],
             3,
-            32,
+            dense_secret_weight(12),
             Security::Insecure,
         )
         .unwrap_or_else(|e| panic!("preset {name}: {e}"));
@@ -152,6 +205,7 @@ pub mod presets {
                 circuit,
                 precision_bits,
                 memory_budget_bytes: None,
+                sparse_secret_weight: Some(ENCAPSULATION_WEIGHT),
             },
         }
     }
@@ -170,41 +224,61 @@ pub mod presets {
         small("INSECURE_TEST_BOOT_N12_SPARSE", Some(7), 17.0)
     }
 
-    /// N = 2^16, 32768 slots, 9 levels after bootstrapping at scale 2^40, `q_0` 48 bits (message
-    /// ratio `q_0/Δ_0 = 2^8`), 16 bootstrapping primes just below 2^60, six 61-bit special primes,
-    /// dnum 5, Hamming weight 192; log QP ≈ 1734 ≤ 1747.
+    /// N = 2^16, 32768 slots, 9 levels after bootstrapping at scale 2^40, declared precision
+    /// 22 bits. Chain: `q_0` 48 bits (message ratio `q_0/Δ_0 = 2^8`), 9 user primes near 2^40,
+    /// then the bootstrapping primes: SlotToCoeff 3 × 50 bits, EvalMod 9 × 60, CoeffToSlot
+    /// 3 × 60; four 61-bit special primes, dnum 7; log QP ≈ 1522.
+    ///
+    /// Main secret: Hamming weight 192, **128-bit secure** under [`Security::Sparse192Classic128`]
+    /// (log QP ≤ 1550). ModRaise runs under an ephemeral weight-32 secret (sparse-secret
+    /// encapsulation; its key lives modulo `q_0·p_0`, 109 bits), which lets EvalMod cover
+    /// `K = 16` with two double angles (failure probability ≤ 2^-105 per bootstrap, see
+    /// `docs/bootstrapping.md`).
     pub fn boot_n16() -> BootstrapPreset {
+        n16("BOOT_N16", 192, Security::Sparse192Classic128, 22.0)
+    }
+
+    /// [`boot_n16`] with a dense main secret (Hamming weight `2N/3`, the secret the
+    /// HomomorphicEncryption.org tables assume; log QP ≈ 1522 ≤ 1747). The rescaling and
+    /// key-switching noise grows with the secret's weight, so it is about 4 bits less precise:
+    /// declared precision 17 bits.
+    pub fn boot_n16_dense() -> BootstrapPreset {
+        n16(
+            "BOOT_N16_DENSE",
+            dense_secret_weight(16),
+            Security::Classic128,
+            17.0,
+        )
+    }
+
+    fn n16(name: &str, h: usize, security: Security, precision_bits: f64) -> BootstrapPreset {
         let circuit = CircuitSpec {
             cts_groups: 3,
             stc_groups: 3,
             evalmod: EvalModSpec {
-                k: 32.0,
+                k: 16.0,
                 degree: 63,
-                double_angle: 3,
+                double_angle: 2,
             },
         };
-        let boot = circuit.depth() as usize;
-        let params = bootstrappable_literal(
-            "BOOT_N16",
-            16,
-            None,
-            48,
-            9,
-            40,
-            boot,
-            60,
-            &[61; 6],
-            5,
-            192,
-            Security::Classic128,
+        let evalmod = circuit.evalmod.depth() as usize;
+        let boot_bits: Vec<u32> = [
+            vec![50; circuit.stc_groups],
+            vec![60; evalmod],
+            vec![60; circuit.cts_groups],
+        ]
+        .concat();
+        let params = bootstrappable_literal_with(
+            name, 16, None, 48, 9, 40, &boot_bits, &[61; 4], 7, h, security,
         )
-        .unwrap_or_else(|e| panic!("preset BOOT_N16: {e}"));
+        .unwrap_or_else(|e| panic!("preset {name}: {e}"));
         BootstrapPreset {
             params,
             config: BootstrapConfig {
                 circuit,
-                precision_bits: 22.0,
+                precision_bits,
                 memory_budget_bytes: None,
+                sparse_secret_weight: Some(ENCAPSULATION_WEIGHT),
             },
         }
     }
@@ -293,7 +367,26 @@ pub fn estimate_memory(
     rots.extend(extra.normalized_rotations(p.slots));
     rots.sort_unstable();
     rots.dedup();
-    let keys = 1 + 1 + rots.len() + trace_elements(p).len();
+    if let Some(h) = config.sparse_secret_weight {
+        if h == 0 || h > p.n {
+            return Err(Error::invalid(format!(
+                "sparse secret weight {h} outside 1..={}",
+                p.n
+            )));
+        }
+        if p.num_p() == 0 {
+            return Err(Error::invalid(
+                "sparse-secret encapsulation needs a special prime",
+            ));
+        }
+    }
+    // Relinearisation, conjugation, rotations, trace, and the encapsulation key back to the
+    // main secret (the key to the sparse secret has two primes and one digit: negligible).
+    let keys = 1
+        + 1
+        + rots.len()
+        + trace_elements(p).len()
+        + usize::from(config.sparse_secret_weight.is_some());
     let bytes_per_key = (p.digits.len() * 2 * p.moduli.len() * p.n * 8) as u64;
     let (cts, stc) = circuit::matrices(p.slots, &config.circuit, &circuit_constants(p));
     let mut plaintext_bytes = 0u64;
@@ -377,10 +470,18 @@ pub fn generate_bootstrap_keys(
     });
     req.conjugation = true;
     let mut keys = client.generate_evaluation_keys(&req)?;
-    let mut rng = ChaCha20Rng::from_seed(new_seed(&mut os_rng()));
+    // The client's generator: a client made from a seed makes the same key set every time.
     for g in trace_elements(&p) {
-        let k = keys::galois_key(&p, &client.sk, g, &mut rng);
+        let k = keys::galois_key(&p, &client.sk, g, &mut client.rng);
         keys.rotations.insert(g, k);
+    }
+    if let Some(h) = config.sparse_secret_weight {
+        keys.encapsulation = Some(keys::EncapsulationKeys::generate(
+            &p,
+            &client.sk,
+            h,
+            &mut client.rng,
+        ));
     }
     Ok((keys, est))
 }
@@ -393,6 +494,7 @@ pub struct BootstrappingEvaluator {
     inner: CkksEvaluator,
     circuit: Arc<BootstrapCircuit<Plaintext>>,
     trace: Vec<usize>,
+    encapsulate: bool,
     info: BootstrapInfo,
 }
 
@@ -436,6 +538,23 @@ impl BootstrappingEvaluator {
                 });
             }
         }
+        let encapsulate = match (config.sparse_secret_weight, inner.keys().encapsulation()) {
+            (None, _) => false,
+            (Some(h), Some(k)) if k.sparse_weight() == h => true,
+            (Some(h), Some(k)) => {
+                return Err(Error::BootstrapUnavailable {
+                    reason: format!(
+                        "the encapsulation keys are for a sparse secret of weight {}, the configuration asks for {h}",
+                        k.sparse_weight()
+                    ),
+                });
+            }
+            (Some(_), None) => {
+                return Err(Error::BootstrapUnavailable {
+                    reason: "the configuration asks for sparse-secret encapsulation but the evaluation keys have no encapsulation keys".into(),
+                });
+            }
+        };
         let info = BootstrapInfo {
             min_input_level: Level(0),
             output_level: circuit.output_level(),
@@ -446,6 +565,7 @@ impl BootstrappingEvaluator {
             inner,
             circuit: Arc::new(circuit),
             trace,
+            encapsulate,
             info,
         })
     }
@@ -491,6 +611,90 @@ impl BootstrappingEvaluator {
         })
     }
 
+    /// Everything before the circuit, for a level-0 ciphertext at the canonical scale: with
+    /// encapsulation [`switch_to_sparse`](Self::switch_to_sparse), then
+    /// [`mod_raise`](Self::mod_raise), then [`switch_to_dense`](Self::switch_to_dense); then the
+    /// [`trace`](Self::trace) (sparse packing). The result decrypts under the main secret to
+    /// `m + q_0·I` (times the trace factor) at the top level.
+    pub fn raise(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        let raised = if self.encapsulate {
+            self.switch_to_dense(&self.mod_raise(&self.switch_to_sparse(a)?)?)?
+        } else {
+            self.mod_raise(a)?
+        };
+        self.trace(&raised)
+    }
+
+    /// Sparse-secret encapsulation, first half: switches a level-0 ciphertext from the main
+    /// secret to the ephemeral sparse secret with the key over `q_0·p_0` (one digit, one special
+    /// prime). Cost: 3 NTTs of one limb and 2 inverse NTTs.
+    pub fn switch_to_sparse(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        if a.level != 0 {
+            return Err(Error::LevelMismatch {
+                op: hetal_traits::Operation::Bootstrap,
+                expected: Level(0),
+                actual: a.level(),
+            });
+        }
+        let k = self.encapsulation_keys()?;
+        let p = self.inner.params();
+        let n = p.n;
+        let [iq, ip] = keys::EncapsulationKeys::small_basis(p);
+        let (mq, mp) = (p.moduli[iq], p.moduli[ip]);
+        // ModUp of c_1 from q_0 to q_0·p_0 (the centred lift).
+        let mut d = a.c1[..n].to_vec();
+        p.ntt[iq].inverse(&mut d);
+        let lifted: Vec<i64> = d.iter().map(|&v| mq.center(v)).collect();
+        let d_p = ring::small_to_ntt(p, &lifted, &[ip]);
+        let d_q = &a.c1[..n];
+        // Products with the key, then ModDown by p_0: (u_q − [u_p]) · p_0^-1 mod q_0.
+        let p_inv = mq.inv(mq.reduce(mp.q));
+        let p_inv_s = mq.shoup(p_inv);
+        let product_down = |key: &[u64]| -> Vec<u64> {
+            let mut up: Vec<u64> = d_p
+                .iter()
+                .zip(&key[n..2 * n])
+                .map(|(&x, &y)| mp.mul(x, y))
+                .collect();
+            p.ntt[ip].inverse(&mut up);
+            let centred: Vec<i64> = up.iter().map(|&v| mp.center(v)).collect();
+            let corr = ring::small_to_ntt(p, &centred, &[iq]);
+            d_q.iter()
+                .zip(&key[..n])
+                .zip(&corr)
+                .map(|((&x, &y), &c)| mq.mul_shoup(mq.sub(mq.mul(x, y), c), p_inv, p_inv_s))
+                .collect()
+        };
+        let (u0, u1) = rayon::join(
+            || product_down(&k.to_sparse.b),
+            || product_down(&k.to_sparse.a),
+        );
+        let c0 = ring::add(p, &a.c0[..n], &u0, &[iq]);
+        Ok(Ciphertext { c0, c1: u1, ..*a })
+    }
+
+    /// Sparse-secret encapsulation, second half: switches the raised ciphertext (any level) from
+    /// the sparse secret back to the main secret: one hybrid key switch.
+    pub fn switch_to_dense(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        let k = self.encapsulation_keys()?;
+        let p = self.inner.params();
+        let basis = ring::q_basis(a.level);
+        let [k0, k1] = self
+            .inner
+            .run(|| crate::keyswitch::key_switch(p, &a.c1, a.level, &k.to_dense));
+        let c0 = ring::add(p, &a.c0, &k0, &basis);
+        Ok(Ciphertext { c0, c1: k1, ..*a })
+    }
+
+    fn encapsulation_keys(&self) -> Result<&keys::EncapsulationKeys> {
+        self.inner
+            .keys()
+            .encapsulation()
+            .ok_or_else(|| Error::BootstrapUnavailable {
+                reason: "the evaluation keys have no encapsulation keys".into(),
+            })
+    }
+
     /// The trace onto the slot sub-ring (sparse packing): `Σ σ_g` over the `N/(2·slots)`
     /// automorphisms fixing the sub-ring, as `log2(N/(2·slots))` doublings.
     pub fn trace(&self, a: &Ciphertext) -> Result<Ciphertext> {
@@ -529,8 +733,7 @@ impl BootstrappingEvaluator {
             )?;
         }
         let x = self.inner.drop_to_level(&x, Level(0))?;
-        let raised = self.mod_raise(&x)?;
-        let traced = self.trace(&raised)?;
+        let traced = self.raise(&x)?;
         let out = self.circuit.run(&self.inner, &traced)?;
         debug_assert!(out.scale().matches(self.canonical_scale(out.level())));
         Ok(out)
