@@ -72,5 +72,6 @@ pub mod report;
 pub mod server;
 pub mod session;
 pub mod softmax;
+mod state;
 
 pub use error::{Error, Result};

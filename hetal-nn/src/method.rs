@@ -41,6 +41,7 @@ use crate::protocol::{
 };
 use crate::server::{Progress, Server, check_matrix, combine, ensure, sub};
 use crate::softmax::SoftmaxApprox;
+use crate::state::{self, EpochSteps, Inputs, TrainState};
 use hetal_linalg::approx::Refresher;
 use hetal_linalg::approx::sigmoid::SigmoidApprox;
 use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm, MatmulDims};
@@ -287,6 +288,7 @@ impl<E: Evaluator> TrainingServer for Server<E> {
     fn final_model(&self) -> EncryptedModel<Ct<E>> {
         Server::final_model(self)
     }
+
     fn infer(&mut self, x: &EncMatrix<Ct<E>>) -> Result<EncMatrix<Ct<E>>> {
         Server::infer(self, x)
     }
@@ -347,14 +349,7 @@ pub struct MethodServer<E: Evaluator> {
     train_y: Vec<Packed<E>>,
     precond: Vec<Packed<E>>,
     val_x: Packed<E>,
-    epochs_done: usize,
-    step: u64,
-    w: Packed<E>,
-    v: Packed<E>,
-    best: Option<(usize, Packed<E>)>,
-    pending: Option<EpochResult<Ct<E>>>,
-    stopped: bool,
-    stats: ServerStats,
+    st: TrainState<E>,
 }
 
 impl<E: Evaluator> MethodServer<E> {
@@ -403,11 +398,6 @@ impl<E: Evaluator> MethodServer<E> {
             )));
         }
         let nb = plan.batch_rows.len();
-        if data.train_x.len() != nb || data.train_y.len() != nb {
-            return Err(Error::protocol(
-                "the number of encrypted batches does not match the plan",
-            ));
-        }
         let qg = plan.method.update.quadratic_gradient();
         if data.preconditioners.len() != if qg { nb } else { 0 } {
             return Err(Error::protocol(format!(
@@ -417,16 +407,7 @@ impl<E: Evaluator> MethodServer<E> {
             )));
         }
         let (c, width) = (plan.padded_classes, plan.width());
-        let mut train_x = Vec::new();
-        let mut train_y = Vec::new();
-        for (i, (x, y)) in data.train_x.iter().zip(&data.train_y).enumerate() {
-            let (x, y) = (x.to_packed()?, y.to_packed()?);
-            let rows = plan.batch_rows[i];
-            check_matrix(&x, &format!("batch {i} features"), rows, width, shape)?;
-            check_matrix(&y, &format!("batch {i} labels"), rows, c, shape)?;
-            train_x.push(x);
-            train_y.push(y);
-        }
+        let inputs = Inputs::<E>::load(&plan, shape, data)?;
         let precond = data
             .preconditioners
             .iter()
@@ -437,28 +418,17 @@ impl<E: Evaluator> MethodServer<E> {
                 Ok(b)
             })
             .collect::<Result<Vec<_>>>()?;
-        let val_x = data.val_x.to_packed()?;
-        check_matrix(&val_x, "validation features", plan.val_rows, width, shape)?;
-        let w = data.initial_weights.to_packed()?;
-        check_matrix(&w, "initial weights", c, width, shape)?;
         let refresher = Refresher::new(&ev);
         Ok(MethodServer {
             ev,
             act,
             shape,
             refresher,
-            train_x,
-            train_y,
+            train_x: inputs.train_x,
+            train_y: inputs.train_y,
             precond,
-            val_x,
-            epochs_done: 0,
-            step: 0,
-            v: w.clone(),
-            w,
-            best: None,
-            pending: None,
-            stopped: false,
-            stats: ServerStats::default(),
+            val_x: inputs.val_x,
+            st: TrainState::new(inputs.initial_weights),
             plan,
         })
     }
@@ -471,29 +441,7 @@ impl<E: Evaluator> MethodServer<E> {
         ckpt: &Checkpoint<Ct<E>>,
     ) -> Result<Self> {
         let mut s = MethodServer::new(ev, softmax, data)?;
-        if ckpt.plan != s.plan {
-            return Err(Error::protocol("the checkpoint belongs to another plan"));
-        }
-        let (c, width) = (s.plan.padded_classes, s.plan.width());
-        let w = ckpt.w.to_packed()?;
-        let v = ckpt.v.to_packed()?;
-        check_matrix(&w, "checkpoint weights", c, width, s.shape)?;
-        check_matrix(&v, "checkpoint look-ahead weights", c, width, s.shape)?;
-        s.best = match &ckpt.best {
-            Some((e, m)) => {
-                let m = m.to_packed()?;
-                check_matrix(&m, "checkpoint best weights", c, width, s.shape)?;
-                Some((*e, m))
-            }
-            None => None,
-        };
-        s.w = w;
-        s.v = v;
-        s.epochs_done = ckpt.epochs_done;
-        s.step = ckpt.step;
-        s.pending = ckpt.pending.clone();
-        s.stopped = ckpt.stopped;
-        s.stats = ckpt.stats;
+        s.st.restore(&s.plan, s.shape, ckpt)?;
         Ok(s)
     }
 
@@ -611,23 +559,23 @@ impl<E: Evaluator> MethodServer<E> {
     }
 
     fn val_logits(&mut self) -> Result<Packed<E>> {
-        let mut stats = self.stats;
-        self.w = self.prepare(&self.w, false, &mut stats)?;
-        let z = self.forward(&self.val_x, &self.w, false, &mut stats)?;
-        self.stats = stats;
+        let mut stats = self.st.stats;
+        self.st.w = self.prepare(&self.st.w, false, &mut stats)?;
+        let z = self.forward(&self.val_x, &self.st.w, false, &mut stats)?;
+        self.st.stats = stats;
         Ok(z)
     }
 
     /// One optimiser step on batch `b`; returns the activation outputs `P`.
     fn train_step(&mut self, b: usize) -> Result<Packed<E>> {
-        let mut stats = self.stats;
+        let mut stats = self.st.stats;
         let bound = self.plan.weight_bound;
         let ev = &self.ev;
         let method = self.plan.method;
         let rows = self.plan.batch_rows[b];
-        self.v = self.prepare(&self.v, true, &mut stats)?;
+        self.st.v = self.prepare(&self.st.v, true, &mut stats)?;
         let x = &self.train_x[b];
-        let z = self.forward(x, &self.v, true, &mut stats)?;
+        let z = self.forward(x, &self.st.v, true, &mut stats)?;
         let t = Instant::now();
         let p = self.activate(&z, rows)?;
         stats.softmax_time += t.elapsed();
@@ -669,26 +617,46 @@ impl<E: Evaluator> MethodServer<E> {
             g
         };
 
-        let (s, mu) = method
-            .update
-            .coefficients(self.plan.config.learning_rate, self.step, rows);
-        let w_next = combine(ev, &[(&self.v, 1.0), (&g, -s)])?;
+        let (s, mu) =
+            method
+                .update
+                .coefficients(self.plan.config.learning_rate, self.st.step, rows);
+        let w_next = combine(ev, &[(&self.st.v, 1.0), (&g, -s)])?;
         let v_next = match method.update {
             Update::Sgd => w_next.clone(),
             Update::Nesterov | Update::Nag | Update::NagQg => {
-                self.w = ensure(&self.refresher, ev, &self.w, 1, bound, bound, &mut stats)?;
+                self.st.w = ensure(&self.refresher, ev, &self.st.w, 1, bound, bound, &mut stats)?;
                 combine(
                     ev,
-                    &[(&self.v, 1.0 + mu), (&g, -(1.0 + mu) * s), (&self.w, -mu)],
+                    &[
+                        (&self.st.v, 1.0 + mu),
+                        (&g, -(1.0 + mu) * s),
+                        (&self.st.w, -mu),
+                    ],
                 )?
             }
         };
-        self.w = w_next;
-        self.v = v_next;
-        self.step += 1;
+        self.st.w = w_next;
+        self.st.v = v_next;
+        self.st.step += 1;
         stats.steps += 1;
-        self.stats = stats;
+        self.st.stats = stats;
         Ok(p)
+    }
+}
+
+impl<E: Evaluator> EpochSteps<E> for MethodServer<E> {
+    fn plan_of(&self) -> &Plan {
+        &self.plan
+    }
+    fn state_mut(&mut self) -> &mut TrainState<E> {
+        &mut self.st
+    }
+    fn train_step(&mut self, b: usize) -> Result<Packed<E>> {
+        MethodServer::train_step(self, b)
+    }
+    fn val_logits(&mut self) -> Result<Packed<E>> {
+        MethodServer::val_logits(self)
     }
 }
 
@@ -704,109 +672,35 @@ impl<E: Evaluator> TrainingServer for MethodServer<E> {
     }
 
     fn stats(&self) -> ServerStats {
-        self.stats
+        self.st.stats
     }
 
     fn epochs_done(&self) -> usize {
-        self.epochs_done
+        self.st.epochs_done
     }
 
     fn awaiting_decision(&self) -> Option<&EpochResult<Ct<E>>> {
-        self.pending.as_ref()
+        self.st.pending.as_ref()
     }
 
     fn is_done(&self) -> bool {
-        self.stopped
+        self.st.stopped
     }
 
     fn run_epoch(&mut self, progress: &mut dyn FnMut(Progress)) -> Result<EpochResult<Ct<E>>> {
-        if self.stopped {
-            return Err(Error::protocol("training is over"));
-        }
-        if let Some(p) = &self.pending {
-            return Err(Error::protocol(format!(
-                "epoch {} still awaits the client's decision",
-                p.epoch
-            )));
-        }
-        let start = Instant::now();
-        let epoch = self.epochs_done;
-        let order = self.plan.config.batch_order(epoch, self.train_x.len());
-        let mut train_probs = Vec::new();
-        for (i, &b) in order.iter().enumerate() {
-            let p = self.train_step(b)?;
-            if self.plan.report_train_loss {
-                train_probs.push((b, EncMatrix::from_packed(&p)));
-            }
-            progress(Progress::Step {
-                epoch,
-                done: i + 1,
-                total: order.len(),
-            });
-        }
-        let val_logits = EncMatrix::from_packed(&self.val_logits()?);
-        progress(Progress::Validated { epoch });
-        let epoch_time = start.elapsed();
-        self.stats.train_time += epoch_time;
-        self.epochs_done += 1;
-        let result = EpochResult {
-            epoch,
-            val_logits,
-            train_probs,
-            epoch_time,
-        };
-        self.pending = Some(result.clone());
-        Ok(result)
+        state::run_epoch(self, progress)
     }
 
     fn apply_decision(&mut self, d: Decision) -> Result<()> {
-        let Some(p) = &self.pending else {
-            return Err(Error::protocol(format!(
-                "a decision on epoch {} but no epoch awaits one",
-                d.epoch
-            )));
-        };
-        if p.epoch != d.epoch {
-            return Err(Error::protocol(format!(
-                "a decision on epoch {} but epoch {} awaits one",
-                d.epoch, p.epoch
-            )));
-        }
-        if d.improved {
-            self.best = Some((d.epoch, self.w.clone()));
-        }
-        self.stopped = d.stop || self.epochs_done >= self.plan.config.epochs;
-        self.pending = None;
-        Ok(())
+        self.st.apply_decision(d, self.plan.config.epochs)
     }
 
     fn checkpoint(&self) -> Checkpoint<Ct<E>> {
-        Checkpoint {
-            plan: self.plan.clone(),
-            epochs_done: self.epochs_done,
-            step: self.step,
-            w: EncMatrix::from_packed(&self.w),
-            v: EncMatrix::from_packed(&self.v),
-            best: self
-                .best
-                .as_ref()
-                .map(|(e, m)| (*e, EncMatrix::from_packed(m))),
-            pending: self.pending.clone(),
-            stopped: self.stopped,
-            stats: self.stats,
-        }
+        self.st.checkpoint(&self.plan)
     }
 
     fn final_model(&self) -> EncryptedModel<Ct<E>> {
-        let (epoch, w) = match &self.best {
-            Some((e, w)) => (*e, w),
-            None => (self.epochs_done.saturating_sub(1), &self.w),
-        };
-        EncryptedModel {
-            epoch,
-            weights: EncMatrix::from_packed(w),
-            stats: self.stats,
-        }
+        self.st.final_model()
     }
 
     fn infer(&mut self, x: &EncMatrix<Ct<E>>) -> Result<EncMatrix<Ct<E>>> {
@@ -818,11 +712,8 @@ impl<E: Evaluator> TrainingServer for MethodServer<E> {
             self.plan.width(),
             self.shape,
         )?;
-        let w = match &self.best {
-            Some((_, w)) => w.clone(),
-            None => self.w.clone(),
-        };
-        let mut stats = self.stats;
+        let w = self.st.model().1.clone();
+        let mut stats = self.st.stats;
         let z = self.forward(&x, &w, false, &mut stats)?;
         Ok(EncMatrix::from_packed(&z))
     }
@@ -833,9 +724,9 @@ impl<E: Evaluator> std::fmt::Debug for MethodServer<E> {
         f.debug_struct("MethodServer")
             .field("method", &self.plan.method.describe())
             .field("activation", &self.act.name())
-            .field("epochs_done", &self.epochs_done)
-            .field("step", &self.step)
-            .field("stopped", &self.stopped)
+            .field("epochs_done", &self.st.epochs_done)
+            .field("step", &self.st.step)
+            .field("stopped", &self.st.stopped)
             .finish_non_exhaustive()
     }
 }

@@ -30,6 +30,7 @@ use crate::protocol::{
 };
 use crate::refresh::refresh_packed_each;
 use crate::softmax::SoftmaxApprox;
+use crate::state::{self, EpochSteps, Inputs, TrainState};
 use hetal_linalg::approx::Refresher;
 use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm};
 use hetal_linalg::packed::{Layout, PackedMatrix, UnitShape, tile_columns, tile_rows};
@@ -190,14 +191,7 @@ pub struct Server<E: Evaluator> {
     train_x: Vec<Packed<E>>,
     train_y: Vec<Packed<E>>,
     val_x: Packed<E>,
-    epochs_done: usize,
-    step: u64,
-    w: Packed<E>,
-    v: Packed<E>,
-    best: Option<(usize, Packed<E>)>,
-    pending: Option<EpochResult<Ct<E>>>,
-    stopped: bool,
-    stats: ServerStats,
+    st: TrainState<E>,
 }
 
 impl<E: Evaluator> Server<E> {
@@ -230,39 +224,7 @@ impl<E: Evaluator> Server<E> {
                 ev.slots()
             )));
         }
-        if data.train_x.len() != plan.batch_rows.len()
-            || data.train_y.len() != plan.batch_rows.len()
-        {
-            return Err(Error::protocol(
-                "the number of encrypted batches does not match the plan",
-            ));
-        }
-        let (c, width) = (plan.padded_classes, plan.width());
-        let mut train_x = Vec::new();
-        let mut train_y = Vec::new();
-        for (i, (x, y)) in data.train_x.iter().zip(&data.train_y).enumerate() {
-            let (x, y) = (x.to_packed()?, y.to_packed()?);
-            check_matrix(
-                &x,
-                &format!("batch {i} features"),
-                plan.batch_rows[i],
-                width,
-                shape,
-            )?;
-            check_matrix(
-                &y,
-                &format!("batch {i} labels"),
-                plan.batch_rows[i],
-                c,
-                shape,
-            )?;
-            train_x.push(x);
-            train_y.push(y);
-        }
-        let val_x = data.val_x.to_packed()?;
-        check_matrix(&val_x, "validation features", plan.val_rows, width, shape)?;
-        let w = data.initial_weights.to_packed()?;
-        check_matrix(&w, "initial weights", c, width, shape)?;
+        let inputs = Inputs::<E>::load(&plan, shape, data)?;
         let refresher = Refresher::new(&ev);
         let logit_bound = softmax.input_bound();
         Ok(Server {
@@ -271,17 +233,10 @@ impl<E: Evaluator> Server<E> {
             shape,
             refresher,
             logit_bound,
-            train_x,
-            train_y,
-            val_x,
-            epochs_done: 0,
-            step: 0,
-            v: w.clone(),
-            w,
-            best: None,
-            pending: None,
-            stopped: false,
-            stats: ServerStats::default(),
+            train_x: inputs.train_x,
+            train_y: inputs.train_y,
+            val_x: inputs.val_x,
+            st: TrainState::new(inputs.initial_weights),
             plan,
         })
     }
@@ -294,48 +249,13 @@ impl<E: Evaluator> Server<E> {
         ckpt: &Checkpoint<Ct<E>>,
     ) -> Result<Self> {
         let mut s = Server::new(ev, softmax, data)?;
-        if ckpt.plan != s.plan {
-            return Err(Error::protocol("the checkpoint belongs to another plan"));
-        }
-        let (c, width) = (s.plan.padded_classes, s.plan.width());
-        let w = ckpt.w.to_packed()?;
-        let v = ckpt.v.to_packed()?;
-        check_matrix(&w, "checkpoint weights", c, width, s.shape)?;
-        check_matrix(&v, "checkpoint look-ahead weights", c, width, s.shape)?;
-        s.best = match &ckpt.best {
-            Some((e, m)) => {
-                let m = m.to_packed()?;
-                check_matrix(&m, "checkpoint best weights", c, width, s.shape)?;
-                Some((*e, m))
-            }
-            None => None,
-        };
-        s.w = w;
-        s.v = v;
-        s.epochs_done = ckpt.epochs_done;
-        s.step = ckpt.step;
-        s.pending = ckpt.pending.clone();
-        s.stopped = ckpt.stopped;
-        s.stats = ckpt.stats;
+        s.st.restore(&s.plan, s.shape, ckpt)?;
         Ok(s)
     }
 
     /// The state to save (after an epoch or a decision).
     pub fn checkpoint(&self) -> Checkpoint<Ct<E>> {
-        Checkpoint {
-            plan: self.plan.clone(),
-            epochs_done: self.epochs_done,
-            step: self.step,
-            w: EncMatrix::from_packed(&self.w),
-            v: EncMatrix::from_packed(&self.v),
-            best: self
-                .best
-                .as_ref()
-                .map(|(e, m)| (*e, EncMatrix::from_packed(m))),
-            pending: self.pending.clone(),
-            stopped: self.stopped,
-            stats: self.stats,
-        }
+        self.st.checkpoint(&self.plan)
     }
 
     /// The evaluator.
@@ -350,99 +270,38 @@ impl<E: Evaluator> Server<E> {
 
     /// Epochs finished.
     pub fn epochs_done(&self) -> usize {
-        self.epochs_done
+        self.st.epochs_done
     }
 
     /// The timings so far.
     pub fn stats(&self) -> ServerStats {
-        self.stats
+        self.st.stats
     }
 
     /// Whether the last epoch's result awaits the client's decision.
     pub fn awaiting_decision(&self) -> Option<&EpochResult<Ct<E>>> {
-        self.pending.as_ref()
+        self.st.pending.as_ref()
     }
 
     /// Whether training is over (the client said stop, or the epoch cap is reached).
     pub fn is_done(&self) -> bool {
-        self.stopped
+        self.st.stopped
     }
 
     /// Trains one epoch and computes the encrypted validation logits. The result must be
     /// answered with [`Server::apply_decision`] before the next epoch.
     pub fn run_epoch(&mut self, progress: &mut dyn FnMut(Progress)) -> Result<EpochResult<Ct<E>>> {
-        if self.stopped {
-            return Err(Error::protocol("training is over"));
-        }
-        if let Some(p) = &self.pending {
-            return Err(Error::protocol(format!(
-                "epoch {} still awaits the client's decision",
-                p.epoch
-            )));
-        }
-        let start = Instant::now();
-        let epoch = self.epochs_done;
-        let order = self.plan.config.batch_order(epoch, self.train_x.len());
-        let mut train_probs = Vec::new();
-        for (i, &b) in order.iter().enumerate() {
-            let p = self.train_step(b)?;
-            if self.plan.report_train_loss {
-                train_probs.push((b, EncMatrix::from_packed(&p)));
-            }
-            progress(Progress::Step {
-                epoch,
-                done: i + 1,
-                total: order.len(),
-            });
-        }
-        let val_logits = EncMatrix::from_packed(&self.val_logits()?);
-        progress(Progress::Validated { epoch });
-        let epoch_time = start.elapsed();
-        self.stats.train_time += epoch_time;
-        self.epochs_done += 1;
-        let result = EpochResult {
-            epoch,
-            val_logits,
-            train_probs,
-            epoch_time,
-        };
-        self.pending = Some(result.clone());
-        Ok(result)
+        state::run_epoch(self, progress)
     }
 
     /// Applies the client's decision on the pending epoch.
     pub fn apply_decision(&mut self, d: Decision) -> Result<()> {
-        let Some(p) = &self.pending else {
-            return Err(Error::protocol(format!(
-                "a decision on epoch {} but no epoch awaits one",
-                d.epoch
-            )));
-        };
-        if p.epoch != d.epoch {
-            return Err(Error::protocol(format!(
-                "a decision on epoch {} but epoch {} awaits one",
-                d.epoch, p.epoch
-            )));
-        }
-        if d.improved {
-            self.best = Some((d.epoch, self.w.clone()));
-        }
-        self.stopped = d.stop || self.epochs_done >= self.plan.config.epochs;
-        self.pending = None;
-        Ok(())
+        self.st.apply_decision(d, self.plan.config.epochs)
     }
 
     /// The encrypted weights of the best epoch (or the current ones if no epoch was judged yet).
     pub fn final_model(&self) -> EncryptedModel<Ct<E>> {
-        let (epoch, w) = match &self.best {
-            Some((e, w)) => (*e, w),
-            None => (self.epochs_done.saturating_sub(1), &self.w),
-        };
-        EncryptedModel {
-            epoch,
-            weights: EncMatrix::from_packed(w),
-            stats: self.stats,
-        }
+        self.st.final_model()
     }
 
     /// Encrypted inference: the logits `X W^T` of encrypted features (Plain, `n × (features + 1)`,
@@ -456,11 +315,8 @@ impl<E: Evaluator> Server<E> {
             self.plan.width(),
             self.shape,
         )?;
-        let w = match &self.best {
-            Some((_, w)) => w.clone(),
-            None => self.w.clone(),
-        };
-        let mut stats = self.stats;
+        let w = self.st.model().1.clone();
+        let mut stats = self.st.stats;
         let z = self.forward(&x, &w, self.plan.weight_bound, &mut stats)?;
         Ok(EncMatrix::from_packed(&z))
     }
@@ -534,17 +390,19 @@ impl<E: Evaluator> Server<E> {
     }
 
     fn val_logits(&mut self) -> Result<Packed<E>> {
-        let mut stats = self.stats;
+        let mut stats = self.st.stats;
         let (_, db) = AbtAlgorithm::DiagAbt.depths();
-        self.w = self.ensure_weights(&[(&self.w, db)], &mut stats)?.remove(0);
-        let z = self.forward(&self.val_x, &self.w, self.plan.weight_bound, &mut stats)?;
-        self.stats = stats;
+        self.st.w = self
+            .ensure_weights(&[(&self.st.w, db)], &mut stats)?
+            .remove(0);
+        let z = self.forward(&self.val_x, &self.st.w, self.plan.weight_bound, &mut stats)?;
+        self.st.stats = stats;
         Ok(z)
     }
 
     /// One optimiser step on batch `b`; returns the softmax outputs `P`.
     fn train_step(&mut self, b: usize) -> Result<Packed<E>> {
-        let mut stats = self.stats;
+        let mut stats = self.st.stats;
         let bound = self.plan.weight_bound;
         let (_, db) = AbtAlgorithm::DiagAbt.depths();
         // V feeds DiagABT now; W only the Nesterov update at the end (1 level): refresh the
@@ -553,12 +411,13 @@ impl<E: Evaluator> Server<E> {
             Optimizer::Sgd => 0,
             Optimizer::Nesterov => 1,
         };
-        let mut fresh = self.ensure_weights(&[(&self.v, db), (&self.w, need_w)], &mut stats)?;
-        self.w = fresh.pop().ok_or_else(|| Error::config("no weights"))?;
-        self.v = fresh.pop().ok_or_else(|| Error::config("no weights"))?;
+        let mut fresh =
+            self.ensure_weights(&[(&self.st.v, db), (&self.st.w, need_w)], &mut stats)?;
+        self.st.w = fresh.pop().ok_or_else(|| Error::config("no weights"))?;
+        self.st.v = fresh.pop().ok_or_else(|| Error::config("no weights"))?;
         let ev = &self.ev;
         let x = &self.train_x[b];
-        let z = self.forward(x, &self.v, bound, &mut stats)?;
+        let z = self.forward(x, &self.st.v, bound, &mut stats)?;
         let t = Instant::now();
         let p = self.softmax.apply(ev, &z, self.plan.classes)?;
         stats.softmax_time += t.elapsed();
@@ -590,24 +449,43 @@ impl<E: Evaluator> Server<E> {
         stats.atb_time += t.elapsed();
 
         let eta = self.plan.config.learning_rate / self.plan.batch_rows[b] as f64;
-        let w_next = combine(ev, &[(&self.v, 1.0), (&g, -eta)])?;
+        let w_next = combine(ev, &[(&self.st.v, 1.0), (&g, -eta)])?;
         let v_next = match self.plan.config.optimizer {
             Optimizer::Sgd => w_next.clone(),
             Optimizer::Nesterov => {
-                let mu = self.plan.config.optimizer.momentum(self.step);
-                self.w = ensure(&self.refresher, ev, &self.w, 1, bound, bound, &mut stats)?;
+                let mu = self.plan.config.optimizer.momentum(self.st.step);
+                self.st.w = ensure(&self.refresher, ev, &self.st.w, 1, bound, bound, &mut stats)?;
                 combine(
                     ev,
-                    &[(&self.v, 1.0 + mu), (&g, -(1.0 + mu) * eta), (&self.w, -mu)],
+                    &[
+                        (&self.st.v, 1.0 + mu),
+                        (&g, -(1.0 + mu) * eta),
+                        (&self.st.w, -mu),
+                    ],
                 )?
             }
         };
-        self.w = w_next;
-        self.v = v_next;
-        self.step += 1;
+        self.st.w = w_next;
+        self.st.v = v_next;
+        self.st.step += 1;
         stats.steps += 1;
-        self.stats = stats;
+        self.st.stats = stats;
         Ok(p)
+    }
+}
+
+impl<E: Evaluator> EpochSteps<E> for Server<E> {
+    fn plan_of(&self) -> &Plan {
+        &self.plan
+    }
+    fn state_mut(&mut self) -> &mut TrainState<E> {
+        &mut self.st
+    }
+    fn train_step(&mut self, b: usize) -> Result<Packed<E>> {
+        Server::train_step(self, b)
+    }
+    fn val_logits(&mut self) -> Result<Packed<E>> {
+        Server::val_logits(self)
     }
 }
 
@@ -616,9 +494,9 @@ impl<E: Evaluator> std::fmt::Debug for Server<E> {
         f.debug_struct("Server")
             .field("softmax", &self.softmax.name())
             .field("plan", &self.plan)
-            .field("epochs_done", &self.epochs_done)
-            .field("step", &self.step)
-            .field("stopped", &self.stopped)
+            .field("epochs_done", &self.st.epochs_done)
+            .field("step", &self.st.step)
+            .field("stopped", &self.st.stopped)
             .finish_non_exhaustive()
     }
 }

@@ -64,7 +64,7 @@ pub struct SoftmaxErrorArgs {
     #[arg(long)]
     pub ckks: bool,
     /// The bootstrappable preset of `--ckks`: `boot-n16` (N = 2^16, 32768 slots, 9 levels between
-    /// bootstraps; keys need about 11 GiB and a minute) or `insecure-n12` (N = 2^12, 128 slots,
+    /// bootstraps; keys need about 13 GiB and a minute) or `insecure-n12` (N = 2^12, 128 slots,
     /// 9 levels, insecure: a quick check).
     #[arg(long, default_value = "boot-n16")]
     pub preset: String,

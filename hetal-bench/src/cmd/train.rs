@@ -180,7 +180,8 @@ pub struct BackendArgs {
     #[arg(long)]
     pub backend: Option<String>,
     /// CKKS: the bootstrappable preset, `boot-n16` (N = 2^16, 32768 slots, 9 levels after each
-    /// bootstrap, scale 2^40) or the insecure test preset `insecure-boot-n12-l9` (N = 2^12).
+    /// bootstrap, scale 2^40), `boot-n16-dense` (the same with a dense secret, about 4 bits less
+    /// precise) or the insecure test preset `insecure-boot-n12-l9` (N = 2^12).
     #[arg(long)]
     pub preset: Option<String>,
     /// CKKS: worker threads (0: all cores).
@@ -255,12 +256,16 @@ pub fn ckks_output_level(preset: &BootstrapPreset, params: &CkksParams) -> u32 {
     (params.max_level() as u32).saturating_sub(preset.config.circuit.depth())
 }
 
-/// A bootstrappable CKKS preset by name: `boot-n16` or `insecure-boot-n12-l9`.
+/// A bootstrappable CKKS preset by name: `boot-n16`, `boot-n16-dense` or `insecure-boot-n12-l9`.
 pub fn ckks_preset_by_name(name: &str) -> CliResult<BootstrapPreset> {
     match name.to_ascii_lowercase().replace('_', "-").as_str() {
         "boot-n16" => Ok(hetal_ckks::bootstrap::presets::boot_n16()),
+        "boot-n16-dense" => Ok(hetal_ckks::bootstrap::presets::boot_n16_dense()),
         "insecure-boot-n12-l9" => insecure_boot_n12_l9(),
-        _ => Err(format!("unknown CKKS preset {name:?} (boot-n16, insecure-boot-n12-l9)").into()),
+        _ => Err(format!(
+            "unknown CKKS preset {name:?} (boot-n16, boot-n16-dense, insecure-boot-n12-l9)"
+        )
+        .into()),
     }
 }
 
