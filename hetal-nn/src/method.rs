@@ -39,7 +39,7 @@ use crate::plain::batch_ranges;
 use crate::protocol::{
     Checkpoint, Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, Plan, ServerStats,
 };
-use crate::server::{Progress, Server, check_matrix, combine, ensure, sub};
+use crate::server::{Progress, Server, check_matrix, ensure, sub};
 use crate::softmax::SoftmaxApprox;
 use crate::state::{self, EpochSteps, Inputs, TrainState};
 use hetal_linalg::approx::Refresher;
@@ -621,25 +621,12 @@ impl<E: Evaluator> MethodServer<E> {
             method
                 .update
                 .coefficients(self.plan.config.learning_rate, self.st.step, rows);
-        let w_next = combine(ev, &[(&self.st.v, 1.0), (&g, -s)])?;
-        let v_next = match method.update {
-            Update::Sgd => w_next.clone(),
-            Update::Nesterov | Update::Nag | Update::NagQg => {
-                self.st.w = ensure(&self.refresher, ev, &self.st.w, 1, bound, bound, &mut stats)?;
-                combine(
-                    ev,
-                    &[
-                        (&self.st.v, 1.0 + mu),
-                        (&g, -(1.0 + mu) * s),
-                        (&self.st.w, -mu),
-                    ],
-                )?
-            }
+        let mu = match method.update {
+            Update::Sgd => None,
+            Update::Nesterov | Update::Nag | Update::NagQg => Some(mu),
         };
-        self.st.w = w_next;
-        self.st.v = v_next;
-        self.st.step += 1;
-        stats.steps += 1;
+        self.st
+            .update(ev, &self.refresher, &g, s, mu, bound, &mut stats)?;
         self.st.stats = stats;
         Ok(p)
     }

@@ -449,26 +449,12 @@ impl<E: Evaluator> Server<E> {
         stats.atb_time += t.elapsed();
 
         let eta = self.plan.config.learning_rate / self.plan.batch_rows[b] as f64;
-        let w_next = combine(ev, &[(&self.st.v, 1.0), (&g, -eta)])?;
-        let v_next = match self.plan.config.optimizer {
-            Optimizer::Sgd => w_next.clone(),
-            Optimizer::Nesterov => {
-                let mu = self.plan.config.optimizer.momentum(self.st.step);
-                self.st.w = ensure(&self.refresher, ev, &self.st.w, 1, bound, bound, &mut stats)?;
-                combine(
-                    ev,
-                    &[
-                        (&self.st.v, 1.0 + mu),
-                        (&g, -(1.0 + mu) * eta),
-                        (&self.st.w, -mu),
-                    ],
-                )?
-            }
+        let mu = match self.plan.config.optimizer {
+            Optimizer::Sgd => None,
+            Optimizer::Nesterov => Some(self.plan.config.optimizer.momentum(self.st.step)),
         };
-        self.st.w = w_next;
-        self.st.v = v_next;
-        self.st.step += 1;
-        stats.steps += 1;
+        self.st
+            .update(ev, &self.refresher, &g, eta, mu, bound, &mut stats)?;
         self.st.stats = stats;
         Ok(p)
     }

@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 use crate::protocol::{
     Checkpoint, Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, Plan, ServerStats,
 };
-use crate::server::{Progress, check_matrix};
+use crate::server::{Progress, check_matrix, combine, ensure};
+use hetal_linalg::approx::Refresher;
 use hetal_linalg::packed::{PackedMatrix, UnitShape};
 use hetal_traits::Evaluator;
 use std::time::Instant;
@@ -166,6 +167,39 @@ impl<E: Evaluator> TrainState<E> {
             weights: EncMatrix::from_packed(w),
             stats: self.stats,
         }
+    }
+
+    /// The weight update after a gradient `g`: `W' = V − s·G`, then for Nesterov momentum `μ`
+    /// `V' = (1 + μ)·W' − μ·W = (1 + μ)·V − (1 + μ)·s·G − μ·W` (one linear combination, one
+    /// rescale; `W` is first refreshed to have that level, its values bounded by `bound`), else
+    /// `V' = W'`. Counts the step.
+    #[allow(clippy::too_many_arguments)]
+    pub fn update(
+        &mut self,
+        ev: &E,
+        refresher: &Refresher,
+        g: &Packed<E>,
+        s: f64,
+        momentum: Option<f64>,
+        bound: f64,
+        stats: &mut ServerStats,
+    ) -> Result<()> {
+        let w_next = combine(ev, &[(&self.v, 1.0), (g, -s)])?;
+        let v_next = match momentum {
+            None => w_next.clone(),
+            Some(mu) => {
+                self.w = ensure(refresher, ev, &self.w, 1, bound, bound, stats)?;
+                combine(
+                    ev,
+                    &[(&self.v, 1.0 + mu), (g, -(1.0 + mu) * s), (&self.w, -mu)],
+                )?
+            }
+        };
+        self.w = w_next;
+        self.v = v_next;
+        self.step += 1;
+        stats.steps += 1;
+        Ok(())
     }
 
     /// Applies the client's decision on the pending epoch; training stops when the client says
