@@ -39,7 +39,7 @@ use crate::plain::batch_ranges;
 use crate::protocol::{
     Checkpoint, Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, Plan, ServerStats,
 };
-use crate::server::{Progress, Server, check_matrix, ensure, sub};
+use crate::server::{Progress, Server, check_matrix, ensure, ensure_probs, sub};
 use crate::softmax::SoftmaxApprox;
 use crate::state::{self, EpochSteps, Inputs, TrainState};
 use hetal_linalg::approx::Refresher;
@@ -48,7 +48,7 @@ use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm, MatmulDims};
 use hetal_linalg::packed::{
     Layout, Matrix, PackedMatrix, UnitShape, tile_columns, tile_columns_keys, tile_rows,
 };
-use hetal_traits::{Complex64, Decryptor, Encryptor, Evaluator, EvaluatorExt, KeyRequest};
+use hetal_traits::{Decryptor, Encryptor, Evaluator, EvaluatorExt, KeyRequest};
 use ndarray::Array2;
 use std::time::Instant;
 
@@ -581,21 +581,22 @@ impl<E: Evaluator> MethodServer<E> {
         stats.softmax_time += t.elapsed();
 
         // Levels D = P − Y needs: the A^T B product's on its first input, one for the quadratic
-        // gradient, one for the update. If P is too low it is refreshed centred, as P − 1/2.
+        // gradient, one for the update.
         let da = match method.products {
             Products::Diag => 4,
             Products::VolleyRevolver => 3,
         };
         let qg = method.update.quadratic_gradient() as u32;
         let need = da + qg + 1;
-        let p = if p.level().0 < need + self.refresher.floor(bound) {
-            let centred = p.try_map(|c| Ok(ev.add_const(c, Complex64::new(-0.5, 0.0))?))?;
-            let half = (self.act.output_bound() - 0.5).max(0.5);
-            let fresh = ensure(&self.refresher, ev, &centred, need, half, bound, &mut stats)?;
-            fresh.try_map(|c| Ok(ev.add_const(c, Complex64::new(0.5, 0.0))?))?
-        } else {
-            p
-        };
+        let p = ensure_probs(
+            &self.refresher,
+            ev,
+            p,
+            need,
+            self.act.output_bound(),
+            bound,
+            &mut stats,
+        )?;
         let d = sub(ev, &p, &self.train_y[b])?;
         let dt = tile_columns(ev, &d)?;
         let t = Instant::now();

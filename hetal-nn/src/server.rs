@@ -114,6 +114,28 @@ pub fn linear_combination<E: Evaluator>(ev: &E, terms: &[(&Ct<E>, f64)]) -> Resu
     Ok(ev.rescale(&acc)?)
 }
 
+/// `P` (activation outputs in `[0, output_bound]`) with at least `need` levels above the floor
+/// of `bound`. When it has fewer it is refreshed centred, as `P − 1/2` (`|P − 1/2| ≤
+/// output_bound − 1/2`, inside the bootstrapping range without a scaling level, with room for
+/// CKKS noise), and shifted back; the additions of constants are free.
+pub(crate) fn ensure_probs<E: Evaluator>(
+    rf: &Refresher,
+    ev: &E,
+    p: Packed<E>,
+    need: u32,
+    output_bound: f64,
+    bound: f64,
+    stats: &mut ServerStats,
+) -> Result<Packed<E>> {
+    if p.level().0 >= need + rf.floor(bound) {
+        return Ok(p);
+    }
+    let centred = p.try_map(|c| Ok(ev.add_const(c, Complex64::new(-0.5, 0.0))?))?;
+    let half = (output_bound - 0.5).max(0.5);
+    let fresh = ensure(rf, ev, &centred, need, half, bound, stats)?;
+    Ok(fresh.try_map(|c| Ok(ev.add_const(c, Complex64::new(0.5, 0.0))?))?)
+}
+
 /// Block-wise [`linear_combination`] of packed matrices of equal shape.
 pub(crate) fn combine<E: Evaluator>(ev: &E, terms: &[(&Packed<E>, f64)]) -> Result<Packed<E>> {
     let first = terms[0].0;
@@ -422,26 +444,16 @@ impl<E: Evaluator> Server<E> {
         let p = self.softmax.apply(ev, &z, self.plan.classes)?;
         stats.softmax_time += t.elapsed();
 
-        // DiagATB takes at most 4 levels on D = P − Y; one more for the update. If P is too low
-        // it is refreshed centred, as P − 1/2 (|P − 1/2| ≤ output_bound − 1/2, inside the
-        // bootstrapping range without a scaling level, with room for CKKS noise), and shifted
-        // back; the additions of constants are free.
-        let p = if p.level().0 < 4 + 1 + self.refresher.floor(bound) {
-            let centred = p.try_map(|c| Ok(ev.add_const(c, Complex64::new(-0.5, 0.0))?))?;
-            let half = (self.softmax.output_bound() - 0.5).max(0.5);
-            let fresh = ensure(
-                &self.refresher,
-                ev,
-                &centred,
-                4 + 1,
-                half,
-                bound,
-                &mut stats,
-            )?;
-            fresh.try_map(|c| Ok(ev.add_const(c, Complex64::new(0.5, 0.0))?))?
-        } else {
-            p
-        };
+        // DiagATB takes at most 4 levels on D = P − Y; one more for the update.
+        let p = ensure_probs(
+            &self.refresher,
+            ev,
+            p,
+            4 + 1,
+            self.softmax.output_bound(),
+            bound,
+            &mut stats,
+        )?;
         let d = sub(ev, &p, &self.train_y[b])?;
         let dt = tile_columns(ev, &d)?;
         let t = Instant::now();

@@ -1,11 +1,9 @@
 //! `hetal train`: encrypted softmax-regression training with both roles in one process, and the
 //! argument groups and backend setup that `hetal client` and `hetal server` share.
 
-use hetal_ckks::bootstrap::circuit::CircuitSpec;
-use hetal_ckks::bootstrap::evalmod::EvalModSpec;
 use hetal_ckks::bootstrap::{
-    BootstrapConfig, BootstrapPreset, BootstrappingEvaluator, ENCAPSULATION_WEIGHT,
-    bootstrappable_literal, dense_secret_weight, estimate_memory, generate_bootstrap_keys,
+    BootstrapPreset, BootstrappingEvaluator, bootstrappable_literal, dense_secret_weight,
+    estimate_memory, generate_bootstrap_keys,
 };
 use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams, Security};
 use hetal_nn::client::Client;
@@ -217,15 +215,8 @@ pub struct BackendArgs {
 /// The insecure bootstrappable test preset of `hetal train --preset insecure-boot-n12-l9`: N = 2^12
 /// (2048 slots) with 9 levels after each bootstrap, like `boot-n16`. **Insecure**: for tests.
 pub fn insecure_boot_n12_l9() -> CliResult<BootstrapPreset> {
-    let circuit = CircuitSpec {
-        cts_groups: 3,
-        stc_groups: 3,
-        evalmod: EvalModSpec {
-            k: 12.0,
-            degree: 63,
-            double_angle: 2,
-        },
-    };
+    // hetal-ckks's small bootstrapping circuit and configuration over 9 user levels.
+    let config = hetal_ckks::bootstrap::presets::insecure_boot_n12().config;
     let params = bootstrappable_literal(
         "INSECURE_BOOT_N12_L9",
         12,
@@ -233,22 +224,13 @@ pub fn insecure_boot_n12_l9() -> CliResult<BootstrapPreset> {
         48,
         9,
         40,
-        circuit.depth() as usize,
-        60,
+        &vec![60; config.circuit.depth() as usize],
         &[61; 6],
         5,
         dense_secret_weight(12),
         Security::Insecure,
     )?;
-    Ok(BootstrapPreset {
-        params,
-        config: BootstrapConfig {
-            circuit,
-            precision_bits: 18.0,
-            memory_budget_bytes: None,
-            sparse_secret_weight: Some(ENCAPSULATION_WEIGHT),
-        },
-    })
+    Ok(BootstrapPreset { params, config })
 }
 
 /// The level a bootstrappable preset's bootstrap outputs: the top level minus the circuit's depth.

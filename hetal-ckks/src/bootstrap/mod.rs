@@ -67,45 +67,14 @@ pub struct BootstrapPreset {
 }
 
 /// A literal whose chain is `q_0` (`q0_bits`), `user` scaling primes of `user_bits` near the
-/// scale, then `boot` primes of `boot_bits` for the bootstrapping circuit; the default scale is
+/// scale, then one bootstrapping prime per entry of `boot_bits`, from the bottom of the
+/// bootstrapping levels (SlotToCoeff's first) to the top (CoeffToSlot's). The default scale is
 /// chosen so that the canonical scales (`Δ_{l-1} = Δ_l²/q_l`) are `2^user_bits` at level 0 and
-/// on the user levels, and grow towards `2^boot_bits` on the bootstrapping levels (EvalMod runs at
-/// large scales for free).
+/// on the user levels, and grow towards the bootstrapping primes' sizes above (EvalMod runs at
+/// large scales for free; SlotToCoeff, whose output is at the user scale, can use narrower
+/// primes).
 #[allow(clippy::too_many_arguments)]
 pub fn bootstrappable_literal(
-    name: &str,
-    log_n: u32,
-    log_slots: Option<u32>,
-    q0_bits: u32,
-    user: usize,
-    user_bits: u32,
-    boot: usize,
-    boot_bits: u32,
-    p_bits: &[u32],
-    dnum: usize,
-    hamming_weight: usize,
-    security: Security,
-) -> Result<ParamsLiteral> {
-    bootstrappable_literal_with(
-        name,
-        log_n,
-        log_slots,
-        q0_bits,
-        user,
-        user_bits,
-        &vec![boot_bits; boot],
-        p_bits,
-        dnum,
-        hamming_weight,
-        security,
-    )
-}
-
-/// As [`bootstrappable_literal`] with one width per bootstrapping prime, from the bottom of the
-/// bootstrapping levels (SlotToCoeff's first) to the top (CoeffToSlot's): SlotToCoeff, whose
-/// output scale is the user scale, can run on narrower primes than EvalMod.
-#[allow(clippy::too_many_arguments)]
-pub fn bootstrappable_literal_with(
     name: &str,
     log_n: u32,
     log_slots: Option<u32>,
@@ -191,8 +160,7 @@ pub mod presets {
             48,
             2,
             40,
-            boot,
-            60,
+            &vec![60; boot],
             &[61; 6],
             3,
             dense_secret_weight(12),
@@ -268,7 +236,7 @@ pub mod presets {
             vec![60; circuit.cts_groups],
         ]
         .concat();
-        let params = bootstrappable_literal_with(
+        let params = bootstrappable_literal(
             name, 16, None, 48, 9, 40, &boot_bits, &[61; 4], 7, h, security,
         )
         .unwrap_or_else(|e| panic!("preset {name}: {e}"));

@@ -194,15 +194,32 @@ fn add_permuted(p: &CkksParams, acc: &mut [u64], x: &[u64], table: &[u32], ext: 
 
 /// `(Σ_t x_t.0 ⊙ pt_t, Σ_t x_t.1 ⊙ pt_t)` over the extended basis `ext` (lazy 128-bit sums).
 fn qp_sum(p: &CkksParams, terms: &[(&[Vec<u64>; 2], &Plaintext)], ext: &[usize]) -> [Vec<u64>; 2] {
-    let n = p.n;
     let mut c0 = ring::uninit_limbs(p, ext);
     let mut c1 = ring::uninit_limbs(p, ext);
+    let terms: Vec<[&[u64]; 3]> = terms
+        .iter()
+        .map(|(x, pt)| [&x[0][..], &x[1][..], &pt.data[..]])
+        .collect();
+    sum_products_limbwise(p, ext, &terms, &mut c0, &mut c1);
+    [c0, c1]
+}
+
+/// `c0 = Σ_t a_t ⊙ y_t`, `c1 = Σ_t b_t ⊙ y_t` for terms `[a_t, b_t, y_t]`, limb `pos` modulo the
+/// prime `basis[pos]` (lazy 128-bit sums), in parallel over the limbs when the pool has threads.
+fn sum_products_limbwise(
+    p: &CkksParams,
+    basis: &[usize],
+    terms: &[[&[u64]; 3]],
+    c0: &mut [u64],
+    c1: &mut [u64],
+) {
+    let n = p.n;
     let work = |(pos, (o0, o1)): (usize, (&mut [u64], &mut [u64]))| {
-        let m = p.moduli[ext[pos]];
+        let m = p.moduli[basis[pos]];
         let r = pos * n..(pos + 1) * n;
-        let x0: Vec<&[u64]> = terms.iter().map(|(x, _)| &x[0][r.clone()]).collect();
-        let x1: Vec<&[u64]> = terms.iter().map(|(x, _)| &x[1][r.clone()]).collect();
-        let y: Vec<&[u64]> = terms.iter().map(|(_, pt)| &pt.data[r.clone()]).collect();
+        let x0: Vec<&[u64]> = terms.iter().map(|t| &t[0][r.clone()]).collect();
+        let x1: Vec<&[u64]> = terms.iter().map(|t| &t[1][r.clone()]).collect();
+        let y: Vec<&[u64]> = terms.iter().map(|t| &t[2][r.clone()]).collect();
         sum_products_chunked(&m, &x0, &x1, &y, o0, o1);
     };
     if rayon::current_num_threads() > 1 {
@@ -216,7 +233,6 @@ fn qp_sum(p: &CkksParams, terms: &[(&[Vec<u64>; 2], &Plaintext)], ext: &[usize])
             .enumerate()
             .for_each(work);
     }
-    [c0, c1]
 }
 
 /// Products are below `2^122`; reducing every 32 terms keeps the 128-bit accumulator exact.
@@ -337,29 +353,14 @@ impl BootstrapOps for CkksEvaluator {
                 });
             }
         }
-        let n = p.n;
         let limbs = first.level + 1;
-        let mut c0 = ring::scratch::take_dirty(n * limbs);
-        let mut c1 = ring::scratch::take_dirty(n * limbs);
-        let work = |(pos, (o0, o1)): (usize, (&mut [u64], &mut [u64]))| {
-            let m = p.moduli[pos];
-            let r = pos * n..(pos + 1) * n;
-            let x0: Vec<&[u64]> = terms.iter().map(|(a, _)| &a.c0[r.clone()]).collect();
-            let x1: Vec<&[u64]> = terms.iter().map(|(a, _)| &a.c1[r.clone()]).collect();
-            let y: Vec<&[u64]> = terms.iter().map(|(_, pt)| &pt.data[r.clone()]).collect();
-            sum_products_chunked(&m, &x0, &x1, &y, o0, o1);
-        };
-        if rayon::current_num_threads() > 1 {
-            c0.par_chunks_mut(n)
-                .zip(c1.par_chunks_mut(n))
-                .enumerate()
-                .for_each(work);
-        } else {
-            c0.chunks_mut(n)
-                .zip(c1.chunks_mut(n))
-                .enumerate()
-                .for_each(work);
-        }
+        let mut c0 = ring::scratch::take_dirty(p.n * limbs);
+        let mut c1 = ring::scratch::take_dirty(p.n * limbs);
+        let parts: Vec<[&[u64]; 3]> = terms
+            .iter()
+            .map(|(a, pt)| [&a.c0[..], &a.c1[..], &pt.data[..]])
+            .collect();
+        sum_products_limbwise(p, &ring::q_basis(first.level), &parts, &mut c0, &mut c1);
         Ok(Ciphertext {
             c0,
             c1,
