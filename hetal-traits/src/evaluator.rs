@@ -174,6 +174,34 @@ pub trait Evaluator: Encoder {
     fn bootstrap_info(&self) -> Option<BootstrapInfo>;
     /// Refreshes `a` to [`BootstrapInfo::output_level`] with the canonical scale of that level.
     fn bootstrap(&self, a: &Self::Ciphertext) -> Result<Self::Ciphertext>;
+
+    /// Refreshes two **real-valued** ciphertexts (imaginary parts zero) at once: both come back
+    /// at [`BootstrapInfo::output_level`] with the canonical scale of that level, real-valued.
+    ///
+    /// Backends with a complex bootstrap refresh `a + i·b` with one bootstrap and split the
+    /// result by conjugation; this default refreshes each with [`Evaluator::bootstrap`].
+    /// Both inputs must be at the same level and scale.
+    fn bootstrap_pair(
+        &self,
+        a: &Self::Ciphertext,
+        b: &Self::Ciphertext,
+    ) -> Result<(Self::Ciphertext, Self::Ciphertext)> {
+        if a.level() != b.level() {
+            return Err(Error::LevelMismatch {
+                op: crate::Operation::Bootstrap,
+                expected: a.level(),
+                actual: b.level(),
+            });
+        }
+        if !a.scale().matches(b.scale()) {
+            return Err(Error::ScaleMismatch {
+                op: crate::Operation::Bootstrap,
+                lhs: a.scale(),
+                rhs: b.scale(),
+            });
+        }
+        Ok((self.bootstrap(a)?, self.bootstrap(b)?))
+    }
 }
 
 /// The client's encryption role.
