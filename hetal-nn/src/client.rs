@@ -9,12 +9,10 @@ use crate::plain::{
     cross_entropy_probs,
 };
 use crate::protocol::{Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, Plan};
-use crate::refresh::packing_rotations;
-use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm, MatmulDims};
 use hetal_linalg::packed::{
-    Layout, Matrix, PackedMatrix, UnitShape, tile_columns_keys, tile_rows_keys,
+    Layout, Matrix, PackedMatrix, UnitShape,
 };
-use hetal_traits::{Encryptor, KeyRequest};
+use hetal_traits::Encryptor;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
@@ -61,41 +59,6 @@ impl Plan {
             encrypt_level: None,
             method: crate::config::Method::hetal(config.optimizer),
         })
-    }
-
-    /// The evaluation keys the server needs for the matrix products and tilings (without the
-    /// softmax's, which `softmax_keys` adds), plus bootstrapping if asked for.
-    pub fn key_request(
-        &self,
-        softmax_keys: &KeyRequest,
-        bootstrapping: bool,
-    ) -> Result<KeyRequest> {
-        let shape = self.shape()?;
-        let c = self.padded_classes;
-        let rows = self
-            .batch_rows
-            .iter()
-            .copied()
-            .max()
-            .unwrap_or(1)
-            .max(self.val_rows);
-        let dims = MatmulDims::new(rows, self.width(), c, shape)?;
-        let mut req = AbtAlgorithm::DiagAbt.required_keys(&dims)?;
-        req.merge(&AtbAlgorithm::DiagAtbAuto.required_keys(&dims)?);
-        req.merge(&tile_columns_keys(c, shape));
-        req.merge(&tile_rows_keys(c, shape));
-        req.merge(softmax_keys);
-        if bootstrapping {
-            // The weights' blocks (W and V) are bootstrapped packed together.
-            let blocks = self.width().div_ceil(shape.s1);
-            req.merge(&KeyRequest::with_rotations(
-                packing_rotations(c * shape.s1, 2 * blocks, self.slots)
-                    .iter()
-                    .map(|r| r.0),
-            ));
-        }
-        req.bootstrapping |= bootstrapping;
-        Ok(req)
     }
 }
 
@@ -262,7 +225,7 @@ where
         }
         let sigmoid = self.plan.method.activation.is_sigmoid();
         let val_loss = if sigmoid {
-            crate::method::sle_logits(&z, &splits.val.labels, c)
+            crate::plain::sle_logits(&z, &splits.val.labels, c)
         } else {
             cross_entropy_logits(&z, &splits.val.labels, c)
         };
@@ -276,7 +239,7 @@ where
             let p = self.decrypt_matrix(p)?;
             let labels = &splits.train.labels[range.clone()];
             let loss = if sigmoid {
-                crate::method::sle_probs(&p, labels, c)
+                crate::plain::sle_probs(&p, labels, c)
             } else {
                 cross_entropy_probs(&p, labels)
             };

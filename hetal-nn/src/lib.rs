@@ -51,7 +51,7 @@
 //! let data = client.encrypt_data(&splits)?;
 //!
 //! // Server: evaluation keys and ciphertexts only.
-//! let mut server = Server::new(MockEvaluator::new(keys), Box::new(softmax), &data)?;
+//! let mut server = Server::new(MockEvaluator::new(keys), Some(Box::new(softmax)), &data)?;
 //! let Outcome::Finished(model) = session::run(&mut client, &mut server, &splits, &RunOptions::default(), &mut |_| {})? else {
 //!     unreachable!("no interruption was asked for")
 //! };
@@ -66,11 +66,13 @@ pub mod data;
 pub mod error;
 pub mod method;
 pub mod plain;
+pub mod ops;
 pub mod protocol;
 pub mod refresh;
 pub mod report;
 pub mod server;
 pub mod session;
+pub mod scaling;
 pub mod softmax;
 mod state;
 

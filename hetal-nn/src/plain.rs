@@ -2,9 +2,11 @@
 //! order, same optimiser, same early stopping) in `f64`, with the exact softmax or any row-wise
 //! approximation; and the metrics shared by both (loss, accuracy, per-class report).
 
-use crate::config::{EarlyStopping, Method, Optimizer, TrainConfig, Update};
+use crate::config::{EarlyStopping, Method, TrainConfig, Update};
 use crate::data::{Dataset, Splits};
+use crate::config::Activation;
 use crate::error::Result;
+use hetal_linalg::approx::sigmoid::SigmoidApprox;
 use ndarray::{Array2, Axis, s};
 use serde::{Deserialize, Serialize};
 
@@ -151,10 +153,10 @@ pub struct EpochRecord {
     /// 0-based epoch.
     pub epoch: usize,
     /// Mean loss of the (approximate) activation outputs seen during the epoch's steps:
-    /// cross-entropy for a softmax, the SLE loss ([`crate::method::sle_probs`]) for a sigmoid.
+    /// cross-entropy for a softmax, the SLE loss ([`sle_probs`]) for a sigmoid.
     pub train_loss: f64,
     /// Validation loss of the model after the epoch, from its logits with the exact activation:
-    /// cross-entropy, or the SLE loss ([`crate::method::sle_logits`]) for a sigmoid.
+    /// cross-entropy, or the SLE loss ([`sle_logits`]) for a sigmoid.
     pub val_loss: f64,
     /// Validation accuracy after the epoch.
     pub val_accuracy: f64,
@@ -180,78 +182,12 @@ pub fn batch_ranges(n: usize, b: usize) -> Vec<std::ops::Range<usize>> {
         .collect()
 }
 
-/// Trains the softmax regression in plaintext. `softmax(z, classes)` maps logits (`n x width`)
-/// to probabilities in the first `classes` columns: [`softmax_rows`] for the exact reference,
-/// or an approximation to imitate the encrypted run. Weights start at zero.
-pub fn train(
-    splits: &Splits,
-    cfg: &TrainConfig,
-    softmax: &dyn Fn(&Array2<f64>, usize) -> Array2<f64>,
-) -> Result<PlainRun> {
-    cfg.validate()?;
-    let c = splits.num_classes;
-    let x = with_bias(&splits.train.features);
-    let y = splits.train.one_hot(c);
-    let d1 = x.ncols();
-    let ranges = batch_ranges(x.nrows(), cfg.batch_size);
-    let mut w = Array2::<f64>::zeros((c, d1));
-    let mut v = w.clone();
-    let mut best = w.clone();
-    let mut es = EarlyStopping::default();
-    let mut history = Vec::new();
-    let mut step = 0u64;
-    for epoch in 0..cfg.epochs {
-        let mut loss_sum = 0.0;
-        let mut count = 0usize;
-        for b in cfg.batch_order(epoch, ranges.len()) {
-            let r = ranges[b].clone();
-            let xb = x.slice(s![r.clone(), ..]);
-            let yb = y.slice(s![r.clone(), ..]);
-            let p = softmax(&xb.dot(&v.t()), c);
-            loss_sum += cross_entropy_probs(&p, &splits.train.labels[r.clone()]) * r.len() as f64;
-            count += r.len();
-            let g = (&p - &yb).t().dot(&xb);
-            let eta = cfg.learning_rate / r.len() as f64;
-            let w_next = &v - &(g * eta);
-            let mu = cfg.optimizer.momentum(step);
-            v = match cfg.optimizer {
-                Optimizer::Sgd => w_next.clone(),
-                Optimizer::Nesterov => &w_next * (1.0 + mu) - &w * mu,
-            };
-            w = w_next;
-            step += 1;
-        }
-        let model = Model::from_matrix(&w);
-        let z = model.logits(&splits.val.features);
-        let val_loss = cross_entropy_logits(&z, &splits.val.labels, c);
-        let val_accuracy = accuracy(&argmax_rows(&z, c), &splits.val.labels);
-        history.push(EpochRecord {
-            epoch,
-            train_loss: loss_sum / count.max(1) as f64,
-            val_loss,
-            val_accuracy,
-        });
-        if es.record(val_loss) {
-            best = w.clone();
-        }
-        if es.should_stop(cfg.patience, cfg.epochs) {
-            break;
-        }
-    }
-    Ok(PlainRun {
-        model: Model::from_matrix(&best),
-        best_epoch: es.best_epoch.unwrap_or(0),
-        history,
-        steps: step,
-    })
-}
-
-/// Trains any [`Method`] in plaintext: the f64 reference of [`crate::method::MethodServer`] with
+/// Trains any [`Method`] in plaintext: the f64 reference of [`crate::server::Server`] with
 /// the same batches, batch order, activation approximation, preconditioners, optimiser and
 /// early stopping (validation loss: cross-entropy for a softmax, SLE for a sigmoid). `softmax`
 /// is used for [`crate::config::Activation::Softmax`] only (e.g. the plan's softmax approximation in f64, or
 /// [`softmax_rows`]); a sigmoid uses the method's polynomial. Weights start at zero.
-pub fn train_method(
+pub fn train(
     splits: &Splits,
     cfg: &TrainConfig,
     method: &Method,
@@ -259,7 +195,7 @@ pub fn train_method(
 ) -> Result<PlainRun> {
     cfg.validate()?;
     method.validate(cfg)?;
-    let sigmoid = crate::method::sigmoid_approx(&method.activation)?;
+    let sigmoid = sigmoid_approx(&method.activation)?;
     let c = splits.num_classes;
     let x = with_bias(&splits.train.features);
     let y = splits.train.one_hot(c);
@@ -269,7 +205,7 @@ pub fn train_method(
         ranges
             .iter()
             .map(|r| {
-                let b = crate::method::preconditioner(&x.slice(s![r.clone(), ..]).to_owned());
+                let b = preconditioner(&x.slice(s![r.clone(), ..]).to_owned());
                 Array2::from_shape_fn((c, d1), |(_, j)| b[j])
             })
             .collect()
@@ -294,7 +230,7 @@ pub fn train_method(
             let (p, loss) = match &sigmoid {
                 Some(sg) => {
                     let p = z.mapv(|t| sg.eval_plain(t));
-                    let l = crate::method::sle_probs(&p, labels, c);
+                    let l = sle_probs(&p, labels, c);
                     (p, l)
                 }
                 None => {
@@ -321,7 +257,7 @@ pub fn train_method(
         let model = Model::from_matrix(&w);
         let z = model.logits(&splits.val.features);
         let val_loss = if sigmoid.is_some() {
-            crate::method::sle_logits(&z, &splits.val.labels, c)
+            sle_logits(&z, &splits.val.labels, c)
         } else {
             cross_entropy_logits(&z, &splits.val.labels, c)
         };
@@ -451,6 +387,97 @@ impl std::fmt::Display for ClassReport {
     }
 }
 
+/// The `ε` of Chiang's preconditioner `B̄_jj = ε + ¼ Σ_i |x_ij| Σ_k |x_ik|`.
+pub const QG_EPSILON: f64 = 1e-10;
+
+/// The quadratic-gradient preconditioner of a batch: the diagonal of `B̄⁻¹` for the design
+/// matrix `x` (`n × width`, bias column included), with
+/// `B̄_jj = ε + ¼ Σ_i |x_ij| · Σ_k |x_ik|` (`ε` = [`QG_EPSILON`]), Chiang's bound on the
+/// Hessian of the per-class log-likelihood (`σ' ≤ ¼`, and `Σ_k |(X^T X)_jk|` bounded by the
+/// absolute row sums).
+///
+/// A column that is zero in every row gets `0` instead of `1/ε`: its gradient is identically
+/// zero, and `10^10` would only amplify CKKS noise. Computed per batch, the step
+/// `B̄⁻¹ ⊙ (P − Y)^T X` is bounded by `4 · max|P − Y| / min_i Σ_k |x_ik|` in every entry.
+pub fn preconditioner(x: &Array2<f64>) -> Vec<f64> {
+    let row_sums: Vec<f64> = x
+        .rows()
+        .into_iter()
+        .map(|r| r.iter().map(|v| v.abs()).sum())
+        .collect();
+    (0..x.ncols())
+        .map(|j| {
+            let (mut col, mut b) = (0.0, 0.0);
+            for (i, s) in row_sums.iter().enumerate() {
+                let a = x[[i, j]].abs();
+                col += a;
+                b += a * s;
+            }
+            if col > 0.0 {
+                1.0 / (QG_EPSILON + 0.25 * b)
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// `ln σ(z)`, stably.
+fn log_sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        -(-z).exp().ln_1p()
+    } else {
+        z - z.exp().ln_1p()
+    }
+}
+
+/// The squared-likelihood loss of logits under the exact sigmoid: the negative mean over rows of
+/// Chiang's `Σ_c ln |σ(z_ic) − 1 + y_ic|`, i.e. `−(1/n) Σ_i Σ_{c < classes} [y ln σ + (1 − y) ln(1 − σ)]`
+/// (first `classes` columns of `z`; computed stably).
+pub fn sle_logits(z: &Array2<f64>, labels: &[usize], classes: usize) -> f64 {
+    let n = labels.len().max(1) as f64;
+    let mut total = 0.0;
+    for (i, &l) in labels.iter().enumerate() {
+        for c in 0..classes {
+            let v = z[[i, c]];
+            total -= if c == l {
+                log_sigmoid(v)
+            } else {
+                log_sigmoid(-v)
+            };
+        }
+    }
+    total / n
+}
+
+/// The squared-likelihood loss of (approximate) per-class probabilities `p` (first `classes`
+/// columns): `−(1/n) Σ_i Σ_c ln |p_ic − 1 + y_ic|`, each term clamped to `[1e-12, 1]` (a cubic
+/// sigmoid may step outside `[0, 1]`).
+pub fn sle_probs(p: &Array2<f64>, labels: &[usize], classes: usize) -> f64 {
+    let n = labels.len().max(1) as f64;
+    let mut total = 0.0;
+    for (i, &l) in labels.iter().enumerate() {
+        for c in 0..classes {
+            let y = if c == l { 1.0 } else { 0.0 };
+            total -= (p[[i, c]] - 1.0 + y).abs().clamp(1e-12, 1.0).ln();
+        }
+    }
+    total / n
+}
+
+/// The polynomial sigmoid of an activation (`None` for softmax).
+pub fn sigmoid_approx(a: &Activation) -> Result<Option<SigmoidApprox>> {
+    a.validate()?;
+    Ok(match *a {
+        Activation::Softmax => None,
+        Activation::SigmoidCubic => Some(SigmoidApprox::hecnn()),
+        Activation::SigmoidChebyshev { range, degree } => {
+            Some(SigmoidApprox::chebyshev(range, degree)?)
+        }
+    })
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,16 +509,83 @@ mod tests {
     #[test]
     fn plain_training_learns_digits() {
         let splits = Splits::digits(0).unwrap();
-        for opt in [Optimizer::Sgd, Optimizer::Nesterov] {
+        for opt in [crate::config::Optimizer::Sgd, crate::config::Optimizer::Nesterov] {
             let cfg = TrainConfig {
                 optimizer: opt,
                 epochs: 5,
                 ..TrainConfig::default()
             };
-            let run = train(&splits, &cfg, &softmax_rows).unwrap();
+            let run = train(&splits, &cfg, &Method::hetal(opt), &softmax_rows).unwrap();
             let acc = run.model.accuracy(&splits.test);
             assert!(acc > 0.9, "{opt:?}: test accuracy {acc}");
             assert!(run.history[0].train_loss > run.history.last().unwrap().train_loss);
         }
+    }
+}
+
+#[cfg(test)]
+mod loss_tests {
+    use super::*;
+
+    #[test]
+    fn preconditioner_equals_its_closed_form() {
+        // Rows (with the bias column last) and their absolute sums 4, 5, 2.
+        let x = Array2::from_shape_vec(
+            (3, 4),
+            vec![
+                1.0, -2.0, 0.0, 1.0, //
+                0.5, 0.0, 0.0, 4.5, //
+                0.0, 1.0, 0.0, -1.0,
+            ],
+        )
+        .unwrap();
+        let b = preconditioner(&x);
+        // B̄_jj = ε + ¼ Σ_i |x_ij| S_i.
+        let closed = [
+            1.0 / (QG_EPSILON + 0.25 * (1.0 * 4.0 + 0.5 * 5.0)),
+            1.0 / (QG_EPSILON + 0.25 * (2.0 * 4.0 + 1.0 * 2.0)),
+            0.0, // an all-zero column: no step instead of 1/ε
+            1.0 / (QG_EPSILON + 0.25 * (1.0 * 4.0 + 4.5 * 5.0 + 1.0 * 2.0)),
+        ];
+        for (a, e) in b.iter().zip(closed) {
+            assert!((a - e).abs() <= 1e-15 * e.abs(), "{a} vs {e}");
+        }
+        // For non-negative features it equals Chiang's Python form ε + ¼ (row sums of X^T X).
+        let xp = x.mapv(f64::abs);
+        let xtx = xp.t().dot(&xp);
+        for j in [0, 1, 3] {
+            let e = 1.0 / (QG_EPSILON + 0.25 * xtx.row(j).sum());
+            assert!((preconditioner(&xp)[j] - e).abs() <= 1e-15 * e);
+        }
+        // The bound of the step: |B̄⁻¹ ⊙ (P − Y)^T X| ≤ 4 max|P − Y| / min_i S_i.
+        let d = Array2::from_shape_fn((3, 2), |(i, k)| if (i + k) % 2 == 0 { 1.0 } else { -1.0 });
+        let g = d.t().dot(&x);
+        for k in 0..2 {
+            for j in 0..4 {
+                assert!((g[[k, j]] * b[j]).abs() <= 4.0 / 2.0 + 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn sle_is_the_bernoulli_log_likelihood() {
+        let z = Array2::from_shape_vec((2, 3), vec![2.0, -1.0, 0.5, -30.0, 40.0, 0.0]).unwrap();
+        let labels = [0, 1];
+        let sig = hetal_linalg::approx::sigmoid::sigmoid;
+        let p = z.mapv(sig);
+        let direct = sle_probs(&p, &labels, 3);
+        let mut expected = 0.0;
+        for (i, &l) in labels.iter().enumerate() {
+            for c in 0..3 {
+                let s = sig(z[[i, c]]);
+                expected -= if c == l { s.ln() } else { (1.0 - s).ln() };
+            }
+        }
+        expected /= 2.0;
+        assert!((sle_logits(&z, &labels, 3) - expected).abs() < 1e-12);
+        assert!((direct - expected).abs() < 1e-9);
+        // Probabilities outside [0, 1] (the cubic) are clamped, not NaN.
+        let q = Array2::from_shape_vec((1, 2), vec![1.2, -0.1]).unwrap();
+        assert!(sle_probs(&q, &[1], 2).is_finite());
     }
 }

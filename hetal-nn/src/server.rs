@@ -1,16 +1,26 @@
 //! The server role: trains on encrypted data with evaluation keys only.
 //!
 //! [`Server`] is generic over `E: Evaluator` and nothing else: the trait has no decryption, so
-//! the server cannot see the data, the labels, the logits or the model, by construction.
+//! the server cannot see the data, the labels, the logits or the model, by construction. One
+//! server runs every [`Method`](crate::config::Method): HETAL's (DiagABT, a softmax, DiagATB, Nesterov), HE.CNNtraining's
+//! (Volley Revolver, a per-class sigmoid with the squared-likelihood loss, NAG with the quadratic
+//! gradient) and any mix of their parts.
 //!
-//! # One training step (batch `X`, labels `Y`, weights `W`, look-ahead `V`)
+//! # One training step (batch `X`, `n` rows, labels `Y`, iterate `W`, look-ahead `V`)
 //!
-//! 1. `Ṽ = tile_rows(V)`; `Z = X Ṽ^T` by DiagABT (3 levels on each input);
-//! 2. `P = softmax(Z)` (the [`SoftmaxApprox`], which may bootstrap);
-//! 3. `D = P − Y`, `D̃ = tile_columns(D)`; `G = D̃^T X` by DiagATB (the variant with the higher
-//!    output level; 4 or 3 levels on `D`, 2 or 3 on `X`);
-//! 4. `W' = V − (η/n) G` and, for Nesterov, `V' = (1 + μ) W' − μ W`, each computed as one linear
-//!    combination of `V`, `G`, `W` with a single rescale (1 level).
+//! 1. `Z = X V^T`: DiagABT on the row-tiled `V` ([`Products::Diag`]) or Volley Revolver on the
+//!    Plain `V` ([`Products::VolleyRevolver`]); the depths come from the algorithms
+//!    ([`AbtAlgorithm::depths`]), 3 levels on each input for both.
+//! 2. `P`: the plan's softmax ([`SoftmaxApprox`], which may bootstrap inside), or the per-class
+//!    sigmoid polynomial evaluated slot-wise with the 0/1 mask of the real entries (rows `< n`,
+//!    columns `< classes`) folded into its coefficients, so that `P` is exactly zero elsewhere at
+//!    no extra level (cubic: depth 2; Chebyshev of degree `d`: `⌈log2(d + 1)⌉ + 1`).
+//! 3. `D = P − Y`, `D̃ = tile_columns(D)`, `G = D̃^T X` by DiagATB (the variant with the higher
+//!    output level) or Volley Revolver ([`AtbAlgorithm::depths`]: at most 4 levels on `D`).
+//!    For a per-class sigmoid this is the gradient `(P − Y)^T X` of the SLE loss.
+//! 4. With the quadratic gradient, `G ← B̄⁻¹ ⊙ G` (one Mult, 1 level).
+//! 5. `W' = V − s G`, `V' = (1 + μ) W' − μ W` as one linear combination each (1 level), with `s`
+//!    and `μ` from [`Update::coefficients`].
 //!
 //! # Bootstrapping
 //!
@@ -18,13 +28,23 @@
 //! stage consumes: when the evaluator bootstraps, a ciphertext is refreshed if the stage would
 //! leave its result below the lowest level from which that result can still be bootstrapped
 //! (one level more for values beyond the bootstrapping input range, which are scaled down by a
-//! power of two first and multiplied back after). The bounds used are
-//! [`Plan::weight_bound`] for `W` and `V`, the softmax's output bound for `P − Y`, and the softmax's
-//! input radius for the logits. Without bootstrapping a stage that lacks depth fails with
-//! [`hetal_linalg::Error::DepthExhausted`].
+//! power of two first and multiplied back after). The bounds used are [`Plan::weight_bound`]
+//! for `W` and `V`, the activation's output bound for `P − Y`, and its input radius for the
+//! logits. In HETAL's layout ([`Products::Diag`]) the stale blocks of `V` and `W` are refreshed
+//! together, packed side by side into as few ciphertexts as the slots allow
+//! ([`refresh_packed_each`]); in the Volley Revolver layout block by block. Before the forward
+//! product the weights are refreshed so that the product *and* a sigmoid fit in their levels
+//! (when a fresh ciphertext has that many), so the logits need no bootstrapping of their own; if
+//! they do (a long Chebyshev sigmoid), they are assumed within `4 ×` the approximation's range.
+//! Without bootstrapping a stage that lacks depth fails with
+//! [`hetal_linalg::Error::DepthExhausted`] (Chiang's original setting, which stops after 2
+//! iterations at `log Q = 990`).
 
-use crate::config::Optimizer;
+use crate::config::{Products, Update};
 use crate::error::{Error, Result};
+use crate::ops::{check_matrix, ensure, ensure_probs, sub};
+pub use crate::ops::{Progress, linear_combination};
+use crate::plain::sigmoid_approx;
 use crate::protocol::{
     Checkpoint, Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, Plan, ServerStats,
 };
@@ -32,213 +52,145 @@ use crate::refresh::refresh_packed_each;
 use crate::softmax::SoftmaxApprox;
 use crate::state::{self, EpochSteps, Inputs, TrainState};
 use hetal_linalg::approx::Refresher;
+use hetal_linalg::approx::sigmoid::SigmoidApprox;
 use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm};
-use hetal_linalg::packed::{Layout, PackedMatrix, UnitShape, tile_columns, tile_rows};
-use hetal_traits::{Complex64, Evaluator, Leveled, Scale};
+use hetal_linalg::packed::{PackedMatrix, UnitShape, tile_columns, tile_rows};
+use hetal_traits::{Evaluator, EvaluatorExt, Level};
 use std::time::Instant;
 
 type Ct<E> = <E as Evaluator>::Ciphertext;
 type Packed<E> = PackedMatrix<Ct<E>>;
 
-/// Progress of a training run, for progress bars.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// A step finished: `done` of `total` in `epoch` (0-based).
-    Step {
-        /// The epoch.
-        epoch: usize,
-        /// Steps done in this epoch.
-        done: usize,
-        /// Steps in this epoch.
-        total: usize,
-    },
-    /// The validation logits of `epoch` are computed.
-    Validated {
-        /// The epoch.
-        epoch: usize,
+/// The server side of a training run, as [`crate::session::run`] drives it. [`Server`]
+/// implements it; a distributed server (several processes sharing the steps) is another.
+pub trait TrainingServer {
+    /// The evaluator (no secret key).
+    type Ev: Evaluator;
+    /// The plan.
+    fn plan(&self) -> &Plan;
+    /// The evaluator.
+    fn evaluator(&self) -> &Self::Ev;
+    /// The timings so far.
+    fn stats(&self) -> ServerStats;
+    /// Epochs finished.
+    fn epochs_done(&self) -> usize;
+    /// The last epoch's result while it awaits the client's decision.
+    fn awaiting_decision(&self) -> Option<&EpochResult<Ct<Self::Ev>>>;
+    /// Whether training is over.
+    fn is_done(&self) -> bool;
+    /// Trains one epoch and computes the encrypted validation logits.
+    fn run_epoch(
+        &mut self,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<EpochResult<Ct<Self::Ev>>>;
+    /// Applies the client's decision on the pending epoch.
+    fn apply_decision(&mut self, d: Decision) -> Result<()>;
+    /// The state to save.
+    fn checkpoint(&self) -> Checkpoint<Ct<Self::Ev>>;
+    /// The encrypted weights of the best epoch.
+    fn final_model(&self) -> EncryptedModel<Ct<Self::Ev>>;
+    /// Encrypted inference: the logits of encrypted features under the best weights.
+    fn infer(&mut self, x: &EncMatrix<Ct<Self::Ev>>) -> Result<EncMatrix<Ct<Self::Ev>>>;
+}
+
+
+/// The activation the server evaluates.
+enum Act<E: Evaluator> {
+    Softmax(Box<dyn SoftmaxApprox<E>>),
+    Sigmoid {
+        approx: SigmoidApprox,
+        /// Logits are assumed within this bound when they must be bootstrapped before the
+        /// sigmoid (4 × the approximation's range: room for overshoot).
+        logit_bound: f64,
     },
 }
 
-/// Refreshes every block of `m` that has fewer than `need` levels above the floor of
-/// `out_bound` ([`Refresher::ensure`]), counting the bootstraps.
-pub(crate) fn ensure<E: Evaluator>(
-    rf: &Refresher,
-    ev: &E,
-    m: &Packed<E>,
-    need: u32,
-    bound: f64,
-    out_bound: f64,
-    stats: &mut ServerStats,
-) -> Result<Packed<E>> {
-    let t = Instant::now();
-    let mut count = 0;
-    let out = m.try_map(|c| {
-        let r = rf.ensure(ev, c, need, bound, out_bound)?;
-        if r.level() > c.level() {
-            count += 1;
+impl<E: Evaluator> Act<E> {
+    fn name(&self) -> String {
+        match self {
+            Act::Softmax(s) => s.name(),
+            Act::Sigmoid { approx, .. } => format!("sigmoid (range {})", approx.range()),
         }
-        Ok(r)
-    })?;
-    if count > 0 {
-        stats.bootstraps += count;
-        stats.bootstrap_time += t.elapsed();
     }
-    Ok(out)
-}
 
-/// `Σ coef_i · x_i` with one rescale: every term is brought to the lowest level `l` among the
-/// inputs, multiplied by its constant at the scale that makes all products equal, summed and
-/// rescaled to the canonical scale of level `l − 1`. Depth 1.
-pub fn linear_combination<E: Evaluator>(ev: &E, terms: &[(&Ct<E>, f64)]) -> Result<Ct<E>> {
-    let level = terms
-        .iter()
-        .map(|(c, _)| c.level())
-        .min()
-        .ok_or_else(|| Error::config("empty linear combination"))?;
-    let below = level.below().ok_or(hetal_traits::Error::LevelExhausted {
-        op: hetal_traits::Operation::MulConst,
-        level,
-    })?;
-    let target = ev.canonical_scale(below).value() * ev.prime(level);
-    let mut acc: Option<Ct<E>> = None;
-    for (c, coef) in terms {
-        let c = ev.drop_to_level(c, level)?;
-        let cs = Scale(target / c.scale().value());
-        let t = ev.mul_const(&c, Complex64::new(*coef, 0.0), cs)?;
-        acc = Some(match acc {
-            None => t,
-            Some(a) => ev.add(&a, &t)?,
-        });
+    fn logit_bound(&self) -> f64 {
+        match self {
+            Act::Softmax(s) => s.input_bound(),
+            Act::Sigmoid { logit_bound, .. } => *logit_bound,
+        }
     }
-    let acc = acc.ok_or_else(|| Error::config("empty linear combination"))?;
-    Ok(ev.rescale(&acc)?)
-}
 
-/// `P` (activation outputs in `[0, output_bound]`) with at least `need` levels above the floor
-/// of `bound`. When it has fewer it is refreshed centred, as `P − 1/2` (`|P − 1/2| ≤
-/// output_bound − 1/2`, inside the bootstrapping range without a scaling level, with room for
-/// CKKS noise), and shifted back; the additions of constants are free.
-pub(crate) fn ensure_probs<E: Evaluator>(
-    rf: &Refresher,
-    ev: &E,
-    p: Packed<E>,
-    need: u32,
-    output_bound: f64,
-    bound: f64,
-    stats: &mut ServerStats,
-) -> Result<Packed<E>> {
-    if p.level().0 >= need + rf.floor(bound) {
-        return Ok(p);
+    fn output_bound(&self) -> f64 {
+        match self {
+            Act::Softmax(s) => s.output_bound(),
+            Act::Sigmoid { approx, .. } => 1.0 + approx.max_error(),
+        }
     }
-    let centred = p.try_map(|c| Ok(ev.add_const(c, Complex64::new(-0.5, 0.0))?))?;
-    let half = (output_bound - 0.5).max(0.5);
-    let fresh = ensure(rf, ev, &centred, need, half, bound, stats)?;
-    Ok(fresh.try_map(|c| Ok(ev.add_const(c, Complex64::new(0.5, 0.0))?))?)
-}
 
-/// Block-wise [`linear_combination`] of packed matrices of equal shape.
-pub(crate) fn combine<E: Evaluator>(ev: &E, terms: &[(&Packed<E>, f64)]) -> Result<Packed<E>> {
-    let first = terms[0].0;
-    let blocks = (0..first.blocks().len())
-        .map(|i| {
-            let t: Vec<(&Ct<E>, f64)> = terms.iter().map(|(m, c)| (&m.blocks()[i], *c)).collect();
-            linear_combination(ev, &t)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(PackedMatrix::from_blocks(
-        first.rows(),
-        first.cols(),
-        first.shape(),
-        first.layout(),
-        blocks,
-    )?)
-}
-
-/// Block-wise `a − b` (levels aligned by the evaluator).
-pub(crate) fn sub<E: Evaluator>(ev: &E, a: &Packed<E>, b: &Packed<E>) -> Result<Packed<E>> {
-    if a.blocks().len() != b.blocks().len() || a.rows() != b.rows() || a.cols() != b.cols() {
-        return Err(Error::protocol(format!(
-            "P is {}x{} but Y is {}x{}",
-            a.rows(),
-            a.cols(),
-            b.rows(),
-            b.cols()
-        )));
+    /// Levels the forward product's output needs for the activation without bootstrapping
+    /// (0 for a softmax, which bootstraps inside).
+    fn depth(&self) -> u32 {
+        match self {
+            Act::Softmax(_) => 0,
+            Act::Sigmoid { approx, .. } => approx.depth(),
+        }
     }
-    let blocks = a
-        .blocks()
-        .iter()
-        .zip(b.blocks())
-        .map(|(x, y)| ev.sub(x, y))
-        .collect::<hetal_traits::Result<Vec<_>>>()?;
-    Ok(PackedMatrix::from_blocks(
-        a.rows(),
-        a.cols(),
-        a.shape(),
-        a.layout(),
-        blocks,
-    )?)
 }
 
-pub(crate) fn check_matrix(
-    m: &PackedMatrix<impl Clone>,
-    what: &str,
-    rows: usize,
-    cols: usize,
-    shape: UnitShape,
-) -> Result<()> {
-    if m.rows() != rows || m.cols() != cols || m.shape() != shape || m.layout() != Layout::Plain {
-        return Err(Error::protocol(format!(
-            "{what}: a {}x{} {:?} matrix in ({}, {}) blocks, expected {rows}x{cols} Plain in ({}, {})",
-            m.rows(),
-            m.cols(),
-            m.layout(),
-            m.shape().s0,
-            m.shape().s1,
-            shape.s0,
-            shape.s1
-        )));
-    }
-    Ok(())
-}
 
-/// The server: encrypted data, encrypted model state, and an evaluator without a secret key.
+/// The server for any [`Method`](crate::config::Method): encrypted data, encrypted model state, and an evaluator
+/// without a secret key. See the [module docs](self) for one step.
 pub struct Server<E: Evaluator> {
     ev: E,
-    softmax: Box<dyn SoftmaxApprox<E>>,
+    act: Act<E>,
     plan: Plan,
     shape: UnitShape,
     refresher: Refresher,
-    logit_bound: f64,
     train_x: Vec<Packed<E>>,
     train_y: Vec<Packed<E>>,
+    precond: Vec<Packed<E>>,
     val_x: Packed<E>,
     st: TrainState<E>,
 }
 
 impl<E: Evaluator> Server<E> {
-    /// A server for the data of a client; the model starts at the client's encrypted initial weights.
+    /// A server for the data of a client. `softmax` must be given for a softmax activation (its
+    /// name must match the plan's) and be `None` for a sigmoid.
     pub fn new(
         ev: E,
-        softmax: Box<dyn SoftmaxApprox<E>>,
+        softmax: Option<Box<dyn SoftmaxApprox<E>>>,
         data: &EncryptedData<Ct<E>>,
     ) -> Result<Self> {
         let plan = data.plan.clone();
         plan.config.validate()?;
+        plan.method.validate(&plan.config)?;
         let shape = plan.shape()?;
-        if softmax.name() != plan.softmax {
-            return Err(Error::protocol(format!(
-                "the plan asks for softmax {:?}, the server was given {:?}",
-                plan.softmax,
-                softmax.name()
-            )));
-        }
-        if !plan.method.is_hetal() {
-            return Err(Error::protocol(format!(
-                "the plan's method {} runs on hetal_nn::method::MethodServer, not on HETAL's Server",
-                plan.method.describe()
-            )));
-        }
+        let act = match (sigmoid_approx(&plan.method.activation)?, softmax) {
+            (None, Some(s)) => {
+                if s.name() != plan.softmax {
+                    return Err(Error::protocol(format!(
+                        "the plan asks for softmax {:?}, the server was given {:?}",
+                        plan.softmax,
+                        s.name()
+                    )));
+                }
+                Act::Softmax(s)
+            }
+            (None, None) => {
+                return Err(Error::config(
+                    "a softmax activation needs a softmax approximation",
+                ));
+            }
+            (Some(approx), None) => Act::Sigmoid {
+                logit_bound: 4.0 * approx.range(),
+                approx,
+            },
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "a sigmoid activation takes no softmax approximation",
+                ));
+            }
+        };
         if ev.slots() != plan.slots || shape.slots() != plan.slots {
             return Err(Error::protocol(format!(
                 "the plan is for {} slots, the evaluator has {}",
@@ -246,17 +198,36 @@ impl<E: Evaluator> Server<E> {
                 ev.slots()
             )));
         }
+        let nb = plan.batch_rows.len();
+        let qg = plan.method.update.quadratic_gradient();
+        if data.preconditioners.len() != if qg { nb } else { 0 } {
+            return Err(Error::protocol(format!(
+                "{} encrypted preconditioners for {nb} batches with optimiser {}",
+                data.preconditioners.len(),
+                plan.method.update.name()
+            )));
+        }
+        let (c, width) = (plan.padded_classes, plan.width());
         let inputs = Inputs::<E>::load(&plan, shape, data)?;
+        let precond = data
+            .preconditioners
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let b = b.to_packed()?;
+                check_matrix(&b, &format!("batch {i} preconditioner"), c, width, shape)?;
+                Ok(b)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let refresher = Refresher::new(&ev);
-        let logit_bound = softmax.input_bound();
         Ok(Server {
             ev,
-            softmax,
+            act,
             shape,
             refresher,
-            logit_bound,
             train_x: inputs.train_x,
             train_y: inputs.train_y,
+            precond,
             val_x: inputs.val_x,
             st: TrainState::new(inputs.initial_weights),
             plan,
@@ -266,7 +237,7 @@ impl<E: Evaluator> Server<E> {
     /// A server that continues from a checkpoint (same data and plan).
     pub fn resume(
         ev: E,
-        softmax: Box<dyn SoftmaxApprox<E>>,
+        softmax: Option<Box<dyn SoftmaxApprox<E>>>,
         data: &EncryptedData<Ct<E>>,
         ckpt: &Checkpoint<Ct<E>>,
     ) -> Result<Self> {
@@ -275,106 +246,71 @@ impl<E: Evaluator> Server<E> {
         Ok(s)
     }
 
-    /// The state to save (after an epoch or a decision).
-    pub fn checkpoint(&self) -> Checkpoint<Ct<E>> {
-        self.st.checkpoint(&self.plan)
+    /// The `A B^T` product of the plan's layout (the forward product).
+    fn abt(&self) -> AbtAlgorithm {
+        match self.plan.method.products {
+            Products::Diag => AbtAlgorithm::DiagAbt,
+            Products::VolleyRevolver => AbtAlgorithm::VolleyRevolver,
+        }
     }
 
-    /// The evaluator.
-    pub fn evaluator(&self) -> &E {
-        &self.ev
+    /// Levels `D = P − Y` needs for the `A^T B` product of the plan's layout: the most any of its
+    /// variants consumes on its first input (DiagATB picks its variant by the input levels).
+    fn atb_depth(&self) -> u32 {
+        let (high, c) = (Level(u32::MAX / 2), self.plan.padded_classes);
+        let variants: &[AtbAlgorithm] = match self.plan.method.products {
+            Products::Diag => &[AtbAlgorithm::DiagAtbRotLeft, AtbAlgorithm::DiagAtbPRotUp],
+            Products::VolleyRevolver => &[AtbAlgorithm::VolleyRevolver],
+        };
+        variants
+            .iter()
+            .map(|a| a.depths(high, high, c).0)
+            .max()
+            .unwrap_or(0)
     }
 
-    /// The plan.
-    pub fn plan(&self) -> &Plan {
-        &self.plan
+    /// The levels the weights need before the forward product: the product's (and, if
+    /// `activation`, the activation's after it) when bootstrapping can give that many, else the
+    /// product's alone.
+    fn weight_need(&self, activation: bool) -> u32 {
+        let (_, db) = self.abt().depths();
+        let need = db + if activation { self.act.depth() } else { 0 };
+        match self.ev.bootstrap_info() {
+            Some(info) if info.output_level.0 < need + self.refresher.floor(self.act.logit_bound()) => {
+                db
+            }
+            _ => need,
+        }
     }
 
-    /// Epochs finished.
-    pub fn epochs_done(&self) -> usize {
-        self.st.epochs_done
-    }
-
-    /// The timings so far.
-    pub fn stats(&self) -> ServerStats {
-        self.st.stats
-    }
-
-    /// Whether the last epoch's result awaits the client's decision.
-    pub fn awaiting_decision(&self) -> Option<&EpochResult<Ct<E>>> {
-        self.st.pending.as_ref()
-    }
-
-    /// Whether training is over (the client said stop, or the epoch cap is reached).
-    pub fn is_done(&self) -> bool {
-        self.st.stopped
-    }
-
-    /// Trains one epoch and computes the encrypted validation logits. The result must be
-    /// answered with [`Server::apply_decision`] before the next epoch.
-    pub fn run_epoch(&mut self, progress: &mut dyn FnMut(Progress)) -> Result<EpochResult<Ct<E>>> {
-        state::run_epoch(self, progress)
-    }
-
-    /// Applies the client's decision on the pending epoch.
-    pub fn apply_decision(&mut self, d: Decision) -> Result<()> {
-        self.st.apply_decision(d, self.plan.config.epochs)
-    }
-
-    /// The encrypted weights of the best epoch (or the current ones if no epoch was judged yet).
-    pub fn final_model(&self) -> EncryptedModel<Ct<E>> {
-        self.st.final_model()
-    }
-
-    /// Encrypted inference: the logits `X W^T` of encrypted features (Plain, `n × (features + 1)`,
-    /// bias column included) under the best weights.
-    pub fn infer(&mut self, x: &EncMatrix<Ct<E>>) -> Result<EncMatrix<Ct<E>>> {
-        let x = x.to_packed()?;
-        check_matrix(
-            &x,
-            "inference features",
-            x.rows(),
-            self.plan.width(),
-            self.shape,
-        )?;
-        let w = self.st.model().1.clone();
-        let mut stats = self.st.stats;
-        let z = self.forward(&x, &w, self.plan.weight_bound, &mut stats)?;
-        Ok(EncMatrix::from_packed(&z))
-    }
-
-    fn forward(
+    /// `m` refreshed, if needed, so that the forward product (and, if `activation`, the
+    /// activation after it) fit in its levels ([`Server::weight_need`]).
+    fn prepare(
         &self,
-        x: &Packed<E>,
-        w: &Packed<E>,
-        bound: f64,
+        m: &Packed<E>,
+        activation: bool,
         stats: &mut ServerStats,
     ) -> Result<Packed<E>> {
-        let (_, db) = AbtAlgorithm::DiagAbt.depths();
-        let w = ensure(
-            &self.refresher,
-            &self.ev,
-            w,
-            db,
-            bound,
-            self.logit_bound,
-            stats,
-        )?;
-        let wt = tile_rows(&self.ev, &w)?;
-        let t = Instant::now();
-        let z = AbtAlgorithm::DiagAbt.multiply(&self.ev, x, &wt)?;
-        stats.abt_time += t.elapsed();
-        Ok(z)
+        let need = self.weight_need(activation);
+        Ok(self.ensure_weights(&[(m, need)], stats)?.remove(0))
     }
 
     /// Refreshes weight-shaped matrices (`c' × (d + 1)`, data in the first `c'` rows of each
-    /// block) that have fewer than their `need` levels above the floor of the logits' bound,
-    /// all their stale blocks together ([`refresh_packed_each`]).
+    /// block) that have fewer than their `need` levels above the floor of the logits' bound: in
+    /// HETAL's layout all their stale blocks together ([`refresh_packed_each`]), in the Volley
+    /// Revolver layout block by block.
     fn ensure_weights(
         &self,
         mats: &[(&Packed<E>, u32)],
         stats: &mut ServerStats,
     ) -> Result<Vec<Packed<E>>> {
+        let (bound, out_bound) = (self.plan.weight_bound, self.act.logit_bound());
+        if self.plan.method.products == Products::VolleyRevolver {
+            return mats
+                .iter()
+                .map(|(m, need)| ensure(&self.refresher, &self.ev, m, *need, bound, out_bound, stats))
+                .collect();
+        }
         let mut cts = Vec::new();
         let mut needs = Vec::new();
         for (m, need) in mats {
@@ -389,8 +325,8 @@ impl<E: Evaluator> Server<E> {
             &cts,
             &needs,
             used,
-            self.plan.weight_bound,
-            self.logit_bound,
+            bound,
+            out_bound,
         )?;
         if count > 0 {
             stats.bootstraps += count;
@@ -411,62 +347,160 @@ impl<E: Evaluator> Server<E> {
             .collect()
     }
 
+    /// `Z = X M^T` for features `x` (Plain, `rows × width`) and weights `m` (refreshed by
+    /// [`Server::prepare`] first, for the activation too if `activation`).
+    fn forward(
+        &self,
+        x: &Packed<E>,
+        m: &Packed<E>,
+        activation: bool,
+        stats: &mut ServerStats,
+    ) -> Result<Packed<E>> {
+        let m = self.prepare(m, activation, stats)?;
+        let abt = self.abt();
+        let t;
+        let z = match self.plan.method.products {
+            Products::Diag => {
+                let mt = tile_rows(&self.ev, &m)?;
+                t = Instant::now();
+                abt.multiply(&self.ev, x, &mt)?
+            }
+            Products::VolleyRevolver => {
+                t = Instant::now();
+                abt.multiply(&self.ev, x, &m)?
+            }
+        };
+        stats.abt_time += t.elapsed();
+        Ok(z)
+    }
+
+    /// The activation of the logits of a batch with `rows` real rows.
+    fn activate(&self, z: &Packed<E>, rows: usize) -> Result<Packed<E>> {
+        let classes = self.plan.classes;
+        match &self.act {
+            Act::Softmax(s) => s.apply(&self.ev, z, classes),
+            Act::Sigmoid {
+                approx,
+                logit_bound,
+            } => {
+                let (s0, s1) = (self.shape.s0, self.shape.s1);
+                let bc = z.block_cols();
+                let out = approx.max_error() + 1.0;
+                let blocks = z
+                    .blocks()
+                    .iter()
+                    .enumerate()
+                    .map(|(k, b)| {
+                        let (p, q) = (k / bc, k % bc);
+                        let mask: Vec<f64> = (0..s0 * s1)
+                            .map(|slot| {
+                                let (i, l) = (p * s0 + slot / s1, q * s1 + slot % s1);
+                                if i < rows && l < classes { 1.0 } else { 0.0 }
+                            })
+                            .collect();
+                        Ok(self.refresher.poly(
+                            &self.ev,
+                            approx.poly(),
+                            b,
+                            Some(&mask),
+                            *logit_bound,
+                            out,
+                        )?)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(PackedMatrix::from_blocks(
+                    z.rows(),
+                    z.cols(),
+                    z.shape(),
+                    z.layout(),
+                    blocks,
+                )?)
+            }
+        }
+    }
+
     fn val_logits(&mut self) -> Result<Packed<E>> {
         let mut stats = self.st.stats;
-        let (_, db) = AbtAlgorithm::DiagAbt.depths();
-        self.st.w = self
-            .ensure_weights(&[(&self.st.w, db)], &mut stats)?
-            .remove(0);
-        let z = self.forward(&self.val_x, &self.st.w, self.plan.weight_bound, &mut stats)?;
+        self.st.w = self.prepare(&self.st.w, false, &mut stats)?;
+        let z = self.forward(&self.val_x, &self.st.w, false, &mut stats)?;
         self.st.stats = stats;
         Ok(z)
     }
 
-    /// One optimiser step on batch `b`; returns the softmax outputs `P`.
+    /// One optimiser step on batch `b`; returns the activation outputs `P`.
     fn train_step(&mut self, b: usize) -> Result<Packed<E>> {
         let mut stats = self.st.stats;
         let bound = self.plan.weight_bound;
-        let (_, db) = AbtAlgorithm::DiagAbt.depths();
-        // V feeds DiagABT now; W only the Nesterov update at the end (1 level): refresh the
-        // stale blocks of both together.
-        let need_w = match self.plan.config.optimizer {
-            Optimizer::Sgd => 0,
-            Optimizer::Nesterov => 1,
-        };
-        let mut fresh =
-            self.ensure_weights(&[(&self.st.v, db), (&self.st.w, need_w)], &mut stats)?;
-        self.st.w = fresh.pop().ok_or_else(|| Error::config("no weights"))?;
-        self.st.v = fresh.pop().ok_or_else(|| Error::config("no weights"))?;
         let ev = &self.ev;
+        let method = self.plan.method;
+        let rows = self.plan.batch_rows[b];
+        if method.products == Products::Diag {
+            // V feeds the forward product now; W only the momentum term of the update (1
+            // level): in HETAL's layout the stale blocks of both are refreshed together.
+            let need_w = match method.update {
+                Update::Sgd => 0,
+                Update::Nesterov | Update::Nag | Update::NagQg => 1,
+            };
+            let need_v = self.weight_need(true);
+            let mut fresh =
+                self.ensure_weights(&[(&self.st.v, need_v), (&self.st.w, need_w)], &mut stats)?;
+            self.st.w = fresh.pop().ok_or_else(|| Error::config("no weights"))?;
+            self.st.v = fresh.pop().ok_or_else(|| Error::config("no weights"))?;
+        } else {
+            self.st.v = self.prepare(&self.st.v, true, &mut stats)?;
+        }
         let x = &self.train_x[b];
-        let z = self.forward(x, &self.st.v, bound, &mut stats)?;
+        let z = self.forward(x, &self.st.v, true, &mut stats)?;
         let t = Instant::now();
-        let p = self.softmax.apply(ev, &z, self.plan.classes)?;
+        let p = self.activate(&z, rows)?;
         stats.softmax_time += t.elapsed();
 
-        // DiagATB takes at most 4 levels on D = P − Y; one more for the update.
+        // Levels D = P − Y needs: the A^T B product's on its first input, one for the quadratic
+        // gradient, one for the update.
+        let da = self.atb_depth();
+        let qg = method.update.quadratic_gradient() as u32;
+        let need = da + qg + 1;
         let p = ensure_probs(
             &self.refresher,
             ev,
             p,
-            4 + 1,
-            self.softmax.output_bound(),
+            need,
+            self.act.output_bound(),
             bound,
             &mut stats,
         )?;
         let d = sub(ev, &p, &self.train_y[b])?;
         let dt = tile_columns(ev, &d)?;
         let t = Instant::now();
-        let g = AtbAlgorithm::DiagAtbAuto.multiply(ev, &dt, x)?;
+        let atb = match method.products {
+            Products::Diag => AtbAlgorithm::DiagAtbAuto,
+            Products::VolleyRevolver => AtbAlgorithm::VolleyRevolver,
+        };
+        let g = atb.multiply(ev, &dt, x)?;
         stats.atb_time += t.elapsed();
+        let g = if method.update.quadratic_gradient() {
+            let pre = &self.precond[b];
+            let blocks = g
+                .blocks()
+                .iter()
+                .zip(pre.blocks())
+                .map(|(gb, bb)| Ok(ev.mul_rescale(gb, bb)?))
+                .collect::<Result<Vec<_>>>()?;
+            PackedMatrix::from_blocks(g.rows(), g.cols(), g.shape(), g.layout(), blocks)?
+        } else {
+            g
+        };
 
-        let eta = self.plan.config.learning_rate / self.plan.batch_rows[b] as f64;
-        let mu = match self.plan.config.optimizer {
-            Optimizer::Sgd => None,
-            Optimizer::Nesterov => Some(self.plan.config.optimizer.momentum(self.st.step)),
+        let (s, mu) =
+            method
+                .update
+                .coefficients(self.plan.config.learning_rate, self.st.step, rows);
+        let mu = match method.update {
+            Update::Sgd => None,
+            Update::Nesterov | Update::Nag | Update::NagQg => Some(mu),
         };
         self.st
-            .update(ev, &self.refresher, &g, eta, mu, bound, &mut stats)?;
+            .update(ev, &self.refresher, &g, s, mu, bound, &mut stats)?;
         self.st.stats = stats;
         Ok(p)
     }
@@ -487,11 +521,70 @@ impl<E: Evaluator> EpochSteps<E> for Server<E> {
     }
 }
 
+impl<E: Evaluator> TrainingServer for Server<E> {
+    type Ev = E;
+
+    fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    fn evaluator(&self) -> &E {
+        &self.ev
+    }
+
+    fn stats(&self) -> ServerStats {
+        self.st.stats
+    }
+
+    fn epochs_done(&self) -> usize {
+        self.st.epochs_done
+    }
+
+    fn awaiting_decision(&self) -> Option<&EpochResult<Ct<E>>> {
+        self.st.pending.as_ref()
+    }
+
+    fn is_done(&self) -> bool {
+        self.st.stopped
+    }
+
+    fn run_epoch(&mut self, progress: &mut dyn FnMut(Progress)) -> Result<EpochResult<Ct<E>>> {
+        state::run_epoch(self, progress)
+    }
+
+    fn apply_decision(&mut self, d: Decision) -> Result<()> {
+        self.st.apply_decision(d, self.plan.config.epochs)
+    }
+
+    fn checkpoint(&self) -> Checkpoint<Ct<E>> {
+        self.st.checkpoint(&self.plan)
+    }
+
+    fn final_model(&self) -> EncryptedModel<Ct<E>> {
+        self.st.final_model()
+    }
+
+    fn infer(&mut self, x: &EncMatrix<Ct<E>>) -> Result<EncMatrix<Ct<E>>> {
+        let x = x.to_packed()?;
+        check_matrix(
+            &x,
+            "inference features",
+            x.rows(),
+            self.plan.width(),
+            self.shape,
+        )?;
+        let w = self.st.model().1.clone();
+        let mut stats = self.st.stats;
+        let z = self.forward(&x, &w, false, &mut stats)?;
+        Ok(EncMatrix::from_packed(&z))
+    }
+}
+
 impl<E: Evaluator> std::fmt::Debug for Server<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("softmax", &self.softmax.name())
-            .field("plan", &self.plan)
+            .field("method", &self.plan.method.describe())
+            .field("activation", &self.act.name())
             .field("epochs_done", &self.st.epochs_done)
             .field("step", &self.st.step)
             .field("stopped", &self.st.stopped)

@@ -3,7 +3,7 @@
 use crate::client::{Client, ClientState};
 use crate::data::Splits;
 use crate::error::{Error, Result};
-use crate::method::TrainingServer;
+use crate::server::TrainingServer;
 use crate::plain::{ClassReport, Model};
 use crate::protocol::{Checkpoint, EncryptedModel, read_tagged, write_message, write_tagged};
 use crate::report::TrainReport;

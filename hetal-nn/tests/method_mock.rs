@@ -7,10 +7,9 @@ use hetal_linalg::packed::{Layout, Matrix, PackedMatrix};
 use hetal_nn::client::Client;
 use hetal_nn::config::{Activation, Method, Optimizer, Products, TrainConfig, Update};
 use hetal_nn::data::Splits;
-use hetal_nn::method::{MethodServer, TrainingServer};
+use hetal_nn::server::{Server, TrainingServer};
 use hetal_nn::plain;
 use hetal_nn::protocol::{EncMatrix, EncryptedData, Plan};
-use hetal_nn::server::Server;
 use hetal_nn::session::{self, Outcome, RunOptions};
 use hetal_nn::softmax::{LinalgSoftmax, SoftmaxApprox};
 use hetal_traits::mock::{MockCiphertext, MockClient, MockEvaluator, MockParams};
@@ -35,7 +34,7 @@ fn setup(splits: &Splits, cfg: &TrainConfig, method: Method, params: MockParams)
         .required_keys(plan.shape().unwrap(), plan.classes)
         .unwrap();
     let req = plan
-        .method_key_request(&sk, params.bootstrap.is_some())
+        .key_request(&sk, params.bootstrap.is_some())
         .unwrap();
     let mut backend = MockClient::new(params, 7);
     let keys = backend.generate_evaluation_keys(&req).unwrap();
@@ -98,7 +97,7 @@ fn sigmoid_gradient_is_y_minus_p_transposed_x() {
                 &PackedMatrix::encrypt(&mut client.backend, &w0m, shape, Layout::Plain, level)
                     .unwrap(),
             );
-            let mut server = MethodServer::new(ev, None, &data).unwrap();
+            let mut server = Server::new(ev, None, &data).unwrap();
             server.run_epoch(&mut |_| {}).unwrap();
             let w1 = client.decrypt_matrix(&server.checkpoint().w).unwrap();
             let encrypted_grad = &w1.slice(s![..c, ..]) - &w0;
@@ -136,7 +135,7 @@ fn run_method(
     params: MockParams,
 ) -> (plain::Model, hetal_nn::report::TrainReport) {
     let (mut client, data, ev) = setup(splits, cfg, method, params);
-    let mut server = MethodServer::new(ev, softmax_for(&method), &data).unwrap();
+    let mut server = Server::new(ev, softmax_for(&method), &data).unwrap();
     let Outcome::Finished(model) = session::run(
         &mut client,
         &mut server,
@@ -170,7 +169,7 @@ fn cnntraining_learns_digits_and_matches_its_reference() {
         report.bootstraps > 0,
         "the weights must have been refreshed"
     );
-    let reference = plain::train_method(&splits, &cfg, &method, &plain::softmax_rows).unwrap();
+    let reference = plain::train(&splits, &cfg, &method, &plain::softmax_rows).unwrap();
     // The mock is exact arithmetic: only f64 rounding separates the two (different evaluation
     // orders of the products and the polynomial).
     let d = max_diff(&m.weights, &reference.model.weights);
@@ -244,7 +243,7 @@ fn softmax_volley_revolver_qg_matches_reference() {
     let (m, _) = run_method(&splits, &cfg, method, common::fgb_like(1024));
     let sm = LinalgSoftmax::asoftmax();
     let approx = |z: &Array2<f64>, c: usize| SoftmaxApprox::<MockEvaluator>::reference(&sm, z, c);
-    let reference = plain::train_method(&splits, &cfg, &method, &approx).unwrap();
+    let reference = plain::train(&splits, &cfg, &method, &approx).unwrap();
     let d = max_diff(&m.weights, &reference.model.weights);
     assert!(d < 1e-9, "max weight difference {d:e}");
 }
@@ -261,16 +260,12 @@ fn mismatched_servers_and_data_are_rejected() {
     let fresh = || setup(&splits, &cfg, method, common::fgb_like(1024));
     let (_client, data, ev) = fresh();
     assert_eq!(data.preconditioners.len(), 2);
-    // HETAL's server refuses another method.
-    let e = Server::new(ev, Box::new(LinalgSoftmax::asoftmax()), &data).unwrap_err();
-    assert!(e.to_string().contains("MethodServer"), "{e}");
     // A sigmoid takes no softmax.
-    let (_client, data, ev) = fresh();
-    assert!(MethodServer::new(ev, Some(Box::new(LinalgSoftmax::asoftmax())), &data).is_err());
+    assert!(Server::new(ev, Some(Box::new(LinalgSoftmax::asoftmax())), &data).is_err());
     // Missing preconditioners.
     let (_client, mut data, ev) = fresh();
     data.preconditioners.pop();
-    let e = MethodServer::new(ev, None, &data).unwrap_err();
+    let e = Server::new(ev, None, &data).unwrap_err();
     assert!(e.to_string().contains("preconditioners"), "{e}");
     // A softmax method without a softmax.
     let (_c, data2, ev2) = setup(
@@ -282,7 +277,7 @@ fn mismatched_servers_and_data_are_rejected() {
         },
         common::fgb_like(1024),
     );
-    assert!(MethodServer::new(ev2, None, &data2).is_err());
+    assert!(Server::new(ev2, None, &data2).is_err());
     // The plan's optimiser must agree with the configuration.
     let sgd = TrainConfig {
         optimizer: Optimizer::Sgd,
@@ -306,7 +301,7 @@ fn without_bootstrapping_depth_runs_out_after_two_iterations() {
         ..TrainConfig::default()
     };
     let (_client, data, ev) = setup(&splits, &cfg, method, MockParams::ideal(1024, 24, 40.0));
-    let mut server = MethodServer::new(ev, None, &data).unwrap();
+    let mut server = Server::new(ev, None, &data).unwrap();
     let mut done = 0;
     let err = loop {
         match server.run_epoch(&mut |_| {}) {

@@ -9,9 +9,8 @@ mod common;
 use hetal_nn::client::Client;
 use hetal_nn::config::{Activation, Method, Optimizer, Products, TrainConfig, Update};
 use hetal_nn::data::Splits;
-use hetal_nn::method::{MethodServer, TrainingServer};
 use hetal_nn::protocol::Plan;
-use hetal_nn::server::Server;
+use hetal_nn::server::{Server, TrainingServer};
 use hetal_nn::session::{self, Outcome, RunOptions};
 use hetal_nn::softmax::{LinalgSoftmax, SoftmaxApprox};
 use hetal_traits::KeyGenerator;
@@ -38,7 +37,7 @@ fn counts(method: Method, params: MockParams) -> (String, u64) {
     let sk = softmax
         .required_keys(plan.shape().unwrap(), plan.classes)
         .unwrap();
-    let req = plan.method_key_request(&sk, true).unwrap();
+    let req = plan.key_request(&sk, true).unwrap();
     let mut backend = MockClient::new(params, 7);
     let keys = backend.generate_evaluation_keys(&req).unwrap();
     let mut client = Client::new(backend, plan).unwrap();
@@ -47,14 +46,10 @@ fn counts(method: Method, params: MockParams) -> (String, u64) {
     let softmax = (method.activation == Activation::Softmax).then(|| {
         Box::new(LinalgSoftmax::asoftmax()) as Box<dyn SoftmaxApprox<Counting<MockEvaluator>>>
     });
-    let mut server: Box<dyn TrainingServer<Ev = Counting<MockEvaluator>>> = if method.is_hetal() {
-        Box::new(Server::new(ev, softmax.unwrap(), &data).unwrap())
-    } else {
-        Box::new(MethodServer::new(ev, softmax, &data).unwrap())
-    };
+    let mut server = Server::new(ev, softmax, &data).unwrap();
     let out = session::run(
         &mut client,
-        server.as_mut(),
+        &mut server,
         &splits,
         &RunOptions::default(),
         &mut |_| {},

@@ -7,7 +7,7 @@ use hetal_nn::client::Client;
 use hetal_nn::config::{Optimizer, TrainConfig};
 use hetal_nn::data::Splits;
 use hetal_nn::protocol::{EncryptedData, read_message, write_message};
-use hetal_nn::server::Server;
+use hetal_nn::server::{Server, TrainingServer};
 use hetal_nn::session::{self, Outcome, RunOptions};
 use hetal_nn::softmax::LinalgSoftmax;
 use hetal_traits::KeyGenerator;
@@ -53,7 +53,7 @@ fn restart(
         .unwrap()
         .expect("a checkpoint");
     client.state = state;
-    let server = Server::resume(MockEvaluator::new(keys), Box::new(softmax), &data, &ckpt).unwrap();
+    let server = Server::resume(MockEvaluator::new(keys), Some(Box::new(softmax)), &data, &ckpt).unwrap();
     assert!(splits.val.len() == client.plan.val_rows);
     (client, server)
 }

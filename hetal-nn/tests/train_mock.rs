@@ -2,9 +2,10 @@
 
 mod common;
 
-use hetal_nn::config::{Optimizer, TrainConfig};
+use hetal_nn::config::{Method, Optimizer, TrainConfig};
 use hetal_nn::data::Splits;
 use hetal_nn::plain;
+use hetal_nn::server::TrainingServer;
 use hetal_nn::session::{self, Outcome, RunOptions};
 use hetal_nn::softmax::{LinalgSoftmax, SoftmaxApprox};
 use hetal_traits::mock::MockEvaluator;
@@ -60,7 +61,7 @@ fn encrypted_digits_match_the_plaintext_reference() {
     );
 
     // Same approximation in f64: the same model up to rounding (the mock is exact arithmetic).
-    let reference = plain::train(&splits, &cfg, &asoftmax_reference).unwrap();
+    let reference = plain::train(&splits, &cfg, &Method::hetal(cfg.optimizer), &asoftmax_reference).unwrap();
     let diff = m
         .weights
         .iter()
@@ -77,7 +78,7 @@ fn encrypted_digits_match_the_plaintext_reference() {
     }
 
     // The exact softmax: within a point of accuracy.
-    let exact = plain::train(&splits, &cfg, &plain::softmax_rows).unwrap();
+    let exact = plain::train(&splits, &cfg, &Method::hetal(cfg.optimizer), &plain::softmax_rows).unwrap();
     let exact_acc = exact.model.accuracy(&splits.test);
     eprintln!(
         "encrypted {:.4}, plaintext exact softmax {:.4}",
@@ -108,7 +109,7 @@ fn sgd_with_simulated_ckks_noise_stays_close() {
         .with_bootstrap(3, 12, 2.0)
         .with_noise(1e-7);
     let (m, report) = run(&splits, &cfg, params);
-    let reference = plain::train(&splits, &cfg, &asoftmax_reference).unwrap();
+    let reference = plain::train(&splits, &cfg, &Method::hetal(cfg.optimizer), &asoftmax_reference).unwrap();
     let diff = m
         .weights
         .iter()
@@ -182,7 +183,7 @@ fn early_stopping_stops_where_the_reference_stops() {
         seed: 0,
     };
     let (m, report) = run(&splits, &cfg, common::fgb_like(1024));
-    let reference = plain::train(&splits, &cfg, &asoftmax_reference).unwrap();
+    let reference = plain::train(&splits, &cfg, &Method::hetal(cfg.optimizer), &asoftmax_reference).unwrap();
     // The validation loss rises after epoch 7: with patience 1 both stop after epoch 8.
     assert_eq!(report.history.len(), 8);
     assert_eq!(reference.history.len(), 8);

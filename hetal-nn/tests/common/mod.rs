@@ -39,6 +39,6 @@ pub fn setup(
     let keys = backend.generate_evaluation_keys(&req).unwrap();
     let mut client = Client::new(backend, plan).unwrap();
     let data = client.encrypt_data(splits).unwrap();
-    let server = Server::new(MockEvaluator::new(keys), Box::new(softmax), &data).unwrap();
+    let server = Server::new(MockEvaluator::new(keys), Some(Box::new(softmax)), &data).unwrap();
     (client, data, server)
 }
