@@ -9,9 +9,7 @@ use crate::plain::{
     cross_entropy_probs,
 };
 use crate::protocol::{Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, Plan};
-use hetal_linalg::packed::{
-    Layout, Matrix, PackedMatrix, UnitShape,
-};
+use hetal_linalg::packed::{Layout, Matrix, PackedMatrix, UnitShape};
 use hetal_traits::Encryptor;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};

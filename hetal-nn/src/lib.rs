@@ -65,14 +65,14 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod method;
-pub mod plain;
 pub mod ops;
+pub mod plain;
 pub mod protocol;
 pub mod refresh;
 pub mod report;
+pub mod scaling;
 pub mod server;
 pub mod session;
-pub mod scaling;
 pub mod softmax;
 mod state;
 

@@ -15,10 +15,9 @@ use crate::plain::batch_ranges;
 pub use crate::plain::{QG_EPSILON, preconditioner, sigmoid_approx, sle_logits, sle_probs};
 use crate::protocol::{EncMatrix, Plan};
 use crate::refresh::packing_rotations;
+use crate::softmax::LinalgSoftmax;
 use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm, MatmulDims};
-use hetal_linalg::packed::{
-    Layout, Matrix, PackedMatrix, tile_columns_keys, tile_rows_keys,
-};
+use hetal_linalg::packed::{Layout, Matrix, PackedMatrix, tile_columns_keys, tile_rows_keys};
 use hetal_traits::{Decryptor, Encryptor, KeyRequest};
 use ndarray::Array2;
 
@@ -30,10 +29,27 @@ impl Plan {
         Ok(self)
     }
 
+    /// Every evaluation key a server needs for this plan: [`Plan::key_request`] with the keys of
+    /// the plan's softmax (looked up by name, [`LinalgSoftmax::by_name`]) for a softmax
+    /// activation, and bootstrapping keys if asked for.
+    pub fn evaluation_keys(&self, bootstrapping: bool) -> Result<KeyRequest> {
+        let softmax_keys = match self.method.activation {
+            Activation::Softmax => {
+                LinalgSoftmax::by_name(&self.softmax)?.required_keys(self.shape()?, self.classes)?
+            }
+            Activation::SigmoidCubic | Activation::SigmoidChebyshev { .. } => KeyRequest::default(),
+        };
+        self.key_request(&softmax_keys, bootstrapping)
+    }
+
     /// The evaluation keys the plan's method needs for its products and tilings, plus
     /// `softmax_keys` for a softmax activation, and bootstrapping if asked for (in HETAL's
     /// layout with the rotations that pack the weights' blocks for their refresh).
-    pub fn key_request(&self, softmax_keys: &KeyRequest, bootstrapping: bool) -> Result<KeyRequest> {
+    pub fn key_request(
+        &self,
+        softmax_keys: &KeyRequest,
+        bootstrapping: bool,
+    ) -> Result<KeyRequest> {
         let shape = self.shape()?;
         let c = self.padded_classes;
         let rows = self
@@ -113,4 +129,3 @@ where
             .collect()
     }
 }
-

@@ -2,9 +2,9 @@
 //! order, same optimiser, same early stopping) in `f64`, with the exact softmax or any row-wise
 //! approximation; and the metrics shared by both (loss, accuracy, per-class report).
 
+use crate::config::Activation;
 use crate::config::{EarlyStopping, Method, TrainConfig, Update};
 use crate::data::{Dataset, Splits};
-use crate::config::Activation;
 use crate::error::Result;
 use hetal_linalg::approx::sigmoid::SigmoidApprox;
 use ndarray::{Array2, Axis, s};
@@ -477,7 +477,6 @@ pub fn sigmoid_approx(a: &Activation) -> Result<Option<SigmoidApprox>> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,7 +508,10 @@ mod tests {
     #[test]
     fn plain_training_learns_digits() {
         let splits = Splits::digits(0).unwrap();
-        for opt in [crate::config::Optimizer::Sgd, crate::config::Optimizer::Nesterov] {
+        for opt in [
+            crate::config::Optimizer::Sgd,
+            crate::config::Optimizer::Nesterov,
+        ] {
             let cfg = TrainConfig {
                 optimizer: opt,
                 epochs: 5,

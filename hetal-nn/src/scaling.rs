@@ -113,8 +113,14 @@ mod tests {
         // The same map on every split: labels untouched, shapes kept.
         assert_eq!(t.test.labels, s.test.labels);
         assert_eq!(t.val.features.dim(), s.val.features.dim());
-        assert_eq!(FeatureScaling::None.apply(&s).unwrap().train.features, s.train.features);
-        assert_eq!(FeatureScaling::parse("standard").unwrap(), FeatureScaling::Standard);
+        assert_eq!(
+            FeatureScaling::None.apply(&s).unwrap().train.features,
+            s.train.features
+        );
+        assert_eq!(
+            FeatureScaling::parse("standard").unwrap(),
+            FeatureScaling::Standard
+        );
         assert!(FeatureScaling::parse("zscore").is_err());
     }
 }

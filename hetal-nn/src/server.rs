@@ -40,16 +40,16 @@
 //! [`hetal_linalg::Error::DepthExhausted`] (Chiang's original setting, which stops after 2
 //! iterations at `log Q = 990`).
 
-use crate::config::{Products, Update};
+use crate::config::{Activation, Products, Update};
 use crate::error::{Error, Result};
-use crate::ops::{check_matrix, ensure, ensure_probs, sub};
 pub use crate::ops::{Progress, linear_combination};
+use crate::ops::{check_matrix, ensure, ensure_probs, sub};
 use crate::plain::sigmoid_approx;
 use crate::protocol::{
     Checkpoint, Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, Plan, ServerStats,
 };
 use crate::refresh::refresh_packed_each;
-use crate::softmax::SoftmaxApprox;
+use crate::softmax::{LinalgSoftmax, SoftmaxApprox};
 use crate::state::{self, EpochSteps, Inputs, TrainState};
 use hetal_linalg::approx::Refresher;
 use hetal_linalg::approx::sigmoid::SigmoidApprox;
@@ -93,7 +93,6 @@ pub trait TrainingServer {
     fn infer(&mut self, x: &EncMatrix<Ct<Self::Ev>>) -> Result<EncMatrix<Ct<Self::Ev>>>;
 }
 
-
 /// The activation the server evaluates.
 enum Act<E: Evaluator> {
     Softmax(Box<dyn SoftmaxApprox<E>>),
@@ -136,7 +135,6 @@ impl<E: Evaluator> Act<E> {
         }
     }
 }
-
 
 /// The server for any [`Method`](crate::config::Method): encrypted data, encrypted model state, and an evaluator
 /// without a secret key. See the [module docs](self) for one step.
@@ -234,6 +232,27 @@ impl<E: Evaluator> Server<E> {
         })
     }
 
+    /// A server for the data of a client with the activation its plan names: for a softmax
+    /// activation the hetal-linalg method [`LinalgSoftmax::by_name`] finds under the plan's
+    /// softmax name, for a sigmoid none. Resumed from `ckpt` if given.
+    pub fn for_plan(
+        ev: E,
+        data: &EncryptedData<Ct<E>>,
+        ckpt: Option<&Checkpoint<Ct<E>>>,
+    ) -> Result<Self> {
+        let plan = &data.plan;
+        let softmax = match plan.method.activation {
+            Activation::Softmax => {
+                Some(Box::new(LinalgSoftmax::by_name(&plan.softmax)?) as Box<dyn SoftmaxApprox<E>>)
+            }
+            Activation::SigmoidCubic | Activation::SigmoidChebyshev { .. } => None,
+        };
+        match ckpt {
+            Some(c) => Server::resume(ev, softmax, data, c),
+            None => Server::new(ev, softmax, data),
+        }
+    }
+
     /// A server that continues from a checkpoint (same data and plan).
     pub fn resume(
         ev: E,
@@ -276,7 +295,9 @@ impl<E: Evaluator> Server<E> {
         let (_, db) = self.abt().depths();
         let need = db + if activation { self.act.depth() } else { 0 };
         match self.ev.bootstrap_info() {
-            Some(info) if info.output_level.0 < need + self.refresher.floor(self.act.logit_bound()) => {
+            Some(info)
+                if info.output_level.0 < need + self.refresher.floor(self.act.logit_bound()) =>
+            {
                 db
             }
             _ => need,
@@ -308,7 +329,9 @@ impl<E: Evaluator> Server<E> {
         if self.plan.method.products == Products::VolleyRevolver {
             return mats
                 .iter()
-                .map(|(m, need)| ensure(&self.refresher, &self.ev, m, *need, bound, out_bound, stats))
+                .map(|(m, need)| {
+                    ensure(&self.refresher, &self.ev, m, *need, bound, out_bound, stats)
+                })
                 .collect();
         }
         let mut cts = Vec::new();

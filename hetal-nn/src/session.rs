@@ -3,11 +3,11 @@
 use crate::client::{Client, ClientState};
 use crate::data::Splits;
 use crate::error::{Error, Result};
-use crate::server::TrainingServer;
 use crate::plain::{ClassReport, Model};
 use crate::protocol::{Checkpoint, EncryptedModel, read_tagged, write_message, write_tagged};
 use crate::report::TrainReport;
 use crate::server::Progress;
+use crate::server::TrainingServer;
 use hetal_traits::{Decryptor, Encryptor, Evaluator};
 
 type Ct<S> = <<S as TrainingServer>::Ev as Evaluator>::Ciphertext;

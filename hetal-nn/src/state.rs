@@ -7,10 +7,10 @@
 //! validation logits); [`run_epoch`] drives one epoch over it.
 
 use crate::error::{Error, Result};
+use crate::ops::{Progress, check_matrix, combine, ensure};
 use crate::protocol::{
     Checkpoint, Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, Plan, ServerStats,
 };
-use crate::ops::{Progress, check_matrix, combine, ensure};
 use hetal_linalg::approx::Refresher;
 use hetal_linalg::packed::{PackedMatrix, UnitShape};
 use hetal_traits::Evaluator;

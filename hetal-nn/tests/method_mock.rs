@@ -7,9 +7,9 @@ use hetal_linalg::packed::{Layout, Matrix, PackedMatrix};
 use hetal_nn::client::Client;
 use hetal_nn::config::{Activation, Method, Optimizer, Products, TrainConfig, Update};
 use hetal_nn::data::Splits;
-use hetal_nn::server::{Server, TrainingServer};
 use hetal_nn::plain;
 use hetal_nn::protocol::{EncMatrix, EncryptedData, Plan};
+use hetal_nn::server::{Server, TrainingServer};
 use hetal_nn::session::{self, Outcome, RunOptions};
 use hetal_nn::softmax::{LinalgSoftmax, SoftmaxApprox};
 use hetal_traits::mock::{MockCiphertext, MockClient, MockEvaluator, MockParams};
@@ -33,9 +33,7 @@ fn setup(splits: &Splits, cfg: &TrainConfig, method: Method, params: MockParams)
     let sk = softmax
         .required_keys(plan.shape().unwrap(), plan.classes)
         .unwrap();
-    let req = plan
-        .key_request(&sk, params.bootstrap.is_some())
-        .unwrap();
+    let req = plan.key_request(&sk, params.bootstrap.is_some()).unwrap();
     let mut backend = MockClient::new(params, 7);
     let keys = backend.generate_evaluation_keys(&req).unwrap();
     let mut client = Client::new(backend, plan).unwrap();

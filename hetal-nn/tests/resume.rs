@@ -53,7 +53,13 @@ fn restart(
         .unwrap()
         .expect("a checkpoint");
     client.state = state;
-    let server = Server::resume(MockEvaluator::new(keys), Some(Box::new(softmax)), &data, &ckpt).unwrap();
+    let server = Server::resume(
+        MockEvaluator::new(keys),
+        Some(Box::new(softmax)),
+        &data,
+        &ckpt,
+    )
+    .unwrap();
     assert!(splits.val.len() == client.plan.val_rows);
     (client, server)
 }

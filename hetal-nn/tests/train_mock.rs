@@ -61,7 +61,13 @@ fn encrypted_digits_match_the_plaintext_reference() {
     );
 
     // Same approximation in f64: the same model up to rounding (the mock is exact arithmetic).
-    let reference = plain::train(&splits, &cfg, &Method::hetal(cfg.optimizer), &asoftmax_reference).unwrap();
+    let reference = plain::train(
+        &splits,
+        &cfg,
+        &Method::hetal(cfg.optimizer),
+        &asoftmax_reference,
+    )
+    .unwrap();
     let diff = m
         .weights
         .iter()
@@ -78,7 +84,13 @@ fn encrypted_digits_match_the_plaintext_reference() {
     }
 
     // The exact softmax: within a point of accuracy.
-    let exact = plain::train(&splits, &cfg, &Method::hetal(cfg.optimizer), &plain::softmax_rows).unwrap();
+    let exact = plain::train(
+        &splits,
+        &cfg,
+        &Method::hetal(cfg.optimizer),
+        &plain::softmax_rows,
+    )
+    .unwrap();
     let exact_acc = exact.model.accuracy(&splits.test);
     eprintln!(
         "encrypted {:.4}, plaintext exact softmax {:.4}",
@@ -109,7 +121,13 @@ fn sgd_with_simulated_ckks_noise_stays_close() {
         .with_bootstrap(3, 12, 2.0)
         .with_noise(1e-7);
     let (m, report) = run(&splits, &cfg, params);
-    let reference = plain::train(&splits, &cfg, &Method::hetal(cfg.optimizer), &asoftmax_reference).unwrap();
+    let reference = plain::train(
+        &splits,
+        &cfg,
+        &Method::hetal(cfg.optimizer),
+        &asoftmax_reference,
+    )
+    .unwrap();
     let diff = m
         .weights
         .iter()
@@ -183,7 +201,13 @@ fn early_stopping_stops_where_the_reference_stops() {
         seed: 0,
     };
     let (m, report) = run(&splits, &cfg, common::fgb_like(1024));
-    let reference = plain::train(&splits, &cfg, &Method::hetal(cfg.optimizer), &asoftmax_reference).unwrap();
+    let reference = plain::train(
+        &splits,
+        &cfg,
+        &Method::hetal(cfg.optimizer),
+        &asoftmax_reference,
+    )
+    .unwrap();
     // The validation loss rises after epoch 7: with patience 1 both stop after epoch 8.
     assert_eq!(report.history.len(), 8);
     assert_eq!(reference.history.len(), 8);

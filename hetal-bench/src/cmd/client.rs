@@ -13,12 +13,12 @@
 //! | `infer-logits.msg` | `server infer` | `client infer-result` |
 //! | `server/server.ckpt` | server | server only |
 
-use super::train::{
-    Backend, BackendArgs, CliResult, DataArgs, HyperArgs, ckks_preset_by_name, softmax_and_keys,
-};
+use super::method::MethodArgs;
+use super::train::{Backend, BackendArgs, CliResult, DataArgs, HyperArgs, ckks_preset_by_name};
 use hetal_ckks::bootstrap::{BootstrapPreset, BootstrappingEvaluator, generate_bootstrap_keys};
 use hetal_ckks::{CkksClient, CkksParams, SecretKey};
 use hetal_nn::client::{Client, ClientState};
+use hetal_nn::config::TrainConfig;
 use hetal_nn::plain::ClassReport;
 use hetal_nn::protocol::{
     Decision, EncMatrix, EncryptedModel, EpochResult, Plan, read_message, read_tagged,
@@ -195,6 +195,9 @@ pub struct KeygenArgs {
     #[command(flatten)]
     /// Backend.
     pub backend: BackendArgs,
+    #[command(flatten)]
+    /// Training method.
+    pub method: MethodArgs,
 }
 
 /// Arguments of `hetal client evaluate`.
@@ -296,7 +299,25 @@ fn keygen(a: &KeygenArgs) -> CliResult {
     let files = Files::new(&a.dir.dir);
     let splits = a.data.load()?;
     let backend = a.backend.kind_or(Backend::Mock)?;
-    let cfg = a.hyper.config_for(backend)?;
+    let method = a.method.resolve(a.hyper.optimizer.as_deref())?;
+    let cfg = match method {
+        // The method's own update decides the optimiser (`--optimizer` chose it above).
+        Some(m) => TrainConfig {
+            optimizer: m.update.optimizer(),
+            ..HyperArgs {
+                optimizer: None,
+                ..a.hyper.clone()
+            }
+            .config_for(backend)?
+        },
+        None => a.hyper.config_for(backend)?,
+    };
+    let with_method = |plan: Plan| -> CliResult<Plan> {
+        Ok(match method {
+            Some(m) => plan.with_method(m)?,
+            None => plan,
+        })
+    };
     std::fs::create_dir_all(files.secret().parent().unwrap_or(&a.dir.dir))?;
     let spec = BackendSpec {
         backend,
@@ -308,14 +329,14 @@ fn keygen(a: &KeygenArgs) -> CliResult {
     let (plan, req) = match backend {
         Backend::Mock => {
             let params = a.backend.mock_params()?;
-            let plan = Plan::new(
+            let plan = with_method(Plan::new(
                 &splits,
                 &cfg,
                 params.slots,
                 a.hyper.weight_bound,
                 &a.hyper.softmax,
-            )?;
-            let (_, req) = softmax_and_keys(&plan)?;
+            )?)?;
+            let req = plan.evaluation_keys(true)?;
             let mut backend = MockClient::try_new(params.clone(), a.backend.mock_key_seed())?;
             let keys = backend.generate_evaluation_keys(&req)?;
             write_secret(
@@ -332,14 +353,14 @@ fn keygen(a: &KeygenArgs) -> CliResult {
         Backend::Ckks => {
             let preset = spec.ckks_preset()?;
             let params = CkksParams::new(&preset.params)?;
-            let mut plan = Plan::new(
+            let mut plan = with_method(Plan::new(
                 &splits,
                 &cfg,
                 params.slots,
                 a.hyper.weight_bound,
                 &a.hyper.softmax,
-            )?;
-            let (_, req) = softmax_and_keys(&plan)?;
+            )?)?;
+            let req = plan.evaluation_keys(true)?;
             let mut client = match a.backend.key_seed {
                 Some(seed) => CkksClient::from_seed(params.clone(), seed),
                 None => CkksClient::new(params.clone()),

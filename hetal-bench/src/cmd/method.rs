@@ -13,11 +13,11 @@ use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams};
 use hetal_nn::client::Client;
 use hetal_nn::config::{Activation, Method, Products, TrainConfig, Update};
 use hetal_nn::data::Splits;
-use hetal_nn::method::{MethodServer, TrainingServer};
 use hetal_nn::plain::{self, PlainRun};
 use hetal_nn::protocol::{Checkpoint, Plan};
 use hetal_nn::report::{TrainReport, loss_plot_svg};
 use hetal_nn::server::Server;
+use hetal_nn::server::TrainingServer;
 use hetal_nn::session::{self, Outcome, RunOptions};
 use hetal_nn::softmax::{LinalgSoftmax, SoftmaxApprox};
 use hetal_traits::counting::{Counting, OpCounts};
@@ -259,35 +259,14 @@ pub fn plan_on<B: Backend>(
 }
 
 /// The evaluation keys of a plan (with bootstrapping).
-pub fn keys_for(plan: &Plan) -> CliResult<KeyRequest> {
-    let softmax = LinalgSoftmax::by_name(&plan.softmax)?;
-    let sk = softmax.required_keys(plan.shape()?, plan.classes)?;
-    Ok(plan.method_key_request(&sk, true)?)
-}
 
-/// The server for a plan's method: HETAL's [`Server`] for HETAL's method, else a
-/// [`MethodServer`]; resumed from `ckpt` if given.
+/// The server for a plan's method ([`Server::for_plan`]); resumed from `ckpt` if given.
 fn build_server<B: Backend>(
     ev: Counting<B::Ev>,
     data: &hetal_nn::protocol::EncryptedData<B::Ct>,
     ckpt: Option<&Checkpoint<B::Ct>>,
 ) -> CliResult<Boxed<B>> {
-    let plan = &data.plan;
-    let softmax = LinalgSoftmax::by_name(&plan.softmax)?;
-    if plan.method.is_hetal() {
-        let s = match ckpt {
-            Some(c) => Server::resume(ev, Box::new(softmax), data, c)?,
-            None => Server::new(ev, Box::new(softmax), data)?,
-        };
-        return Ok(Box::new(s));
-    }
-    let sm = (plan.method.activation == Activation::Softmax)
-        .then(|| Box::new(softmax) as Box<dyn SoftmaxApprox<Counting<B::Ev>>>);
-    let s = match ckpt {
-        Some(c) => MethodServer::resume(ev, sm, data, c)?,
-        None => MethodServer::new(ev, sm, data)?,
-    };
-    Ok(Box::new(s))
+    Ok(Box::new(Server::for_plan(ev, data, ckpt)?))
 }
 
 /// The f64 reference of a method: the same training in plaintext with the same approximations
@@ -295,10 +274,7 @@ fn build_server<B: Backend>(
 pub fn reference(splits: &Splits, cfg: &TrainConfig, plan: &Plan) -> CliResult<PlainRun> {
     let sm = LinalgSoftmax::by_name(&plan.softmax)?;
     let approx = |z: &Array2<f64>, c: usize| SoftmaxApprox::<MockEvaluator>::reference(&sm, z, c);
-    if plan.method.is_hetal() {
-        return Ok(plain::train(splits, cfg, &approx)?);
-    }
-    Ok(plain::train_method(splits, cfg, &plan.method, &approx)?)
+    Ok(plain::train(splits, cfg, &plan.method, &approx)?)
 }
 
 /// One finished encrypted run.
@@ -328,7 +304,7 @@ pub fn train_on<B: Backend>(
     title: &str,
 ) -> CliResult<Option<Finished<B>>> {
     let t = Instant::now();
-    let (kc, ev) = backend.setup(&keys_for(plan)?)?;
+    let (kc, ev) = backend.setup(&plan.evaluation_keys(true)?)?;
     let mut client = Client::new(kc, plan.clone())?;
     let data = client.encrypt_data(splits)?;
     let setup_time = t.elapsed();

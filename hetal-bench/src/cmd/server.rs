@@ -12,9 +12,8 @@ use hetal_nn::protocol::{
     Checkpoint, Decision, EncMatrix, EncryptedData, read_message, read_tagged, write_message,
     write_tagged,
 };
-use hetal_nn::server::Server;
+use hetal_nn::server::{Server, TrainingServer};
 use hetal_nn::session;
-use hetal_nn::softmax::LinalgSoftmax;
 use hetal_traits::Evaluator;
 use hetal_traits::mock::{MockEvaluationKeys, MockEvaluator};
 use serde::{Serialize, de::DeserializeOwned};
@@ -103,14 +102,13 @@ where
     E::Ciphertext: Serialize + DeserializeOwned,
 {
     let data: EncryptedData<E::Ciphertext> = read_message(&files.data())?;
-    let softmax = LinalgSoftmax::by_name(&data.plan.softmax)?;
     let ckpt_path = session::server_checkpoint_path(&files.server_dir());
-    let mut server = if ckpt_path.exists() {
-        let ckpt: Checkpoint<E::Ciphertext> = read_message(&ckpt_path)?;
-        Server::resume(ev, Box::new(softmax), &data, &ckpt)?
+    let ckpt: Option<Checkpoint<E::Ciphertext>> = if ckpt_path.exists() {
+        Some(read_message(&ckpt_path)?)
     } else {
-        Server::new(ev, Box::new(softmax), &data)?
+        None
     };
+    let mut server = Server::for_plan(ev, &data, ckpt.as_ref())?;
     let bar = progress_bar(&data.plan, a.quiet);
     bar.set_position(server.stats().steps);
     loop {
@@ -185,10 +183,9 @@ where
     E::Ciphertext: Serialize + DeserializeOwned,
 {
     let data: EncryptedData<E::Ciphertext> = read_message(&files.data())?;
-    let softmax = LinalgSoftmax::by_name(&data.plan.softmax)?;
     let ckpt_path = session::server_checkpoint_path(&files.server_dir());
     let ckpt: Checkpoint<E::Ciphertext> = read_message(&ckpt_path)?;
-    let mut server = Server::resume(ev, Box::new(softmax), &data, &ckpt)?;
+    let mut server = Server::for_plan(ev, &data, Some(&ckpt))?;
     let x: EncMatrix<E::Ciphertext> = read_tagged(&files.infer_request(), INFER_KIND)?;
     let t = Instant::now();
     let z = server.infer(&x)?;

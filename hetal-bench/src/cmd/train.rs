@@ -13,7 +13,7 @@ use hetal_nn::plain;
 use hetal_nn::protocol::Plan;
 use hetal_nn::report::TrainReport;
 use hetal_nn::report::loss_plot_svg;
-use hetal_nn::server::{Progress, Server};
+use hetal_nn::server::{Progress, Server, TrainingServer};
 use hetal_nn::session::{self, Outcome, RunOptions};
 use hetal_nn::softmax::{LinalgSoftmax, SoftmaxApprox};
 use hetal_traits::counting::{Counting, OpCounts, OpKind};
@@ -314,13 +314,6 @@ impl BackendArgs {
     }
 }
 
-/// The softmax by name, with the plan's keys for it.
-pub fn softmax_and_keys(plan: &Plan) -> CliResult<(LinalgSoftmax, hetal_traits::KeyRequest)> {
-    let softmax = LinalgSoftmax::by_name(&plan.softmax)?;
-    let req = plan.key_request(&softmax.required_keys(plan.shape()?, plan.classes)?, true)?;
-    Ok((softmax, req))
-}
-
 /// A progress bar over all steps of all epochs (the total is the epoch cap).
 pub fn progress_bar(plan: &Plan, hidden: bool) -> ProgressBar {
     let total = (plan.batch_rows.len() * plan.config.epochs) as u64;
@@ -427,7 +420,7 @@ fn run_mock(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig) -> CliResult {
         args.hyper.weight_bound,
         &args.hyper.softmax,
     )?;
-    let (softmax, req) = softmax_and_keys(&plan)?;
+    let req = plan.evaluation_keys(true)?;
     describe(splits, &plan, "mock");
     let t = Instant::now();
     let mut backend = MockClient::try_new(params, args.backend.mock_key_seed())?;
@@ -440,7 +433,7 @@ fn run_mock(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig) -> CliResult {
         stop_after_epochs: args.stop_after_epochs,
         quiet: args.quiet,
     };
-    let Some(done) = train_roles(splits, &plan, softmax, backend, ev, &opts)? else {
+    let Some(done) = train_roles(splits, &plan, backend, ev, &opts)? else {
         return Ok(());
     };
     done.print(setup);
@@ -457,7 +450,7 @@ fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig) -> CliResult {
         args.hyper.weight_bound,
         &args.hyper.softmax,
     )?;
-    let (softmax, req) = softmax_and_keys(&plan)?;
+    let req = plan.evaluation_keys(true)?;
     let threads = if args.backend.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -529,7 +522,6 @@ fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig) -> CliResult {
         let reference = train_roles(
             splits,
             &plan,
-            softmax,
             mock_client,
             mock_ev,
             &TrainOptions {
@@ -563,7 +555,7 @@ fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig) -> CliResult {
             stop_after_epochs: args.stop_after_epochs,
             quiet: args.quiet,
         };
-        let Some(done) = train_roles(splits, &plan, softmax, client, ev, &opts)? else {
+        let Some(done) = train_roles(splits, &plan, client, ev, &opts)? else {
             return Ok(());
         };
         done.print(setup);
@@ -623,7 +615,6 @@ impl Trained {
 fn train_roles<K, E>(
     splits: &Splits,
     plan: &Plan,
-    softmax: LinalgSoftmax,
     backend: K,
     ev: E,
     opts: &TrainOptions,
@@ -653,9 +644,9 @@ where
                     .display()
             );
             client.state = state;
-            Server::resume(ev, Box::new(softmax), &data, &ckpt)?
+            Server::for_plan(ev, &data, Some(&ckpt))?
         }
-        None => Server::new(ev, Box::new(softmax), &data)?,
+        None => Server::for_plan(ev, &data, None)?,
     };
     let bar = progress_bar(plan, opts.quiet);
     bar.set_position(server.stats().steps);
@@ -843,8 +834,8 @@ fn finish(
             SoftmaxApprox::<MockEvaluator>::reference(&sm, z, c)
         };
         let t = Instant::now();
-        let same = plain::train(splits, cfg, &approx)?;
-        let exact = plain::train(splits, cfg, &plain::softmax_rows)?;
+        let same = plain::train(splits, cfg, &plan.method, &approx)?;
+        let exact = plain::train(splits, cfg, &plan.method, &plain::softmax_rows)?;
         let plain_time = t.elapsed();
         let (a_same, a_exact) = (
             same.model.accuracy(&splits.test),
