@@ -8,8 +8,12 @@
 //! * [`client`] and [`server`]: the two roles. The server is generic over `E: Evaluator` only,
 //!   a trait without decryption, so it cannot see data, labels, logits or model by construction.
 //! * [`protocol`]: the messages between them, checkpoints, and their file format.
-//! * [`method`]: other training methods (HE.CNNtraining's per-class sigmoid with the SLE loss,
-//!   NAG with the quadratic gradient, the Volley Revolver layout) on [`method::MethodServer`].
+//! * [`method`]: what a training method needs on the client's side (its plan and keys, and
+//!   HE.CNNtraining's quadratic-gradient preconditioners); one [`server::Server`] runs every
+//!   method (HETAL's, HE.CNNtraining's per-class sigmoid with the SLE loss, NAG with the
+//!   quadratic gradient and the Volley Revolver layout, and their mixes).
+//! * [`scaling`]: the client's feature standardisation before encryption.
+//! * [`ops`]: stage helpers of the server (refresh with counting, linear combinations).
 //! * [`softmax`]: the homomorphic softmax behind a trait (hetal-linalg's ASoftmax by default).
 //! * [`session`]: both roles in one process, with checkpoints and resume.
 //! * [`plain`]: the plaintext f64 reference training and the metrics (accuracy, loss, per-class report).

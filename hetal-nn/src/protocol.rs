@@ -140,7 +140,7 @@ pub struct Plan {
     #[serde(default)]
     pub encrypt_level: Option<u32>,
     /// The training method (activation and loss, optimiser, product layout): HETAL's by
-    /// default; other methods run on [`crate::method::MethodServer`].
+    /// default.
     pub method: crate::config::Method,
 }
 

@@ -6,12 +6,12 @@ use crate::error::{Error, Result};
 use crate::plain::{ClassReport, Model};
 use crate::protocol::{Checkpoint, EncryptedModel, read_tagged, write_message, write_tagged};
 use crate::report::TrainReport;
-use crate::server::Progress;
-use crate::server::TrainingServer;
+use crate::server::{Progress, Server, TrainingServer};
 use hetal_traits::{Decryptor, Encryptor, Evaluator};
 
 type Ct<S> = <<S as TrainingServer>::Ev as Evaluator>::Ciphertext;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Options of [`run`].
 #[derive(Clone, Debug, Default)]
@@ -61,8 +61,7 @@ pub fn load_client_state(path: &Path) -> Result<ClientState> {
 /// checkpoint first), and a checkpoint found there is resumed, so an interrupted run continues
 /// without losing anything but the epoch in progress.
 ///
-/// `server` is HETAL's [`crate::server::Server`] or any other [`TrainingServer`] (e.g.
-/// [`crate::method::MethodServer`]).
+/// `server` is the [`Server`] or any other [`TrainingServer`].
 pub fn run<K, S>(
     client: &mut Client<K>,
     server: &mut S,
@@ -171,4 +170,109 @@ where
         class_report,
     };
     Ok((m, r))
+}
+
+/// A finished [`train_in_process`] run: both roles, the decrypted best model and its report.
+pub struct InProcessRun<K, E: Evaluator> {
+    /// The client (holds the secret key; decrypts and evaluates).
+    pub client: Client<K>,
+    /// The server after training (evaluation keys and ciphertexts only).
+    pub server: Server<E>,
+    /// The decrypted best model.
+    pub model: Model,
+    /// Its report (test accuracy, timings, history).
+    pub report: TrainReport,
+    /// Time to encrypt the data.
+    pub encrypt_time: Duration,
+    /// The epochs a checkpoint had already finished when the run resumed from it.
+    pub resumed_after: Option<usize>,
+}
+
+/// The one in-process training driver that `hetal train` and `hetal compare` call, for any
+/// [`crate::config::Method`] and any backend: the client encrypts the splits for `plan`, the
+/// server ([`Server::for_plan`]) trains, resuming from the checkpoint in
+/// [`RunOptions::checkpoint_dir`] if there is one, the client judges every epoch ([`run`]) and
+/// decrypts the best model ([`report`], titled `title`). `None` if the run was interrupted by
+/// [`RunOptions::interrupt_after`].
+pub fn train_in_process<K, E>(
+    backend: K,
+    ev: E,
+    splits: &Splits,
+    plan: &crate::protocol::Plan,
+    opts: &RunOptions,
+    title: &str,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Option<InProcessRun<K, E>>>
+where
+    E: Evaluator,
+    E::Ciphertext: serde::Serialize + serde::de::DeserializeOwned,
+    K: Encryptor<Ciphertext = E::Ciphertext> + Decryptor<Ciphertext = E::Ciphertext>,
+{
+    let t = Instant::now();
+    let mut client = Client::new(backend, plan.clone())?;
+    let data = client.encrypt_data(splits)?;
+    let encrypt_time = t.elapsed();
+    let resumed = match &opts.checkpoint_dir {
+        Some(dir) => load_checkpoint::<E::Ciphertext>(dir)?,
+        None => None,
+    };
+    let resumed_after = resumed.as_ref().map(|(c, _)| c.epochs_done);
+    let mut server = match resumed {
+        Some((ckpt, state)) => {
+            client.state = state;
+            Server::for_plan(ev, &data, Some(&ckpt))?
+        }
+        None => Server::for_plan(ev, &data, None)?,
+    };
+    let Outcome::Finished(model) = run(&mut client, &mut server, splits, opts, progress)? else {
+        return Ok(None);
+    };
+    let (model, report) = report(&client, &model, splits, title)?;
+    Ok(Some(InProcessRun {
+        client,
+        server,
+        model,
+        report,
+        encrypt_time,
+        resumed_after,
+    }))
+}
+
+/// Encrypted inference on a test set, checked against the decrypted model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InferenceCheck {
+    /// Test accuracy of the encrypted inference.
+    pub accuracy: f64,
+    /// Predictions equal to the decrypted model's plaintext predictions.
+    pub agree: usize,
+    /// Test rows.
+    pub total: usize,
+    /// Seconds (encryption, server, decryption).
+    pub seconds: f64,
+}
+
+impl<K, E> InProcessRun<K, E>
+where
+    E: Evaluator,
+    K: Encryptor<Ciphertext = E::Ciphertext> + Decryptor<Ciphertext = E::Ciphertext>,
+{
+    /// Encrypted inference on `test`: the client encrypts the features, the server computes the
+    /// logits under the encrypted best model, the client decrypts and takes the arg-max.
+    pub fn infer(&mut self, test: &crate::data::Dataset) -> Result<InferenceCheck> {
+        let t = Instant::now();
+        let x = self.client.encrypt_features(&test.features)?;
+        let logits = self.server.infer(&x)?;
+        let pred = self.client.predictions(&logits)?;
+        let agree = pred
+            .iter()
+            .zip(&self.model.predict(&test.features))
+            .filter(|(a, b)| a == b)
+            .count();
+        Ok(InferenceCheck {
+            accuracy: crate::plain::accuracy(&pred, &test.labels),
+            agree,
+            total: pred.len(),
+            seconds: t.elapsed().as_secs_f64(),
+        })
+    }
 }

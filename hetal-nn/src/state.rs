@@ -1,5 +1,4 @@
-//! What both servers ([`Server`](crate::server::Server) and
-//! [`MethodServer`](crate::method::MethodServer)) share: the checked encrypted inputs, the
+//! The server's state ([`Server`](crate::server::Server)): the checked encrypted inputs, the
 //! encrypted model state and the epoch protocol with the client (one epoch, then the client's
 //! decision, then the next), including checkpoints.
 //!

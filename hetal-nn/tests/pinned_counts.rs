@@ -58,7 +58,7 @@ fn counts(method: Method, params: MockParams) -> (String, u64) {
     assert!(matches!(out, Outcome::Finished(_)));
     (
         server.evaluator().snapshot().to_string(),
-        server.stats().bootstraps as u64,
+        server.stats().bootstraps,
     )
 }
 

@@ -1,24 +1,17 @@
-//! `hetal train --method cnntraining`: the training-method flags, a backend abstraction that the
-//! method runners (and `hetal compare`) are generic over, and the runner of one method.
-//!
-//! HETAL's method (`--method hetal`, the default) keeps its own path in [`super::train`]; every
-//! other method (HE.CNNtraining's, or a mix chosen with `--activation`, `--optimizer`,
-//! `--layout`) runs on [`hetal_nn::method::MethodServer`] here.
+//! The training-method flags (`--method`, `--activation`, `--layout`), and a backend abstraction
+//! that `hetal compare` is generic over. Every method trains through the same library driver,
+//! [`session::train_in_process`], on the same [`hetal_nn::server::Server`].
 
-use super::train::{
-    Backend as BackendKind, BackendArgs, CliResult, TrainArgs, on_progress, progress_bar,
-};
+use super::train::{Backend as BackendKind, BackendArgs, CliResult, on_progress, progress_bar};
 use hetal_ckks::bootstrap::{BootstrapPreset, BootstrappingEvaluator, generate_bootstrap_keys};
 use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams};
-use hetal_nn::client::Client;
 use hetal_nn::config::{Activation, Method, Products, TrainConfig, Update};
 use hetal_nn::data::Splits;
 use hetal_nn::plain::{self, PlainRun};
-use hetal_nn::protocol::{Checkpoint, Plan};
-use hetal_nn::report::{TrainReport, loss_plot_svg};
-use hetal_nn::server::Server;
+use hetal_nn::protocol::Plan;
+use hetal_nn::report::TrainReport;
 use hetal_nn::server::TrainingServer;
-use hetal_nn::session::{self, Outcome, RunOptions};
+use hetal_nn::session::{self, RunOptions};
 use hetal_nn::softmax::{LinalgSoftmax, SoftmaxApprox};
 use hetal_traits::counting::{Counting, OpCounts};
 use hetal_traits::mock::{MockCiphertext, MockClient, MockEvaluator, MockParams};
@@ -26,7 +19,6 @@ use hetal_traits::{Decryptor, Encryptor, Evaluator, KeyGenerator, KeyRequest};
 use ndarray::Array2;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::time::{Duration, Instant};
 
 /// The training method and its parts.
 #[derive(clap::Args, Debug, Clone)]
@@ -99,10 +91,6 @@ pub trait Backend {
     fn encrypt_level(&self) -> Option<u32> {
         None
     }
-    /// Default batch size and epochs on this backend.
-    fn defaults(&self) -> (usize, usize) {
-        (128, 10)
-    }
 }
 
 /// The CKKS backend of `--backend ckks`: a bootstrappable preset, keys from the OS's randomness
@@ -168,13 +156,6 @@ impl Backend for CkksBackend {
     fn encrypt_level(&self) -> Option<u32> {
         Some(super::train::ckks_output_level(&self.preset, &self.params))
     }
-
-    fn defaults(&self) -> (usize, usize) {
-        (
-            super::train::CKKS_DEFAULT_BATCH,
-            super::train::CKKS_DEFAULT_EPOCHS,
-        )
-    }
 }
 
 /// The mock backend of `--backend mock`.
@@ -214,8 +195,8 @@ pub trait BackendJob {
     fn run<B: Backend>(self, backend: B) -> CliResult<Self::Output>;
 }
 
-/// Runs `job` on the backend of `args` (the same `--backend` values as `hetal train`; only the
-/// mock is wired today, and a new backend is one more arm here).
+/// Runs `job` on the backend of `args` (the same `--backend` values as `hetal train`; a new
+/// backend is one more arm here).
 pub fn with_backend<J: BackendJob>(
     args: &BackendArgs,
     default: BackendKind,
@@ -229,8 +210,6 @@ pub fn with_backend<J: BackendJob>(
         BackendKind::Ckks => job.run(CkksBackend::new(args)?),
     }
 }
-
-type Boxed<B> = Box<dyn TrainingServer<Ev = Counting<<B as Backend>::Ev>>>;
 
 /// The plan of `method` for `splits` on `slots` slots.
 pub fn plan_for(
@@ -258,17 +237,6 @@ pub fn plan_on<B: Backend>(
     Ok(plan)
 }
 
-/// The evaluation keys of a plan (with bootstrapping).
-
-/// The server for a plan's method ([`Server::for_plan`]); resumed from `ckpt` if given.
-fn build_server<B: Backend>(
-    ev: Counting<B::Ev>,
-    data: &hetal_nn::protocol::EncryptedData<B::Ct>,
-    ckpt: Option<&Checkpoint<B::Ct>>,
-) -> CliResult<Boxed<B>> {
-    Ok(Box::new(Server::for_plan(ev, data, ckpt)?))
-}
-
 /// The f64 reference of a method: the same training in plaintext with the same approximations
 /// (the plan's softmax approximation for a softmax activation).
 pub fn reference(splits: &Splits, cfg: &TrainConfig, plan: &Plan) -> CliResult<PlainRun> {
@@ -278,23 +246,17 @@ pub fn reference(splits: &Splits, cfg: &TrainConfig, plan: &Plan) -> CliResult<P
 }
 
 /// One finished encrypted run.
-pub struct Finished<B: Backend> {
-    /// The client (decrypts, evaluates).
-    pub client: Client<B::Client>,
-    /// The server after training.
-    pub server: Boxed<B>,
+pub struct Finished {
     /// The decrypted best model.
     pub model: plain::Model,
     /// The report.
     pub report: TrainReport,
-    /// Key generation and encryption time.
-    pub setup_time: Duration,
     /// Operations of the whole run (training, validation passes).
     pub ops: OpCounts,
 }
 
-/// Plans, generates keys, encrypts, and trains `method` on `backend` (both roles in one
-/// process). `None` when interrupted by `opts.interrupt_after`.
+/// Plans, generates keys, encrypts, and trains `plan`'s method on `backend` (both roles in one
+/// process, [`session::train_in_process`]). `None` when interrupted by `opts.interrupt_after`.
 pub fn train_on<B: Backend>(
     backend: &B,
     splits: &Splits,
@@ -302,173 +264,22 @@ pub fn train_on<B: Backend>(
     opts: &RunOptions,
     quiet: bool,
     title: &str,
-) -> CliResult<Option<Finished<B>>> {
-    let t = Instant::now();
+) -> CliResult<Option<Finished>> {
     let (kc, ev) = backend.setup(&plan.evaluation_keys(true)?)?;
-    let mut client = Client::new(kc, plan.clone())?;
-    let data = client.encrypt_data(splits)?;
-    let setup_time = t.elapsed();
-    let ckpt = match &opts.checkpoint_dir {
-        Some(dir) => session::load_checkpoint::<B::Ct>(dir)?,
-        None => None,
-    };
-    let resumed = ckpt.is_some();
-    let mut server = match ckpt {
-        Some((ckpt, state)) => {
-            client.state = state;
-            build_server::<B>(Counting::new(ev), &data, Some(&ckpt))?
-        }
-        None => build_server::<B>(Counting::new(ev), &data, None)?,
-    };
-    if resumed && !quiet {
-        println!("resuming after epoch {}", server.epochs_done());
-    }
     let bar = progress_bar(plan, quiet);
-    bar.set_position(server.stats().steps);
-    let outcome = session::run(
-        &mut client,
-        server.as_mut(),
+    let run = session::train_in_process(
+        kc,
+        Counting::new(ev),
         splits,
+        plan,
         opts,
+        title,
         &mut on_progress(&bar),
     )?;
     bar.finish_and_clear();
-    let Outcome::Finished(model) = outcome else {
-        return Ok(None);
-    };
-    let (m, report) = session::report(&client, &model, splits, title)?;
-    let ops = server.evaluator().snapshot();
-    Ok(Some(Finished {
-        client,
-        server,
-        model: m,
-        report,
-        setup_time,
-        ops,
+    Ok(run.map(|r| Finished {
+        ops: r.server.evaluator().snapshot(),
+        model: r.model,
+        report: r.report,
     }))
-}
-
-/// `hetal train` with a method other than HETAL's.
-pub fn train(args: &TrainArgs, method: Method) -> CliResult {
-    struct Job<'a>(&'a TrainArgs, Method);
-    impl BackendJob for Job<'_> {
-        type Output = ();
-        fn run<B: Backend>(self, backend: B) -> CliResult {
-            train_with(self.0, self.1, &backend)
-        }
-    }
-    with_backend(&args.backend, BackendKind::Ckks, Job(args, method))
-}
-
-fn train_with<B: Backend>(args: &TrainArgs, method: Method, backend: &B) -> CliResult {
-    let splits = args.data.load()?;
-    let h = &args.hyper;
-    let (batch, epochs) = backend.defaults();
-    let cfg = TrainConfig {
-        learning_rate: h.lr,
-        batch_size: h.batch.unwrap_or(batch),
-        epochs: h.epochs.unwrap_or(epochs),
-        patience: (h.patience > 0).then_some(h.patience),
-        optimizer: method.update.optimizer(),
-        seed: h.seed,
-    };
-    cfg.validate()?;
-    let plan = plan_on(backend, &splits, &cfg, &method, h.weight_bound, &h.softmax)?;
-    println!(
-        "data {}: {} train / {} val / {} test, {} features, {} classes (padded to {}); unit shape ({}, {}), {} batches; backend {}; method {}{}",
-        splits.name,
-        splits.train.len(),
-        splits.val.len(),
-        splits.test.len(),
-        plan.features,
-        plan.classes,
-        plan.padded_classes,
-        plan.unit.0,
-        plan.unit.1,
-        plan.batch_rows.len(),
-        backend.describe(),
-        method.describe(),
-        if method.activation == Activation::Softmax {
-            format!(" (softmax {})", plan.softmax)
-        } else {
-            String::new()
-        }
-    );
-    let opts = RunOptions {
-        checkpoint_dir: args.checkpoint_dir.clone(),
-        interrupt_after: args.stop_after_epochs,
-    };
-    let title = format!(
-        "{} on {} (encrypted), method {}",
-        splits.name,
-        backend.describe(),
-        method.describe()
-    );
-    let Some(mut run) = train_on(backend, &splits, &plan, &opts, args.quiet, &title)? else {
-        println!("stopped as asked; run again with the same --checkpoint-dir to resume");
-        return Ok(());
-    };
-    println!(
-        "key generation and encryption: {:.3} s",
-        run.setup_time.as_secs_f64()
-    );
-    println!("{}", run.report);
-    if method.activation.is_sigmoid() {
-        println!(
-            "(losses are the squared-likelihood loss, SLE: the negative mean per-sample log-likelihood of the per-class sigmoids)"
-        );
-    }
-    println!("operations:\n{}", run.ops);
-
-    let t = Instant::now();
-    let x = run.client.encrypt_features(&splits.test.features)?;
-    let logits = run.server.infer(&x)?;
-    let pred = run.client.predictions(&logits)?;
-    let enc_acc = plain::accuracy(&pred, &splits.test.labels);
-    let agree = pred
-        .iter()
-        .zip(&run.model.predict(&splits.test.features))
-        .filter(|(a, b)| a == b)
-        .count();
-    println!(
-        "encrypted inference: test accuracy {:.2} %, {agree}/{} predictions equal to plaintext inference ({:.3} s)",
-        100.0 * enc_acc,
-        pred.len(),
-        t.elapsed().as_secs_f64()
-    );
-
-    let mut json = serde_json::json!({
-        "method": method,
-        "encrypted": run.report,
-        "encrypted_inference_accuracy": enc_acc,
-    });
-    let mut runs = vec![("encrypted", run.report.history.clone())];
-    if !args.no_reference {
-        let r = reference(&splits, &cfg, &plan)?;
-        let acc = r.model.accuracy(&splits.test);
-        let diff = r
-            .model
-            .weights
-            .iter()
-            .zip(&run.model.weights)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
-        println!(
-            "plaintext f64 reference (same approximations): test accuracy {:.2} %, best epoch {}, max |weight difference| {diff:.3e}",
-            100.0 * acc,
-            r.best_epoch + 1
-        );
-        json["plain_same_approximation"] = serde_json::json!({ "test_accuracy": acc, "best_epoch": r.best_epoch, "history": r.history, "max_weight_difference": diff });
-        runs.push(("plaintext", r.history));
-    }
-    if let Some(p) = &args.svg {
-        let r: Vec<(&str, &[plain::EpochRecord])> =
-            runs.iter().map(|(n, h)| (*n, h.as_slice())).collect();
-        std::fs::write(p, loss_plot_svg(&r, Some(run.report.best_epoch)))?;
-        println!("loss plot: {}", p.display());
-    }
-    if let Some(p) = &args.json {
-        std::fs::write(p, serde_json::to_string_pretty(&json)?)?;
-    }
-    Ok(())
 }

@@ -6,15 +6,14 @@ use hetal_ckks::bootstrap::{
     estimate_memory, generate_bootstrap_keys,
 };
 use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams, Security};
-use hetal_nn::client::Client;
-use hetal_nn::config::{Optimizer, TrainConfig};
+use hetal_nn::config::{Activation, Method, Optimizer, TrainConfig};
 use hetal_nn::data::Splits;
 use hetal_nn::plain;
 use hetal_nn::protocol::Plan;
 use hetal_nn::report::TrainReport;
 use hetal_nn::report::loss_plot_svg;
-use hetal_nn::server::{Progress, Server, TrainingServer};
-use hetal_nn::session::{self, Outcome, RunOptions};
+use hetal_nn::server::{Progress, TrainingServer};
+use hetal_nn::session::{self, InferenceCheck, RunOptions};
 use hetal_nn::softmax::{LinalgSoftmax, SoftmaxApprox};
 use hetal_traits::counting::{Counting, OpCounts, OpKind};
 use hetal_traits::mock::{MockClient, MockEvaluator, MockParams};
@@ -157,6 +156,35 @@ impl HyperArgs {
         };
         c.validate()?;
         Ok(c)
+    }
+
+    /// The configuration and the training method of `method` on `backend`: HETAL's method with
+    /// [`HyperArgs::config_for`], or the method's own update deciding the optimiser.
+    pub fn config_and_method(
+        &self,
+        method: &super::method::MethodArgs,
+        backend: Backend,
+    ) -> CliResult<(TrainConfig, Method)> {
+        Ok(match method.resolve(self.optimizer.as_deref())? {
+            Some(m) => {
+                let cfg = HyperArgs {
+                    optimizer: None,
+                    ..self.clone()
+                }
+                .config_for(backend)?;
+                let cfg = TrainConfig {
+                    optimizer: m.update.optimizer(),
+                    ..cfg
+                };
+                cfg.validate()?;
+                (cfg, m)
+            }
+            None => {
+                let cfg = self.config_for(backend)?;
+                let m = Method::hetal(cfg.optimizer);
+                (cfg, m)
+            }
+        })
     }
 }
 
@@ -379,21 +407,23 @@ pub struct TrainArgs {
 
 /// Runs `hetal train`.
 pub fn run(args: &TrainArgs) -> CliResult {
-    if let Some(method) = args.method.resolve(args.hyper.optimizer.as_deref())? {
-        return super::method::train(args, method);
-    }
     let backend = args.backend.kind_or(Backend::Ckks)?;
     let splits = args.data.load()?;
-    let cfg = args.hyper.config_for(backend)?;
+    let (cfg, method) = args.hyper.config_and_method(&args.method, backend)?;
     match backend {
-        Backend::Mock => run_mock(args, &splits, &cfg),
-        Backend::Ckks => run_ckks(args, &splits, &cfg),
+        Backend::Mock => run_mock(args, &splits, &cfg, method),
+        Backend::Ckks => run_ckks(args, &splits, &cfg, method),
     }
 }
 
 fn describe(splits: &Splits, plan: &Plan, backend: &str) {
+    let activation = if plan.method.activation == Activation::Softmax {
+        format!(", softmax {}", plan.softmax)
+    } else {
+        String::new()
+    };
     println!(
-        "data {}: {} train / {} val / {} test, {} features, {} classes (padded to {}); unit shape ({}, {}), {} batches of up to {} rows, {} epochs; backend {backend}, {} slots, softmax {}",
+        "data {}: {} train / {} val / {} test, {} features, {} classes (padded to {}); unit shape ({}, {}), {} batches of up to {} rows, {} epochs; backend {backend}, {} slots; method {}{activation}",
         splits.name,
         splits.train.len(),
         splits.val.len(),
@@ -407,11 +437,11 @@ fn describe(splits: &Splits, plan: &Plan, backend: &str) {
         plan.config.batch_size,
         plan.config.epochs,
         plan.slots,
-        plan.softmax
+        plan.method.describe()
     );
 }
 
-fn run_mock(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig) -> CliResult {
+fn run_mock(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig, method: Method) -> CliResult {
     let params = args.backend.mock_params()?;
     let plan = Plan::new(
         splits,
@@ -419,7 +449,8 @@ fn run_mock(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig) -> CliResult {
         params.slots,
         args.hyper.weight_bound,
         &args.hyper.softmax,
-    )?;
+    )?
+    .with_method(method)?;
     let req = plan.evaluation_keys(true)?;
     describe(splits, &plan, "mock");
     let t = Instant::now();
@@ -440,7 +471,7 @@ fn run_mock(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig) -> CliResult {
     finish(args, splits, cfg, &plan, &done, None)
 }
 
-fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig) -> CliResult {
+fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig, method: Method) -> CliResult {
     let preset = args.backend.ckks_preset()?;
     let params = CkksParams::new(&preset.params)?;
     let plan = Plan::new(
@@ -449,7 +480,8 @@ fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig) -> CliResult {
         params.slots,
         args.hyper.weight_bound,
         &args.hyper.softmax,
-    )?;
+    )?
+    .with_method(method)?;
     let req = plan.evaluation_keys(true)?;
     let threads = if args.backend.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -581,10 +613,7 @@ struct Trained {
     model: plain::Model,
     report: TrainReport,
     ops: OpCounts,
-    inference_accuracy: f64,
-    inference_agree: usize,
-    inference_total: usize,
-    inference_time: f64,
+    inference: InferenceCheck,
 }
 
 impl Trained {
@@ -601,10 +630,10 @@ impl Trained {
         println!("operations:\n{}", self.ops);
         println!(
             "encrypted inference: test accuracy {:.2} %, {}/{} predictions equal to plaintext inference ({:.3} s)",
-            100.0 * self.inference_accuracy,
-            self.inference_agree,
-            self.inference_total,
-            self.inference_time
+            100.0 * self.inference.accuracy,
+            self.inference.agree,
+            self.inference.total,
+            self.inference.seconds
         );
     }
 }
@@ -624,80 +653,36 @@ where
     E::Ciphertext: Serialize + serde::de::DeserializeOwned,
     K: Encryptor<Ciphertext = E::Ciphertext> + Decryptor<Ciphertext = E::Ciphertext>,
 {
-    let mut client = Client::new(backend, plan.clone())?;
-    let data = client.encrypt_data(splits)?;
-    let ev = Counting::new(ev);
-    let resumed = opts
-        .checkpoint_dir
-        .as_deref()
-        .map(session::load_checkpoint)
-        .transpose()?
-        .flatten();
-    let mut server = match resumed {
-        Some((ckpt, state)) => {
-            println!(
-                "resuming after epoch {} from {}",
-                ckpt.epochs_done,
-                opts.checkpoint_dir
-                    .as_deref()
-                    .unwrap_or(Path::new(""))
-                    .display()
-            );
-            client.state = state;
-            Server::for_plan(ev, &data, Some(&ckpt))?
-        }
-        None => Server::for_plan(ev, &data, None)?,
-    };
     let bar = progress_bar(plan, opts.quiet);
-    bar.set_position(server.stats().steps);
     let run_opts = RunOptions {
         checkpoint_dir: opts.checkpoint_dir.clone(),
         interrupt_after: opts.stop_after_epochs,
     };
-    let outcome = session::run(
-        &mut client,
-        &mut server,
+    let title = format!("{} on {} (encrypted)", splits.name, opts.label);
+    let done = session::train_in_process(
+        backend,
+        Counting::new(ev),
         splits,
+        plan,
         &run_opts,
+        &title,
         &mut on_progress(&bar),
     )?;
     bar.finish_and_clear();
-    let model = match outcome {
-        Outcome::Finished(model) => model,
-        Outcome::Interrupted { epochs_done } => {
-            println!(
-                "stopped after epoch {epochs_done} as asked; run again with the same --checkpoint-dir to resume"
-            );
-            return Ok(None);
-        }
+    let Some(mut done) = done else {
+        println!("stopped as asked; run again with the same --checkpoint-dir to resume");
+        return Ok(None);
     };
-    let (m, report) = session::report(
-        &client,
-        &model,
-        splits,
-        &format!("{} on {} (encrypted)", splits.name, opts.label),
-    )?;
-    let ops = server.evaluator().snapshot();
-    // Encrypted inference on the test set: the client encrypts the features, the server computes
-    // the logits under the encrypted best model, the client decrypts and takes the arg-max.
-    let t = Instant::now();
-    let x = client.encrypt_features(&splits.test.features)?;
-    let logits = server.infer(&x)?;
-    let pred = client.predictions(&logits)?;
-    let inference_accuracy = plain::accuracy(&pred, &splits.test.labels);
-    let inference_agree = pred
-        .iter()
-        .zip(&m.predict(&splits.test.features))
-        .filter(|(a, b)| a == b)
-        .count();
+    if let Some(e) = done.resumed_after {
+        println!("resumed after epoch {e}");
+    }
+    let ops = done.server.evaluator().snapshot();
+    let inference = done.infer(&splits.test)?;
     Ok(Some(Trained {
-        model: m,
-        report,
+        model: done.model,
+        report: done.report,
         ops,
-        inference_accuracy,
-        inference_agree,
-        inference_total: pred.len(),
-        inference_time: t.elapsed().as_secs_f64(),
+        inference,
     }))
 }
 
@@ -810,9 +795,15 @@ fn finish(
     mock: Option<&Trained>,
 ) -> CliResult {
     let report = &done.report;
+    if plan.method.activation.is_sigmoid() {
+        println!(
+            "(losses are the squared-likelihood loss, SLE: the negative mean per-sample log-likelihood of the per-class sigmoids)"
+        );
+    }
     let mut json = serde_json::json!({
+        "method": plan.method,
         "encrypted": report,
-        "encrypted_inference_accuracy": done.inference_accuracy,
+        "encrypted_inference_accuracy": done.inference.accuracy,
     });
     if let Some(m) = mock {
         println!(
@@ -841,14 +832,25 @@ fn finish(
             same.model.accuracy(&splits.test),
             exact.model.accuracy(&splits.test),
         );
+        let diff = same
+            .model
+            .weights
+            .iter()
+            .zip(&done.model.weights)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
         println!(
-            "plaintext reference, same approximation ({}): test accuracy {:.2} %, best epoch {}",
-            plan.softmax,
+            "plaintext reference, same approximation ({}): test accuracy {:.2} %, best epoch {}, max |weight difference| to the encrypted run {diff:.3e}",
+            if plan.method.activation == Activation::Softmax {
+                plan.softmax.clone()
+            } else {
+                plan.method.describe()
+            },
             100.0 * a_same,
             same.best_epoch + 1
         );
         println!(
-            "plaintext reference, exact softmax: test accuracy {:.2} %, best epoch {}",
+            "plaintext reference, exact softmax (or the method's own activation): test accuracy {:.2} %, best epoch {}",
             100.0 * a_exact,
             exact.best_epoch + 1
         );
@@ -861,7 +863,6 @@ fn finish(
         json["plain_exact_softmax"] = serde_json::json!({ "test_accuracy": a_exact, "best_epoch": exact.best_epoch, "history": exact.history });
         runs.push(("plaintext", exact.history));
     }
-    let _ = &done.model;
     if let Some(p) = &args.svg {
         let r: Vec<(&str, &[plain::EpochRecord])> =
             runs.iter().map(|(n, h)| (*n, h.as_slice())).collect();
