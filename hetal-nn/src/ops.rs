@@ -29,6 +29,11 @@ pub enum Progress {
         /// The epoch.
         epoch: usize,
     },
+    /// The run resumes from a checkpoint after `epochs_done` epochs.
+    Resumed {
+        /// Epochs the checkpoint had finished.
+        epochs_done: usize,
+    },
 }
 
 /// Refreshes every block of `m` that has fewer than `need` levels above the floor of

@@ -192,8 +192,8 @@ pub struct InProcessRun<K, E: Evaluator> {
 /// [`crate::config::Method`] and any backend: the client encrypts the splits for `plan`, the
 /// server ([`Server::for_plan`]) trains, resuming from the checkpoint in
 /// [`RunOptions::checkpoint_dir`] if there is one, the client judges every epoch ([`run`]) and
-/// decrypts the best model ([`report`], titled `title`). `None` if the run was interrupted by
-/// [`RunOptions::interrupt_after`].
+/// decrypts the best model ([`report`], titled `title`), or stops as
+/// [`RunOptions::interrupt_after`] asks. A resumed run first reports [`Progress::Resumed`].
 pub fn train_in_process<K, E>(
     backend: K,
     ev: E,
@@ -202,7 +202,7 @@ pub fn train_in_process<K, E>(
     opts: &RunOptions,
     title: &str,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Option<InProcessRun<K, E>>>
+) -> Result<InProcessOutcome<K, E>>
 where
     E: Evaluator,
     E::Ciphertext: serde::Serialize + serde::de::DeserializeOwned,
@@ -217,6 +217,9 @@ where
         None => None,
     };
     let resumed_after = resumed.as_ref().map(|(c, _)| c.epochs_done);
+    if let Some(epochs_done) = resumed_after {
+        progress(Progress::Resumed { epochs_done });
+    }
     let mut server = match resumed {
         Some((ckpt, state)) => {
             client.state = state;
@@ -224,18 +227,32 @@ where
         }
         None => Server::for_plan(ev, &data, None)?,
     };
-    let Outcome::Finished(model) = run(&mut client, &mut server, splits, opts, progress)? else {
-        return Ok(None);
+    let model = match run(&mut client, &mut server, splits, opts, progress)? {
+        Outcome::Finished(model) => model,
+        Outcome::Interrupted { epochs_done } => {
+            return Ok(InProcessOutcome::Interrupted { epochs_done });
+        }
     };
     let (model, report) = report(&client, &model, splits, title)?;
-    Ok(Some(InProcessRun {
+    Ok(InProcessOutcome::Finished(Box::new(InProcessRun {
         client,
         server,
         model,
         report,
         encrypt_time,
         resumed_after,
-    }))
+    })))
+}
+
+/// How a [`train_in_process`] call ended.
+pub enum InProcessOutcome<K, E: Evaluator> {
+    /// Training finished.
+    Finished(Box<InProcessRun<K, E>>),
+    /// Interrupted by [`RunOptions::interrupt_after`]; the checkpoint resumes it.
+    Interrupted {
+        /// Epochs finished so far.
+        epochs_done: usize,
+    },
 }
 
 /// Encrypted inference on a test set, checked against the decrypted model.

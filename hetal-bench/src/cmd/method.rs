@@ -277,9 +277,12 @@ pub fn train_on<B: Backend>(
         &mut on_progress(&bar),
     )?;
     bar.finish_and_clear();
-    Ok(run.map(|r| Finished {
-        ops: r.server.evaluator().snapshot(),
-        model: r.model,
-        report: r.report,
-    }))
+    Ok(match run {
+        session::InProcessOutcome::Finished(r) => Some(Finished {
+            ops: r.server.evaluator().snapshot(),
+            model: r.model,
+            report: r.report,
+        }),
+        session::InProcessOutcome::Interrupted { .. } => None,
+    })
 }

@@ -12,6 +12,7 @@ use hetal_nn::plain;
 use hetal_nn::protocol::Plan;
 use hetal_nn::report::TrainReport;
 use hetal_nn::report::loss_plot_svg;
+use hetal_nn::scaling::FeatureScaling;
 use hetal_nn::server::{Progress, TrainingServer};
 use hetal_nn::session::{self, InferenceCheck, RunOptions};
 use hetal_nn::softmax::{LinalgSoftmax, SoftmaxApprox};
@@ -50,6 +51,17 @@ pub struct DataArgs {
     /// Keep at most this many test samples.
     #[arg(long)]
     pub limit_test: Option<usize>,
+    /// The client's feature scaling before encryption: `standard` (per-feature standardisation
+    /// on the training rows, then a common factor giving a mean squared row norm of 64, so one
+    /// learning rate serves any feature count and scale) or `none` (the features as loaded).
+    #[arg(long, default_value = "standard")]
+    #[serde(default = "default_scaling")]
+    pub scaling: String,
+}
+
+fn default_scaling() -> String {
+    // Sessions written before the option existed trained on unscaled features.
+    "none".into()
 }
 
 impl DataArgs {
@@ -89,11 +101,12 @@ impl DataArgs {
             return Err(format!("--data {d:?}: not `digits`, a directory or a file").into());
         };
         let big = usize::MAX;
-        Ok(splits.truncated(
+        let splits = splits.truncated(
             self.limit_train.unwrap_or(big),
             self.limit_val.unwrap_or(big),
             self.limit_test.unwrap_or(big),
-        ))
+        );
+        Ok(FeatureScaling::parse(&self.scaling)?.apply(&splits)?)
     }
 }
 
@@ -366,6 +379,9 @@ pub fn on_progress(bar: &ProgressBar) -> impl FnMut(Progress) + '_ {
             bar.inc(1);
         }
         Progress::Validated { .. } => {}
+        Progress::Resumed { epochs_done } => {
+            bar.suspend(|| println!("resuming after epoch {epochs_done}"));
+        }
     }
 }
 
@@ -669,13 +685,15 @@ where
         &mut on_progress(&bar),
     )?;
     bar.finish_and_clear();
-    let Some(mut done) = done else {
-        println!("stopped as asked; run again with the same --checkpoint-dir to resume");
-        return Ok(None);
+    let mut done = match done {
+        session::InProcessOutcome::Finished(run) => *run,
+        session::InProcessOutcome::Interrupted { epochs_done } => {
+            println!(
+                "stopped after epoch {epochs_done} as asked; run again with the same --checkpoint-dir to resume"
+            );
+            return Ok(None);
+        }
     };
-    if let Some(e) = done.resumed_after {
-        println!("resumed after epoch {e}");
-    }
     let ops = done.server.evaluator().snapshot();
     let inference = done.infer(&splits.test)?;
     Ok(Some(Trained {
