@@ -11,7 +11,7 @@
 //!    back the slot values `m / s_in` at the canonical scale of the output level.
 
 use super::dft::{self, DiagMatrix, PreparedTransform};
-use super::evalmod::{EvalModSpec, eval_mod};
+use super::evalmod::{EvalModSpec, eval_mod_with};
 use super::ops::BootstrapOps;
 use hetal_traits::{Encoder, Error, Level, Leveled, Result};
 use std::f64::consts::PI;
@@ -164,11 +164,21 @@ impl<P> BootstrapCircuit<P> {
         e: &E,
         v: &E::Ciphertext,
     ) -> Result<E::Ciphertext> {
+        self.eval_mod_parts(e, v, false)
+    }
+
+    /// [`eval_mod_complex`](Self::eval_mod_complex) with `halve`: `y/2`, at no extra level.
+    fn eval_mod_parts<E: BootstrapOps<Plaintext = P> + ?Sized>(
+        &self,
+        e: &E,
+        v: &E::Ciphertext,
+        halve: bool,
+    ) -> Result<E::Ciphertext> {
         let c = e.conjugate(v)?;
         let re = e.add(v, &c)?;
         let im = e.mul_i(&e.sub(&c, v)?)?;
-        let re = eval_mod(e, &re, &self.spec.evalmod, &self.coeffs)?;
-        let im = eval_mod(e, &im, &self.spec.evalmod, &self.coeffs)?;
+        let re = eval_mod_with(e, &re, &self.spec.evalmod, &self.coeffs, halve)?;
+        let im = eval_mod_with(e, &im, &self.spec.evalmod, &self.coeffs, halve)?;
         e.add(&re, &e.mul_i(&im)?)
     }
 
@@ -191,6 +201,27 @@ impl<P> BootstrapCircuit<P> {
         e: &E,
         raised: &E::Ciphertext,
     ) -> Result<E::Ciphertext> {
+        self.run_with(e, raised, false)
+    }
+
+    /// [`run`](Self::run) with the result halved (slots `z/2` for an input holding `z`), at the
+    /// same levels and operation counts: the halving is folded into EvalMod's last double angle.
+    /// Pair bootstrapping splits `z = a + i·b` from it as `a = w + conj(w)`,
+    /// `b = i·(conj(w) − w)` with `w = z/2`.
+    pub fn run_halved<E: BootstrapOps<Plaintext = P> + ?Sized>(
+        &self,
+        e: &E,
+        raised: &E::Ciphertext,
+    ) -> Result<E::Ciphertext> {
+        self.run_with(e, raised, true)
+    }
+
+    fn run_with<E: BootstrapOps<Plaintext = P> + ?Sized>(
+        &self,
+        e: &E,
+        raised: &E::Ciphertext,
+        halve: bool,
+    ) -> Result<E::Ciphertext> {
         if raised.level() != self.top {
             return Err(Error::LevelMismatch {
                 op: hetal_traits::Operation::Bootstrap,
@@ -199,7 +230,7 @@ impl<P> BootstrapCircuit<P> {
             });
         }
         let v = self.coeff_to_slot(e, raised)?;
-        let y = self.eval_mod_complex(e, &v)?;
+        let y = self.eval_mod_parts(e, &v, halve)?;
         self.slot_to_coeff(e, &y)
     }
 }
