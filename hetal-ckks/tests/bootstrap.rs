@@ -231,7 +231,10 @@ fn check_pair(preset: BootstrapPreset) {
     );
     for (ct, want, what) in [(&x, &a, "first"), (&y, &b, "second")] {
         assert_eq!(ct.level(), info.output_level);
-        assert!(ct.scale().matches(counting.canonical_scale(info.output_level)));
+        assert!(
+            ct.scale()
+                .matches(counting.canonical_scale(info.output_level))
+        );
         let got = client.decrypt_values(ct).unwrap();
         let (min, mean) = precision_bits(&got, want);
         let re: Vec<Complex64> = got.iter().map(|z| Complex64::new(z.re, 0.0)).collect();

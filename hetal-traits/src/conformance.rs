@@ -869,8 +869,20 @@ pub fn bootstrap_pair<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>) {
         }) => assert!(max_abs_imag > 0.0),
         Ok((x, y)) => {
             let z = zip(&half_a, &cplx, |p, q| p + q * Complex64::new(0.0, 1.0));
-            check(&cl, &x, &map(&z, |v| Complex64::new(v.re, 0.0)), "Re(a+ib)", bits);
-            check(&cl, &y, &map(&z, |v| Complex64::new(v.im, 0.0)), "Im(a+ib)", bits);
+            check(
+                &cl,
+                &x,
+                &map(&z, |v| Complex64::new(v.re, 0.0)),
+                "Re(a+ib)",
+                bits,
+            );
+            check(
+                &cl,
+                &y,
+                &map(&z, |v| Complex64::new(v.im, 0.0)),
+                "Im(a+ib)",
+                bits,
+            );
         }
         Err(other) => panic!("complex input to bootstrap_pair: unexpected {other}"),
     }
