@@ -331,6 +331,62 @@ mod tests {
         assert!(min > 20.0 && mean > 22.0, "min {min} mean {mean}");
     }
 
+    /// The halved circuit (pair bootstrapping) gives half the full circuit's output at the same
+    /// level and canonical scale, for double angles and without them.
+    #[test]
+    fn halved_run_is_half_the_run_at_the_same_level() {
+        for double_angle in [0u32, 2] {
+            let spec = CircuitSpec {
+                cts_groups: 2,
+                stc_groups: 2,
+                evalmod: EvalModSpec {
+                    k: 12.0,
+                    degree: 63,
+                    double_angle,
+                },
+            };
+            let slots = 16;
+            let mut primes: Vec<f64> = vec![2f64.powi(50), 2f64.powi(40)];
+            primes.extend((0..spec.depth()).map(|_| 2f64.powi(58)));
+            let mut s = 2f64.powi(40);
+            for q in &primes[1..] {
+                s = (s * q).sqrt();
+            }
+            let mut params = MockParams::from_chain(slots, &[], 1.0);
+            params.primes = primes.clone();
+            params.default_scale = s;
+            let mut client = MockClient::new(params, 4);
+            let e = MockEvaluator::new(client.unrestricted_keys());
+            let top = e.max_level();
+            let k = CircuitConstants {
+                q0: primes[0],
+                top_scale: e.canonical_scale(top).value(),
+                input_scale: e.canonical_scale(Level(0)).value(),
+                trace_factor: 1.0,
+            };
+            let circuit = BootstrapCircuit::new(&e, spec, top, &k).unwrap();
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+            let y0: Vec<Complex64> = (0..slots)
+                .map(|_| {
+                    Complex64::new(rng.random_range(-0.01..0.01), rng.random_range(-0.01..0.01))
+                })
+                .collect();
+            let raised = client.encrypt_values(&y0, top).unwrap();
+            let full = circuit.run(&e, &raised).unwrap();
+            let half = circuit.run_halved(&e, &raised).unwrap();
+            assert_eq!(half.level(), full.level());
+            assert!(half.scale().matches(e.canonical_scale(half.level())));
+            let f = client.decrypt_values(&full).unwrap();
+            let h = client.decrypt_values(&half).unwrap();
+            for (x, y) in f.iter().zip(&h) {
+                assert!(
+                    (x / 2.0 - y).norm() < 1e-9,
+                    "r = {double_angle}: {x} vs {y}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn pipeline_with_noise_keeps_precision() {
         let spec = CircuitSpec {
