@@ -210,8 +210,14 @@ pub trait Evaluator: Encoder {
     /// at [`BootstrapInfo::output_level`] with the canonical scale of that level, real-valued.
     ///
     /// Backends with a complex bootstrap refresh `a + i·b` with one bootstrap and split the
-    /// result by conjugation; this default refreshes each with [`Evaluator::bootstrap`].
-    /// Both inputs must be at the same level and scale.
+    /// result by conjugation (cost: one bootstrap and one conjugation); this default refreshes
+    /// each with [`Evaluator::bootstrap`]. Both inputs must be at the same level and scale.
+    ///
+    /// Errors: [`Error::LevelMismatch`] / [`Error::ScaleMismatch`] for different levels or
+    /// scales; [`Error::BootstrapUnavailable`] without bootstrapping keys; the level and range
+    /// errors of [`Evaluator::bootstrap`]; [`Error::ComplexInput`] where the backend can see that
+    /// an input is not real (the mock). CKKS cannot see it: for complex inputs it returns
+    /// `(Re(a + i·b), Im(a + i·b))`.
     fn bootstrap_pair(
         &self,
         a: &Self::Ciphertext,

@@ -16,6 +16,10 @@
 //!    BSGS with hoisted baby steps), EvalMod ([`evalmod`]: Chebyshev interpolant of the scaled
 //!    cosine and double angles) on the real and imaginary parts, SlotToCoeff.
 //!
+//! `bootstrap_pair` refreshes two real ciphertexts `a`, `b` through one circuit: `a + i·b`, the
+//! circuit with EvalMod's output halved ([`BootstrapCircuit::run_halved`], no extra level), then
+//! `a' = w + conj(w)`, `b' = i·(conj(w) − w)` (one conjugation at the output level).
+//!
 //! Keys: [`generate_bootstrap_keys`] computes the key set's memory first ([`estimate_memory`]) and
 //! refuses with an error when it exceeds the budget. Presets: [`presets`]. The EvalMod range and
 //! its failure probability are derived in `docs/bootstrapping.md`.
