@@ -2,8 +2,10 @@
 //! uniform inputs in [-1, 1], levels left, single-thread bootstrap time, key-generation time and
 //! peak memory.
 //!
-//! `cargo run --release -p hetal-ckks --example bootstrap_n16 [runs] [--json] [--dense]`
-//! (`--dense`: `boot_n16_dense`, the dense-secret variant)
+//! `cargo run --release -p hetal-ckks --example bootstrap_n16 [runs] [--json] [--dense] [--pair]`
+//! (`--dense`: `boot_n16_dense`, the dense-secret variant; `--pair`: also `runs` pair
+//! bootstraps of two real ciphertexts, timed on one thread, with the real parts' precision of
+//! both outputs over all slots)
 
 use hetal_ckks::bootstrap::{
     BootstrappingEvaluator, estimate_memory, generate_bootstrap_keys, precision_bits, presets,
@@ -155,6 +157,48 @@ fn main() -> hetal_traits::Result<()> {
             v.len()
         );
     }
+    let mut pair_cpu: Vec<f64> = Vec::new();
+    let mut pair_wall: Vec<f64> = Vec::new();
+    let mut pair_prec: Vec<(f64, f64)> = Vec::new();
+    if args.iter().any(|a| a == "--pair") {
+        for run in 0..runs {
+            let mut real = || -> Vec<Complex64> {
+                (0..params.slots)
+                    .map(|_| Complex64::new(rng.random_range(-1.0..=1.0), 0.0))
+                    .collect()
+            };
+            let (a, b) = (real(), real());
+            let ca = client.encrypt_values(&a, Level(0))?;
+            let cb = client.encrypt_values(&b, Level(0))?;
+            let t = Instant::now();
+            let c = cpu_seconds();
+            let (x, y) = one.install(|| eval.bootstrap_pair(&ca, &cb))?;
+            let secs = t.elapsed().as_secs_f64();
+            let cpu = cpu_seconds() - c;
+            let mut parts = Vec::new();
+            for (ct, want) in [(&x, &a), (&y, &b)] {
+                let got = client.decrypt_values(ct)?;
+                let re: Vec<Complex64> = got.iter().map(|z| Complex64::new(z.re, 0.0)).collect();
+                parts.push(precision_bits(&re, want));
+            }
+            let min = parts[0].0.min(parts[1].0);
+            let mean = parts[0].1.min(parts[1].1);
+            pair_cpu.push(cpu);
+            pair_wall.push(secs);
+            pair_prec.push((mean, min));
+            println!(
+                "pair run {run}: pair bootstrap (1 thread) wall {secs:.2} s, CPU {cpu:.2} s ({:.2} s per real ciphertext); levels left {}/{}; real parts over {} slots: first mean {:.2} min {:.2} bits, second mean {:.2} min {:.2} bits",
+                cpu / 2.0,
+                x.level().0,
+                y.level().0,
+                a.len(),
+                parts[0].1,
+                parts[0].0,
+                parts[1].1,
+                parts[1].0
+            );
+        }
+    }
     let v: Vec<Complex64> = (0..params.slots)
         .map(|_| Complex64::new(rng.random_range(-1.0..=1.0), 0.0))
         .collect();
@@ -192,18 +236,32 @@ fn main() -> hetal_traits::Result<()> {
         t.elapsed().as_secs_f64()
     );
     println!("peak memory (VmHWM): {}", vm_hwm());
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let pair_json = if pair_cpu.is_empty() {
+        String::new()
+    } else {
+        let (mean, min) = pair_prec
+            .iter()
+            .fold((f64::INFINITY, f64::INFINITY), |a, &(m, n)| {
+                (a.0.min(m), a.1.min(n))
+            });
+        format!(
+            ", \"pair_cpu_s\": {:.2}, \"pair_wall_s\": {:.2}, \"pair_real_precision_mean_bits\": {mean:.2}, \"pair_real_precision_min_bits\": {min:.2}",
+            med(&mut pair_cpu),
+            med(&mut pair_wall)
+        )
+    };
     if json && !cpu_runs.is_empty() {
-        let med = |v: &mut Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
         let (mean, min) = prec
             .iter()
             .fold((f64::INFINITY, f64::INFINITY), |a, &(m, n)| {
                 (a.0.min(m), a.1.min(n))
             });
         println!(
-            "{{\"library\": \"hetal\", \"preset\": \"{}\", \"runs\": {}, \"bootstrap_cpu_s\": {:.2}, \"bootstrap_wall_s\": {:.2}, \"precision_mean_bits\": {:.2}, \"precision_min_bits\": {:.2}, \"levels_left\": {}, \"keygen_s\": {:.1}, \"vm_hwm\": \"{}\"}}",
+            "{{\"library\": \"hetal\", \"preset\": \"{}\", \"runs\": {}, \"bootstrap_cpu_s\": {:.2}, \"bootstrap_wall_s\": {:.2}, \"precision_mean_bits\": {:.2}, \"precision_min_bits\": {:.2}, \"levels_left\": {}, \"keygen_s\": {:.1}, \"vm_hwm\": \"{}\"{pair_json}}}",
             preset.params.name,
             cpu_runs.len(),
             med(&mut cpu_runs),

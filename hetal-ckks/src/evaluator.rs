@@ -8,7 +8,7 @@ use crate::params::CkksParams;
 use crate::ring::{self, zip_limbs};
 use hetal_traits::{
     BootstrapInfo, Complex64, Encoder, Error, Evaluator, Level, Operation, Result, RotStep, Scale,
-    drop_scale_factor,
+    drop_scale_factor, evaluator::drop_plan,
 };
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -27,6 +27,12 @@ pub struct CkksEvaluator {
 delegate_encoder!(CkksEvaluator);
 
 impl CkksEvaluator {
+    fn cannot_bootstrap() -> Error {
+        Error::BootstrapUnavailable {
+            reason: "the leveled evaluator cannot bootstrap: use hetal_ckks::bootstrap::{generate_bootstrap_keys, BootstrappingEvaluator} with a bootstrappable preset from hetal_ckks::bootstrap::presets".into(),
+        }
+    }
+
     /// An evaluator for `keys`, which must belong to `params`.
     pub fn new(params: CkksParams, keys: EvaluationKeys) -> Result<Self> {
         if keys.params_id != params.id {
@@ -211,18 +217,20 @@ impl CkksEvaluator {
         }
         let p = self.p();
         let from = Level(a.level as u32);
-        // Keep q_0 .. q_{t+1}, multiply by round(q_{t+1}·Δ_t/Δ_from), rescale by q_{t+1}.
-        let q = p.moduli[t + 1].q as f64;
-        let k = (q * p.scales[t] / p.scales[a.level]).round();
-        let basis = ring::q_basis(t + 1);
+        // Keep q_0 .. q_{t+j}, multiply by k ≈ q_{t+1}···q_{t+j}·Δ_t/Δ_from, rescale by the j
+        // primes (drop_plan picks j so that k ≥ 2^32 and the scale stays canonical).
+        let (j, k) = drop_plan(self, from, level);
+        let top = t + j as usize;
+        let basis = ring::q_basis(top);
         let factors: Vec<u64> = basis.iter().map(|&g| p.moduli[g].from_f64(k)).collect();
-        let c0 = ring::mul_scalar(p, &a.c0, &factors, &basis);
-        let c1 = ring::mul_scalar(p, &a.c1, &factors, &basis);
-        let r0 = ring::rescale(p, &c0, t + 1);
-        let r1 = ring::rescale(p, &c1, t + 1);
-        ring::scratch::give(c0);
-        ring::scratch::give(c1);
-        let (c0, c1) = (r0, r1);
+        let mut c0 = ring::mul_scalar(p, &a.c0, &factors, &basis);
+        let mut c1 = ring::mul_scalar(p, &a.c1, &factors, &basis);
+        for l in (t + 1..=top).rev() {
+            let r0 = ring::rescale(p, &c0, l);
+            let r1 = ring::rescale(p, &c1, l);
+            ring::scratch::give(std::mem::replace(&mut c0, r0));
+            ring::scratch::give(std::mem::replace(&mut c1, r1));
+        }
         let scale = a.scale * drop_scale_factor(self, from, level);
         Ok(Ciphertext {
             c0,
@@ -614,9 +622,13 @@ impl Evaluator for CkksEvaluator {
 
     fn bootstrap(&self, a: &Ciphertext) -> Result<Ciphertext> {
         self.check_ct(a)?;
-        Err(Error::BootstrapUnavailable {
-            reason: "the leveled evaluator cannot bootstrap: use hetal_ckks::bootstrap::{generate_bootstrap_keys, BootstrappingEvaluator} with a bootstrappable preset from hetal_ckks::bootstrap::presets".into(),
-        })
+        Err(Self::cannot_bootstrap())
+    }
+
+    fn bootstrap_pair(&self, a: &Ciphertext, b: &Ciphertext) -> Result<(Ciphertext, Ciphertext)> {
+        self.check_ct(a)?;
+        self.check_ct(b)?;
+        Err(Self::cannot_bootstrap())
     }
 }
 

@@ -209,3 +209,122 @@ fn bootstrap_keys_round_trip_through_bytes() {
         assert!(err.to_string().contains("sparse secret weight"), "{err}");
     }
 }
+
+/// Real values in `[-1, 1]` as complex slots with zero imaginary parts.
+fn reals(slots: usize, seed: u64) -> Vec<Complex64> {
+    random_values(slots, seed, false)
+}
+
+fn check_pair(preset: BootstrapPreset) {
+    let (mut client, eval) = setup(&preset, 21);
+    let info = eval.bootstrap_info().unwrap();
+    let (a, b) = (reals(eval.slots(), 22), reals(eval.slots(), 23));
+    let ca = client.encrypt_values(&a, Level(0)).unwrap();
+    let cb = client.encrypt_values(&b, Level(0)).unwrap();
+    let counting = hetal_traits::counting::Counting::new(eval);
+    let (x, y) = counting.bootstrap_pair(&ca, &cb).unwrap();
+    assert_eq!(
+        counting
+            .snapshot()
+            .get(hetal_traits::counting::OpKind::BootstrapPair),
+        1
+    );
+    for (ct, want, what) in [(&x, &a, "first"), (&y, &b, "second")] {
+        assert_eq!(ct.level(), info.output_level);
+        assert!(
+            ct.scale()
+                .matches(counting.canonical_scale(info.output_level))
+        );
+        let got = client.decrypt_values(ct).unwrap();
+        let (min, mean) = precision_bits(&got, want);
+        let re: Vec<Complex64> = got.iter().map(|z| Complex64::new(z.re, 0.0)).collect();
+        let (re_min, re_mean) = precision_bits(&re, want);
+        eprintln!(
+            "{} pair {what}: {} slots, real part min {re_min:.2} mean {re_mean:.2} bits (complex min {min:.2} mean {mean:.2})",
+            preset.params.name,
+            counting.slots()
+        );
+        assert!(
+            min >= preset.config.precision_bits,
+            "{what}: {min} < declared {}",
+            preset.config.precision_bits
+        );
+    }
+}
+
+#[test]
+fn bootstrap_pair_full_packing() {
+    check_pair(presets::insecure_boot_n12());
+}
+
+#[test]
+fn bootstrap_pair_sparse_packing() {
+    check_pair(presets::insecure_boot_n12_sparse());
+}
+
+/// Twenty pair bootstraps in a row keep both real parts within the declared precision; a pair
+/// costs one bootstrap's levels, and mismatched inputs are refused with typed errors.
+#[test]
+fn bootstrap_pair_twenty_times_in_a_row() {
+    let preset = presets::insecure_boot_n12();
+    let (mut client, eval) = setup(&preset, 24);
+    let out_level = eval.bootstrap_info().unwrap().output_level;
+    let (a, b) = (reals(eval.slots(), 25), reals(eval.slots(), 26));
+    let mut x = client.encrypt_values(&a, out_level).unwrap();
+    let mut y = client.encrypt_values(&b, out_level).unwrap();
+    for i in 1..=20 {
+        (x, y) = eval.bootstrap_pair(&x, &y).unwrap();
+        let (ma, mean_a) = precision_bits(&client.decrypt_values(&x).unwrap(), &a);
+        let (mb, mean_b) = precision_bits(&client.decrypt_values(&y).unwrap(), &b);
+        eprintln!("pair {i}: min {ma:.2}/{mb:.2} mean {mean_a:.2}/{mean_b:.2} bits");
+        assert!(
+            ma.min(mb) >= preset.config.precision_bits,
+            "pair {i}: {ma}/{mb} < {}",
+            preset.config.precision_bits
+        );
+    }
+    let low = client.encrypt_values(&a, Level(0)).unwrap();
+    assert!(matches!(
+        eval.bootstrap_pair(&x, &low),
+        Err(hetal_traits::Error::LevelMismatch { .. })
+    ));
+    let doubled = eval
+        .mul_const(&y, Complex64::new(0.5, 0.0), hetal_traits::Scale(2.0))
+        .unwrap();
+    assert!(matches!(
+        eval.bootstrap_pair(&x, &doubled),
+        Err(hetal_traits::Error::ScaleMismatch { .. })
+    ));
+}
+
+/// `drop_to_level` from the top of a bootstrappable chain (scales near 2^60) to a user level
+/// (2^40) lands on the canonical scale in one call, so the result adds to a fresh ciphertext.
+#[test]
+fn drop_from_bootstrapping_levels_is_canonical_in_one_step() {
+    use hetal_traits::KeyGenerator;
+    let preset = presets::insecure_boot_n12();
+    let params = CkksParams::new(&preset.params).unwrap();
+    let mut client = CkksClient::from_seed(params.clone(), 27);
+    let keys = client
+        .generate_evaluation_keys(&KeyRequest::default())
+        .unwrap();
+    let eval = hetal_ckks::CkksEvaluator::new(params, keys).unwrap();
+    let top = eval.max_level();
+    let v = reals(eval.slots(), 28);
+    let ct = client.encrypt_values(&v, top).unwrap();
+    for t in 0..top.0 {
+        let d = eval.drop_to_level(&ct, Level(t)).unwrap();
+        assert_eq!(d.level(), Level(t));
+        assert!(
+            d.scale().matches(eval.canonical_scale(Level(t))),
+            "level {t}: {} vs {}",
+            d.scale(),
+            eval.canonical_scale(Level(t))
+        );
+        let fresh = client.encrypt_values(&v, Level(t)).unwrap();
+        let sum = eval.add(&d, &fresh).unwrap();
+        let want: Vec<Complex64> = v.iter().map(|z| z * 2.0).collect();
+        let (min, _) = precision_bits(&client.decrypt_values(&sum).unwrap(), &want);
+        assert!(min > 20.0, "level {t}: {min} bits");
+    }
+}

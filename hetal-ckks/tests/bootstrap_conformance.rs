@@ -1,6 +1,7 @@
 //! The conformance suite's bootstrapping contract on the bootstrapping CKKS evaluator (small
 //! insecure preset): output level and canonical scale as `bootstrap_info` declares, precision as
-//! the preset declares.
+//! the preset declares; the pair bootstrap's contract (both real parts within that precision,
+//! also after twenty pairs in a row; typed errors for mismatched levels and scales).
 
 use hetal_ckks::CkksClient;
 use hetal_ckks::CkksParams;
@@ -34,4 +35,9 @@ fn setup(request: &KeyRequest) -> Setup<BootstrappingEvaluator, CkksClient> {
 #[test]
 fn bootstrap_conformance_contract() {
     hetal_traits::conformance::bootstrapping(setup);
+}
+
+#[test]
+fn bootstrap_pair_conformance_contract() {
+    hetal_traits::conformance::bootstrap_pair(setup);
 }

@@ -436,7 +436,7 @@ impl<E: Evaluator> Engine<'_, E> {
         let q = self.ev.prime(top);
         let mut acc: Option<E::Ciphertext> = None;
         for (e, &(_, coef)) in elems.iter().zip(&terms) {
-            let e = drop_exact(self.ev, e, top)?;
+            let e = self.ev.drop_to_level(e, top)?;
             let cs = Scale(target.value() * q / e.scale().value());
             let term = match self.weights {
                 None => self.ev.mul_const(&e, Complex64::new(coef, 0.0), cs)?,
@@ -502,42 +502,16 @@ impl<E: Evaluator> Engine<'_, E> {
     }
 }
 
-/// Brings `a` down to `level` keeping its scale exactly canonical.
-///
-/// [`Evaluator::drop_to_level`] multiplies by the integer `round(q_{t+1} Δ_t / Δ_from)`, which is
-/// coarse when the scale falls a lot over the drop: from a bootstrapping level (scales up to
-/// `2^60` on hetal-ckks's bootstrappable presets) to a user level (`2^40`) the factor is about
-/// `2^20`, and the result's scale then misses the canonical scale by more than
-/// [`hetal_traits::Scale::RELATIVE_TOLERANCE`] (a scale mismatch at the next addition). This drops
-/// through intermediate levels so that every factor is at least `2^32`. Identity if `a` is at or
-/// below `level`.
-pub fn drop_exact<E: Evaluator>(ev: &E, a: &E::Ciphertext, level: Level) -> Result<E::Ciphertext> {
-    let min_factor = 2f64.powi(32);
-    let mut cur = a.clone();
-    while cur.level() > level {
-        let from = cur.level().0;
-        let s_from = cur.scale().value();
-        let mut t = level.0;
-        while t + 1 < from {
-            let k = ev.prime(Level(t + 1)) * ev.canonical_scale(Level(t)).value() / s_from;
-            if k >= min_factor {
-                break;
-            }
-            t += 1;
-        }
-        cur = ev.drop_to_level(&cur, Level(t))?;
-    }
-    Ok(cur)
-}
-
-/// `a` and `b` brought to the lower of their levels with [`drop_exact`].
+/// `a` and `b` brought to the lower of their levels with [`Evaluator::drop_to_level`] (one step
+/// each; a canonical operand stays canonical even across the steep scale drop from
+/// bootstrapping levels to user levels, see [`hetal_traits::evaluator::drop_plan`]).
 pub fn align<E: Evaluator>(
     ev: &E,
     a: &E::Ciphertext,
     b: &E::Ciphertext,
 ) -> Result<(E::Ciphertext, E::Ciphertext)> {
     let l = a.level().min(b.level());
-    Ok((drop_exact(ev, a, l)?, drop_exact(ev, b, l)?))
+    Ok((ev.drop_to_level(a, l)?, ev.drop_to_level(b, l)?))
 }
 
 /// Checks that `x` has the canonical scale of its level.
@@ -634,7 +608,7 @@ pub fn evaluate_weighted<E: Evaluator>(
                     out_level
                 )));
             }
-            drop_exact(ev, &r, out_level)
+            Ok(ev.drop_to_level(&r, out_level)?)
         }
         Val::Zero | Val::Const(_) => Err(Error::param(
             "internal: a non-constant polynomial evaluated to a constant",
@@ -813,7 +787,7 @@ mod tests {
     }
 
     #[test]
-    fn drop_exact_keeps_canonical_scales_across_a_scale_gap() {
+    fn drop_to_level_keeps_canonical_scales_across_a_scale_gap() {
         // 40-bit user primes under 60-bit ones, scales climbing from 2^40 to about 2^60.
         let mut primes: Vec<u64> = vec![(1u64 << 48) - 59];
         primes.extend((1..=6u64).map(|i| (1u64 << 40) - 87 - 4096 * i));
@@ -827,11 +801,20 @@ mod tests {
         let e = MockEvaluator::new(c.unrestricted_keys());
         let top = Level(12);
         let x = c.encrypt_real(&[0.25, -0.5], top).unwrap();
-        let coarse = e.drop_to_level(&x, Level(2)).unwrap();
-        assert!(!coarse.scale().matches(e.canonical_scale(Level(2))));
-        let exact = drop_exact(&e, &x, Level(2)).unwrap();
-        assert_eq!(exact.level(), Level(2));
-        assert!(exact.scale().matches(e.canonical_scale(Level(2))));
+        // One prime (q_3 ≈ 2^40) would leave the multiplier q_3·Δ_2/Δ_12 ≈ 2^20: too coarse.
+        let one_prime = e.prime(Level(3)) * e.canonical_scale(Level(2)).value()
+            / e.canonical_scale(top).value();
+        assert!(one_prime < 2f64.powi(21));
+        let (primes, k) = hetal_traits::evaluator::drop_plan(&e, top, Level(2));
+        assert!(
+            primes >= 2 && k >= 2f64.powi(32),
+            "{primes} primes, k = {k}"
+        );
+        for t in 0..12 {
+            let d = e.drop_to_level(&x, Level(t)).unwrap();
+            assert_eq!(d.level(), Level(t));
+            assert!(d.scale().matches(e.canonical_scale(Level(t))), "level {t}");
+        }
         let y = c.encrypt_real(&[1.0, 1.0], Level(2)).unwrap();
         let (a, b) = align(&e, &x, &y).unwrap();
         let sum = e.add(&a, &b).unwrap();

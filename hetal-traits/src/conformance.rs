@@ -749,6 +749,172 @@ pub fn bootstrapping<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>) {
     }
 }
 
+/// Seeded real values in `[-amp, amp]` (imaginary parts zero).
+fn real_values(n: usize, seed: u64, amp: f64) -> Vec<Complex64> {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| Complex64::new(rng.random_range(-amp..=amp), 0.0))
+        .collect()
+}
+
+/// Precision lost over twenty refreshes in a row, in bits: independent errors of twenty pair
+/// bootstraps, each output also picking up the other's imaginary error, add up to about
+/// `sqrt(2·20) ≈ 2^2.7` times one refresh's error.
+pub const TWENTY_REFRESHES_LOSS_BITS: f64 = 3.0;
+
+/// Pair bootstrapping ([`Evaluator::bootstrap_pair`]): two real ciphertexts come back at the
+/// output level with the canonical scale, real-valued, each within the promised bootstrap
+/// precision, also after 20 pair bootstraps in a row (within
+/// [`TWENTY_REFRESHES_LOSS_BITS`] less); different levels or scales are refused with typed
+/// errors; a complex input is refused with [`Error::ComplexInput`] by a backend that can see the
+/// values, and otherwise gives `(Re(a + i·b), Im(a + i·b))`, which is what the refresh of
+/// `a + i·b` split by conjugation computes. Without bootstrapping it is
+/// [`Error::BootstrapUnavailable`].
+pub fn bootstrap_pair<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>) {
+    let s = make(setup, false, true);
+    let e = &s.evaluator;
+    let mut cl = s.client;
+    let n = e.slots();
+    let a = real_values(n, 1, 1.0);
+    let b = real_values(n, 2, 1.0);
+    let Some(info) = e.bootstrap_info() else {
+        let ca = cl.encrypt_values(&a, e.max_level()).unwrap();
+        let cb = cl.encrypt_values(&b, e.max_level()).unwrap();
+        assert!(matches!(
+            e.bootstrap_pair(&ca, &cb),
+            Err(Error::BootstrapUnavailable { .. })
+        ));
+        return;
+    };
+    let bits = s.bootstrap_precision_bits;
+    let check = |cl: &C, x: &E::Ciphertext, want: &[Complex64], what: &str, bits: f64| {
+        assert_eq!(x.level(), info.output_level, "{what}: level");
+        assert!(
+            x.scale().matches(e.canonical_scale(info.output_level)),
+            "{what}: scale {} is not canonical",
+            x.scale()
+        );
+        assert_bits(what, &cl.decrypt_values(x).unwrap(), want, bits);
+    };
+    // One pair from the lowest input level.
+    let ca = cl.encrypt_values(&a, info.min_input_level).unwrap();
+    let cb = cl.encrypt_values(&b, info.min_input_level).unwrap();
+    let (x, y) = e.bootstrap_pair(&ca, &cb).unwrap();
+    check(&cl, &x, &a, "bootstrap_pair: first", bits);
+    check(&cl, &y, &b, "bootstrap_pair: second", bits);
+    // Twenty in a row.
+    let mut x = cl.encrypt_values(&a, info.output_level).unwrap();
+    let mut y = cl.encrypt_values(&b, info.output_level).unwrap();
+    for i in 1..=20 {
+        (x, y) = e.bootstrap_pair(&x, &y).unwrap();
+        let worn = bits - TWENTY_REFRESHES_LOSS_BITS;
+        check(&cl, &x, &a, &format!("bootstrap_pair {i}: first"), worn);
+        check(&cl, &y, &b, &format!("bootstrap_pair {i}: second"), worn);
+    }
+    // Different levels.
+    if let Some(below) = info.output_level.below()
+        && below >= info.min_input_level
+    {
+        let hi = cl.encrypt_values(&a, info.output_level).unwrap();
+        let lo = cl.encrypt_values(&b, below).unwrap();
+        assert!(matches!(
+            e.bootstrap_pair(&hi, &lo),
+            Err(Error::LevelMismatch {
+                op: Operation::Bootstrap,
+                ..
+            })
+        ));
+    }
+    // Different scales at the same level.
+    if info.output_level.0 >= 1 {
+        let ca = cl.encrypt_values(&a, info.output_level).unwrap();
+        let cb = cl.encrypt_values(&b, info.output_level).unwrap();
+        let doubled = e
+            .mul_const(&cb, Complex64::new(0.5, 0.0), Scale(2.0))
+            .unwrap();
+        assert!(matches!(
+            e.bootstrap_pair(&ca, &doubled),
+            Err(Error::ScaleMismatch {
+                op: Operation::Bootstrap,
+                ..
+            })
+        ));
+    }
+    // Below the minimum input level.
+    if let Some(below) = info.min_input_level.below() {
+        let ca = cl.encrypt_values(&a, below).unwrap();
+        assert!(matches!(
+            e.bootstrap_pair(&ca, &ca),
+            Err(Error::LevelExhausted {
+                op: Operation::Bootstrap,
+                ..
+            })
+        ));
+    }
+    // A complex input (components small enough that a + i·b stays in range).
+    let half_a = real_values(n, 3, 0.5);
+    let cplx: Vec<Complex64> = real_values(n, 4, 0.5)
+        .iter()
+        .zip(real_values(n, 5, 0.25))
+        .map(|(r, i)| Complex64::new(r.re, i.re))
+        .collect();
+    let ca = cl.encrypt_values(&half_a, info.output_level).unwrap();
+    let cb = cl.encrypt_values(&cplx, info.output_level).unwrap();
+    match e.bootstrap_pair(&ca, &cb) {
+        Err(Error::ComplexInput {
+            op: Operation::Bootstrap,
+            max_abs_imag,
+            ..
+        }) => assert!(max_abs_imag > 0.0),
+        Ok((x, y)) => {
+            let z = zip(&half_a, &cplx, |p, q| p + q * Complex64::new(0.0, 1.0));
+            check(
+                &cl,
+                &x,
+                &map(&z, |v| Complex64::new(v.re, 0.0)),
+                "Re(a+ib)",
+                bits,
+            );
+            check(
+                &cl,
+                &y,
+                &map(&z, |v| Complex64::new(v.im, 0.0)),
+                "Im(a+ib)",
+                bits,
+            );
+        }
+        Err(other) => panic!("complex input to bootstrap_pair: unexpected {other}"),
+    }
+}
+
+/// Pair bootstrapping without bootstrapping keys: [`Error::BootstrapUnavailable`] (for setups
+/// that honour `request.bootstrapping = false`; a setup that always holds bootstrapping keys has
+/// nothing to check here).
+pub fn bootstrap_pair_without_keys<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>) {
+    let s = make(setup, false, false);
+    let e = &s.evaluator;
+    if e.bootstrap_info().is_some() {
+        return;
+    }
+    let mut cl = s.client;
+    let n = e.slots();
+    let ca = cl
+        .encrypt_values(&real_values(n, 6, 0.5), e.max_level())
+        .unwrap();
+    let cb = cl
+        .encrypt_values(&real_values(n, 7, 0.5), e.max_level())
+        .unwrap();
+    assert!(matches!(
+        e.bootstrap_pair(&ca, &cb),
+        Err(Error::BootstrapUnavailable { .. })
+    ));
+    assert!(matches!(
+        e.bootstrap(&ca),
+        Err(Error::BootstrapUnavailable { .. })
+    ));
+}
+
 /// Instantiates the conformance suite for a setup function, in a module named after the
 /// parameter set.
 #[macro_export]
@@ -803,6 +969,14 @@ macro_rules! conformance_suite {
             #[test]
             fn bootstrapping() {
                 $crate::conformance::bootstrapping($setup)
+            }
+            #[test]
+            fn bootstrap_pair() {
+                $crate::conformance::bootstrap_pair($setup)
+            }
+            #[test]
+            fn bootstrap_pair_without_keys() {
+                $crate::conformance::bootstrap_pair_without_keys($setup)
             }
         }
     };

@@ -54,13 +54,16 @@ pub enum OpKind {
     DropLevel,
     /// Bootstrapping.
     Bootstrap,
+    /// One pair bootstrap ([`Evaluator::bootstrap_pair`]: two real ciphertexts through one
+    /// bootstrap), counted once.
+    BootstrapPair,
     /// Key switches (relinearisation, rotation, conjugation); bootstrapping's internal ones are not included.
     KeySwitch,
 }
 
 impl OpKind {
     /// Every kind, in display order.
-    pub const ALL: [OpKind; 16] = [
+    pub const ALL: [OpKind; 17] = [
         OpKind::Mult,
         OpKind::CMult,
         OpKind::ConstMult,
@@ -75,6 +78,7 @@ impl OpKind {
         OpKind::Rescale,
         OpKind::DropLevel,
         OpKind::Bootstrap,
+        OpKind::BootstrapPair,
         OpKind::KeySwitch,
         OpKind::Encode,
     ];
@@ -354,6 +358,15 @@ impl<E: Evaluator> Evaluator for Counting<E> {
         self.rec(OpKind::Bootstrap, a.level(), 1);
         Ok(r)
     }
+    fn bootstrap_pair(
+        &self,
+        a: &Self::Ciphertext,
+        b: &Self::Ciphertext,
+    ) -> Result<(Self::Ciphertext, Self::Ciphertext)> {
+        let r = self.inner.bootstrap_pair(a, b)?;
+        self.rec(OpKind::BootstrapPair, a.level(), 1);
+        Ok(r)
+    }
 }
 
 #[cfg(test)]
@@ -384,6 +397,7 @@ mod tests {
         let m = e.mask(&y, &[1.0, 0.0]).unwrap(); // Encode@3, CMult@3, Rescale@3
         let _ = e.mul_scalar(&m, 2.0).unwrap(); // ConstMult@2, Rescale@2
         let _ = e.bootstrap(&m).unwrap(); // Bootstrap@2
+        let _ = e.bootstrap_pair(&m, &m).unwrap(); // BootstrapPair@2 (not two Bootstraps)
         assert!(e.rotate(&x, RotStep(5)).is_err()); // failed: not counted
         let c = e.snapshot();
         assert_eq!(c.get(OpKind::Mult), 1);
@@ -404,9 +418,10 @@ mod tests {
         assert_eq!(c.get(OpKind::CMult), 1);
         assert_eq!(c.get(OpKind::ConstMult), 1);
         assert_eq!(c.get(OpKind::Bootstrap), 1);
+        assert_eq!(c.at_level(OpKind::BootstrapPair, Level(2)), 1);
         assert_eq!(
             c.to_string(),
-            "Mult=1 CMult=1 ConstMult=1 Add=1 Rot=1 HoistedRot=2 Conj=1 Rescale=3 DropLevel=1 Bootstrap=1 KeySwitch=5 Encode=1"
+            "Mult=1 CMult=1 ConstMult=1 Add=1 Rot=1 HoistedRot=2 Conj=1 Rescale=3 DropLevel=1 Bootstrap=1 BootstrapPair=1 KeySwitch=5 Encode=1"
         );
         let before = e.snapshot();
         let _ = e.rotate(&x, RotStep(2)).unwrap();

@@ -110,6 +110,20 @@ pub enum Error {
         /// The bound the backend declares.
         bound: f64,
     },
+    /// An operation defined on real-valued slots (e.g. [`crate::Evaluator::bootstrap_pair`]) got
+    /// a ciphertext whose slots have imaginary parts. Backends that can see the values (the mock)
+    /// report it; CKKS cannot, and returns what the operation computes on complex values.
+    #[error(
+        "complex input to {op:?}: max |imaginary part| = {max_abs_imag:.3e} exceeds {tolerance:.3e} (real values required)"
+    )]
+    ComplexInput {
+        /// The operation that failed.
+        op: Operation,
+        /// The largest |imaginary part| of a slot.
+        max_abs_imag: f64,
+        /// The largest |imaginary part| accepted as zero.
+        tolerance: f64,
+    },
     /// The operands come from different parameter sets or different key sets.
     #[error("parameter mismatch: {what}")]
     ParameterMismatch {

@@ -13,7 +13,8 @@
 //!   `rescale` divides the scale by `q_l` and moves to level `l - 1`; at level 0 it fails.
 //! * Binary operations on ciphertexts at different levels first bring the higher one down with
 //!   [`Evaluator::drop_to_level`]. Dropping from level `l` to `t < l` multiplies the scale by
-//!   `Δ_t / Δ_l` (exactly: by [`drop_scale_factor`]), so a canonical ciphertext stays canonical.
+//!   `Δ_t / Δ_l` (exactly: by [`drop_scale_factor`]), so a canonical ciphertext stays canonical
+//!   (to a relative `2^-33`, in one step, however steeply the scales fall; see [`drop_plan`]).
 //! * Additions need equal scales ([`Scale::matches`]); otherwise [`Error::ScaleMismatch`].
 //!   `add_const` adds a constant at the ciphertext's own scale.
 //! * A plaintext operand must be at a level ≥ the ciphertext's level, otherwise
@@ -42,19 +43,49 @@ impl<T: Leveled + Clone + Send + Sync + Debug> Ciphertext for T {}
 pub trait Plaintext: Leveled + Clone + Send + Sync + Debug {}
 impl<T: Leveled + Clone + Send + Sync + Debug> Plaintext for T {}
 
-/// The factor by which dropping a ciphertext from `from` to `to < from` multiplies its scale:
-/// `round(q_{to+1} · Δ_to / Δ_from) / q_{to+1}`, i.e. `Δ_to / Δ_from` up to a relative 2^-50.
+/// How dropping a ciphertext from `from` to `to < from` is done: the number `j ≥ 1` of primes
+/// `q_{to+1} .. q_{to+j}` divided out at once, and the integer `k` (an exact integer held in an
+/// `f64`, possibly above `2^64`) the ciphertext is multiplied by first.
 ///
-/// This is what CKKS computes when it drops to `to + 1`, multiplies by the integer
-/// `round(q_{to+1} · Δ_to / Δ_from)` and rescales by `q_{to+1}`; every backend uses this formula so
-/// that tracked scales agree.
+/// `j` is the smallest count for which `K = q_{to+1}·…·q_{to+j} · Δ_to / Δ_from` reaches
+/// [`DROP_MIN_MULTIPLIER`] (`2^32`), or `from − to` if none does, and `k = max(1, round(K))`.
+/// The scale is then multiplied by `k / (q_{to+1}·…·q_{to+j})`, which is `Δ_to / Δ_from` to a
+/// relative `2^-33`: a canonical ciphertext lands on the canonical scale of `to` in one step,
+/// however steeply the scales fall over the dropped levels (from bootstrapping levels at `2^60`
+/// down to user levels at `2^40` a single prime would leave a multiplier near `2^20`, a scale
+/// error near `2^-21`, and a scale mismatch at the next addition). CKKS truncates to level
+/// `to + j`, multiplies by `k` and rescales by the `j` primes; every backend follows this rule
+/// so that tracked scales agree bit for bit.
+pub fn drop_plan<E: Encoder + ?Sized>(enc: &E, from: Level, to: Level) -> (u32, f64) {
+    if from <= to {
+        return (0, 1.0);
+    }
+    let ratio = enc.canonical_scale(to).value() / enc.canonical_scale(from).value();
+    let mut q = 1.0f64;
+    let mut j = 0u32;
+    while to.0 + j < from.0 {
+        j += 1;
+        q *= enc.prime(Level(to.0 + j));
+        if q * ratio >= DROP_MIN_MULTIPLIER {
+            break;
+        }
+    }
+    (j, (q * ratio).round().max(1.0))
+}
+
+/// The smallest multiplier [`drop_plan`] aims for: `2^32`.
+pub const DROP_MIN_MULTIPLIER: f64 = 4294967296.0;
+
+/// The factor by which dropping a ciphertext from `from` to `to < from` multiplies its scale:
+/// `k / (q_{to+1}·…·q_{to+j})` with `j` and `k` from [`drop_plan`], i.e. `Δ_to / Δ_from` to a
+/// relative `2^-33`. Every backend uses it so that tracked scales agree.
 pub fn drop_scale_factor<E: Encoder + ?Sized>(enc: &E, from: Level, to: Level) -> f64 {
     if from <= to {
         return 1.0;
     }
-    let q = enc.prime(Level(to.0 + 1));
-    let ratio = enc.canonical_scale(to).value() / enc.canonical_scale(from).value();
-    (q * ratio).round() / q
+    let (j, k) = drop_plan(enc, from, to);
+    let q: f64 = (1..=j).map(|i| enc.prime(Level(to.0 + i))).product();
+    k / q
 }
 
 /// Encoding and parameter queries, shared by the client and the server (plaintexts are public).
@@ -179,8 +210,14 @@ pub trait Evaluator: Encoder {
     /// at [`BootstrapInfo::output_level`] with the canonical scale of that level, real-valued.
     ///
     /// Backends with a complex bootstrap refresh `a + i·b` with one bootstrap and split the
-    /// result by conjugation; this default refreshes each with [`Evaluator::bootstrap`].
-    /// Both inputs must be at the same level and scale.
+    /// result by conjugation (cost: one bootstrap and one conjugation); this default refreshes
+    /// each with [`Evaluator::bootstrap`]. Both inputs must be at the same level and scale.
+    ///
+    /// Errors: [`Error::LevelMismatch`] / [`Error::ScaleMismatch`] for different levels or
+    /// scales; [`Error::BootstrapUnavailable`] without bootstrapping keys; the level and range
+    /// errors of [`Evaluator::bootstrap`]; [`Error::ComplexInput`] where the backend can see that
+    /// an input is not real (the mock). CKKS cannot see it: for complex inputs it returns
+    /// `(Re(a + i·b), Im(a + i·b))`.
     fn bootstrap_pair(
         &self,
         a: &Self::Ciphertext,

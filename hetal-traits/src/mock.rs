@@ -769,19 +769,122 @@ impl Evaluator for MockEvaluator {
 
     fn bootstrap(&self, a: &MockCiphertext) -> Result<MockCiphertext> {
         self.check_ct(a)?;
-        let info = match (self.ctx.params.bootstrap, self.keys.bootstrapping) {
-            (None, _) => {
-                return Err(Error::BootstrapUnavailable {
-                    reason: "the parameters are not bootstrappable".into(),
-                });
-            }
-            (Some(_), false) => {
-                return Err(Error::BootstrapUnavailable {
-                    reason: "no bootstrapping keys were generated".into(),
-                });
-            }
-            (Some(info), true) => info,
-        };
+        let info = self.bootstrap_ready()?;
+        self.check_bootstrap_input(a, &info)?;
+        let mut values = a.values.clone();
+        self.noisy(&mut values);
+        let level = info.output_level;
+        Ok(MockCiphertext {
+            values,
+            level,
+            scale: self.canonical_scale(level),
+            ..a.clone()
+        })
+    }
+
+    /// As CKKS computes it: `a + i·b` through one bootstrap, split into its real and imaginary
+    /// parts (each output real-valued, with one bootstrap's noise added).
+    ///
+    /// Errors, in this order: a foreign ciphertext ([`Error::ParameterMismatch`]); no
+    /// bootstrapping ([`Error::BootstrapUnavailable`]); different levels
+    /// ([`Error::LevelMismatch`]) or scales ([`Error::ScaleMismatch`]); a level below
+    /// `min_input_level` ([`Error::LevelExhausted`]); a slot with |imaginary part| above
+    /// [`PAIR_IMAGINARY_TOLERANCE`] ([`Error::ComplexInput`]); a real part outside the input
+    /// bound ([`Error::BootstrapRange`]).
+    fn bootstrap_pair(
+        &self,
+        a: &MockCiphertext,
+        b: &MockCiphertext,
+    ) -> Result<(MockCiphertext, MockCiphertext)> {
+        self.check_ct(a)?;
+        self.check_ct(b)?;
+        let info = self.bootstrap_ready()?;
+        if a.level != b.level {
+            return Err(Error::LevelMismatch {
+                op: Operation::Bootstrap,
+                expected: a.level,
+                actual: b.level,
+            });
+        }
+        if !a.scale.matches(b.scale) {
+            return Err(Error::ScaleMismatch {
+                op: Operation::Bootstrap,
+                lhs: a.scale,
+                rhs: b.scale,
+            });
+        }
+        if a.level < info.min_input_level {
+            return Err(Error::LevelExhausted {
+                op: Operation::Bootstrap,
+                level: a.level,
+            });
+        }
+        let max_abs_imag = a
+            .values
+            .iter()
+            .chain(&b.values)
+            .fold(0.0f64, |m, v| m.max(v.im.abs()));
+        if max_abs_imag > PAIR_IMAGINARY_TOLERANCE {
+            return Err(Error::ComplexInput {
+                op: Operation::Bootstrap,
+                max_abs_imag,
+                tolerance: PAIR_IMAGINARY_TOLERANCE,
+            });
+        }
+        self.check_bootstrap_input(a, &info)?;
+        self.check_bootstrap_input(b, &info)?;
+        // z = a + i·b, refreshed, then Re z and Im z (exactly what CKKS's split computes, so
+        // that the small imaginary noise of the inputs leaks into the other output as there).
+        let z: Vec<Complex64> = a
+            .values
+            .iter()
+            .zip(&b.values)
+            .map(|(x, y)| x + y * Complex64::new(0.0, 1.0))
+            .collect();
+        let mut re: Vec<Complex64> = z.iter().map(|v| Complex64::new(v.re, 0.0)).collect();
+        let mut im: Vec<Complex64> = z.iter().map(|v| Complex64::new(v.im, 0.0)).collect();
+        self.noisy(&mut re);
+        self.noisy(&mut im);
+        let level = info.output_level;
+        let scale = self.canonical_scale(level);
+        Ok((
+            MockCiphertext {
+                values: re,
+                level,
+                scale,
+                ..a.clone()
+            },
+            MockCiphertext {
+                values: im,
+                level,
+                scale,
+                ..b.clone()
+            },
+        ))
+    }
+}
+
+/// The largest |imaginary part| [`MockEvaluator`]'s `bootstrap_pair` accepts as zero: `2^-12`.
+/// Noise-level imaginary parts pass; genuinely complex slots are refused with
+/// [`Error::ComplexInput`].
+pub const PAIR_IMAGINARY_TOLERANCE: f64 = 1.0 / 4096.0;
+
+impl MockEvaluator {
+    /// The bootstrap configuration, or why bootstrapping is unavailable.
+    fn bootstrap_ready(&self) -> Result<BootstrapInfo> {
+        match (self.ctx.params.bootstrap, self.keys.bootstrapping) {
+            (None, _) => Err(Error::BootstrapUnavailable {
+                reason: "the parameters are not bootstrappable".into(),
+            }),
+            (Some(_), false) => Err(Error::BootstrapUnavailable {
+                reason: "no bootstrapping keys were generated".into(),
+            }),
+            (Some(info), true) => Ok(info),
+        }
+    }
+
+    /// The level and range conditions of a bootstrap input.
+    fn check_bootstrap_input(&self, a: &MockCiphertext, info: &BootstrapInfo) -> Result<()> {
         if a.level < info.min_input_level {
             return Err(Error::LevelExhausted {
                 op: Operation::Bootstrap,
@@ -798,15 +901,7 @@ impl Evaluator for MockEvaluator {
                 bound: info.input_bound,
             });
         }
-        let mut values = a.values.clone();
-        self.noisy(&mut values);
-        let level = info.output_level;
-        Ok(MockCiphertext {
-            values,
-            level,
-            scale: self.canonical_scale(level),
-            ..a.clone()
-        })
+        Ok(())
     }
 }
 
@@ -864,6 +959,63 @@ mod tests {
         let y = e.bootstrap(&x).unwrap();
         assert_eq!(y.level(), Level(3));
         assert_eq!(c.decrypt_real(&y).unwrap()[..2], [0.5, -0.25]);
+    }
+
+    #[test]
+    fn bootstrap_pair_follows_the_ckks_rules() {
+        let req = KeyRequest {
+            bootstrapping: true,
+            ..KeyRequest::default()
+        };
+        let (mut c, e) = setup(&req);
+        let a = c.encrypt_real(&[0.5, -0.25], Level(1)).unwrap();
+        let b = c.encrypt_real(&[-1.0, 0.75], Level(1)).unwrap();
+        let (x, y) = e.bootstrap_pair(&a, &b).unwrap();
+        for z in [&x, &y] {
+            assert_eq!(z.level(), Level(3));
+            assert!(z.scale().matches(e.canonical_scale(Level(3))));
+        }
+        assert_eq!(c.decrypt_real(&x).unwrap()[..2], [0.5, -0.25]);
+        assert_eq!(c.decrypt_real(&y).unwrap()[..2], [-1.0, 0.75]);
+        let high = c.encrypt_real(&[0.5], Level(2)).unwrap();
+        assert!(matches!(
+            e.bootstrap_pair(&a, &high),
+            Err(Error::LevelMismatch { .. })
+        ));
+        let scaled = e.mul_integer(&a, 1).unwrap();
+        let other_scale = MockCiphertext {
+            scale: Scale(a.scale().value() * 2.0),
+            ..scaled
+        };
+        assert!(matches!(
+            e.bootstrap_pair(&a, &other_scale),
+            Err(Error::ScaleMismatch { .. })
+        ));
+        let complex = c
+            .encrypt_values(&[Complex64::new(0.5, 0.5)], Level(1))
+            .unwrap();
+        assert!(matches!(
+            e.bootstrap_pair(&a, &complex),
+            Err(Error::ComplexInput {
+                op: Operation::Bootstrap,
+                ..
+            })
+        ));
+        let big = c.encrypt_real(&[2.0], Level(1)).unwrap();
+        assert!(matches!(
+            e.bootstrap_pair(&big, &a),
+            Err(Error::BootstrapRange { .. })
+        ));
+        let low = c.encrypt_real(&[0.5], Level(0)).unwrap();
+        assert!(matches!(
+            e.bootstrap_pair(&low, &low),
+            Err(Error::LevelExhausted { .. })
+        ));
+        let (_, plain) = setup(&KeyRequest::default());
+        assert!(matches!(
+            plain.bootstrap_pair(&a, &b),
+            Err(Error::BootstrapUnavailable { .. })
+        ));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //!    back the slot values `m / s_in` at the canonical scale of the output level.
 
 use super::dft::{self, DiagMatrix, PreparedTransform};
-use super::evalmod::{EvalModSpec, eval_mod};
+use super::evalmod::{EvalModSpec, eval_mod_with};
 use super::ops::BootstrapOps;
 use hetal_traits::{Encoder, Error, Level, Leveled, Result};
 use std::f64::consts::PI;
@@ -164,11 +164,21 @@ impl<P> BootstrapCircuit<P> {
         e: &E,
         v: &E::Ciphertext,
     ) -> Result<E::Ciphertext> {
+        self.eval_mod_parts(e, v, false)
+    }
+
+    /// [`eval_mod_complex`](Self::eval_mod_complex) with `halve`: `y/2`, at no extra level.
+    fn eval_mod_parts<E: BootstrapOps<Plaintext = P> + ?Sized>(
+        &self,
+        e: &E,
+        v: &E::Ciphertext,
+        halve: bool,
+    ) -> Result<E::Ciphertext> {
         let c = e.conjugate(v)?;
         let re = e.add(v, &c)?;
         let im = e.mul_i(&e.sub(&c, v)?)?;
-        let re = eval_mod(e, &re, &self.spec.evalmod, &self.coeffs)?;
-        let im = eval_mod(e, &im, &self.spec.evalmod, &self.coeffs)?;
+        let re = eval_mod_with(e, &re, &self.spec.evalmod, &self.coeffs, halve)?;
+        let im = eval_mod_with(e, &im, &self.spec.evalmod, &self.coeffs, halve)?;
         e.add(&re, &e.mul_i(&im)?)
     }
 
@@ -191,6 +201,27 @@ impl<P> BootstrapCircuit<P> {
         e: &E,
         raised: &E::Ciphertext,
     ) -> Result<E::Ciphertext> {
+        self.run_with(e, raised, false)
+    }
+
+    /// [`run`](Self::run) with the result halved (slots `z/2` for an input holding `z`), at the
+    /// same levels and operation counts: the halving is folded into EvalMod's last double angle.
+    /// Pair bootstrapping splits `z = a + i·b` from it as `a = w + conj(w)`,
+    /// `b = i·(conj(w) − w)` with `w = z/2`.
+    pub fn run_halved<E: BootstrapOps<Plaintext = P> + ?Sized>(
+        &self,
+        e: &E,
+        raised: &E::Ciphertext,
+    ) -> Result<E::Ciphertext> {
+        self.run_with(e, raised, true)
+    }
+
+    fn run_with<E: BootstrapOps<Plaintext = P> + ?Sized>(
+        &self,
+        e: &E,
+        raised: &E::Ciphertext,
+        halve: bool,
+    ) -> Result<E::Ciphertext> {
         if raised.level() != self.top {
             return Err(Error::LevelMismatch {
                 op: hetal_traits::Operation::Bootstrap,
@@ -199,7 +230,7 @@ impl<P> BootstrapCircuit<P> {
             });
         }
         let v = self.coeff_to_slot(e, raised)?;
-        let y = self.eval_mod_complex(e, &v)?;
+        let y = self.eval_mod_parts(e, &v, halve)?;
         self.slot_to_coeff(e, &y)
     }
 }
@@ -298,6 +329,62 @@ mod tests {
         assert!(mmin > 29.0, "vs model: min {mmin} mean {mmean}");
         // Message: the sine's non-linearity with 64 slots (coefficients up to ~0.3): ~2^-21.
         assert!(min > 20.0 && mean > 22.0, "min {min} mean {mean}");
+    }
+
+    /// The halved circuit (pair bootstrapping) gives half the full circuit's output at the same
+    /// level and canonical scale, for double angles and without them.
+    #[test]
+    fn halved_run_is_half_the_run_at_the_same_level() {
+        for double_angle in [0u32, 2] {
+            let spec = CircuitSpec {
+                cts_groups: 2,
+                stc_groups: 2,
+                evalmod: EvalModSpec {
+                    k: 12.0,
+                    degree: 63,
+                    double_angle,
+                },
+            };
+            let slots = 16;
+            let mut primes: Vec<f64> = vec![2f64.powi(50), 2f64.powi(40)];
+            primes.extend((0..spec.depth()).map(|_| 2f64.powi(58)));
+            let mut s = 2f64.powi(40);
+            for q in &primes[1..] {
+                s = (s * q).sqrt();
+            }
+            let mut params = MockParams::from_chain(slots, &[], 1.0);
+            params.primes = primes.clone();
+            params.default_scale = s;
+            let mut client = MockClient::new(params, 4);
+            let e = MockEvaluator::new(client.unrestricted_keys());
+            let top = e.max_level();
+            let k = CircuitConstants {
+                q0: primes[0],
+                top_scale: e.canonical_scale(top).value(),
+                input_scale: e.canonical_scale(Level(0)).value(),
+                trace_factor: 1.0,
+            };
+            let circuit = BootstrapCircuit::new(&e, spec, top, &k).unwrap();
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+            let y0: Vec<Complex64> = (0..slots)
+                .map(|_| {
+                    Complex64::new(rng.random_range(-0.01..0.01), rng.random_range(-0.01..0.01))
+                })
+                .collect();
+            let raised = client.encrypt_values(&y0, top).unwrap();
+            let full = circuit.run(&e, &raised).unwrap();
+            let half = circuit.run_halved(&e, &raised).unwrap();
+            assert_eq!(half.level(), full.level());
+            assert!(half.scale().matches(e.canonical_scale(half.level())));
+            let f = client.decrypt_values(&full).unwrap();
+            let h = client.decrypt_values(&half).unwrap();
+            for (x, y) in f.iter().zip(&h) {
+                assert!(
+                    (x / 2.0 - y).norm() < 1e-9,
+                    "r = {double_angle}: {x} vs {y}"
+                );
+            }
+        }
     }
 
     #[test]

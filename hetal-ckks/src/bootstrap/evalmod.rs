@@ -268,10 +268,33 @@ pub fn eval_mod<E: BootstrapOps + ?Sized>(
     spec: &EvalModSpec,
     coeffs: &[f64],
 ) -> Result<E::Ciphertext> {
-    let mut y = eval_chebyshev(e, u, coeffs, spec.baby_steps())?;
-    for _ in 0..spec.double_angle {
-        let sq = e.mul_integer(&e.square_rescale(&y)?, 2)?;
-        y = e.add_const(&sq, Complex64::new(-1.0, 0.0))?;
+    eval_mod_with(e, u, spec, coeffs, false)
+}
+
+/// [`eval_mod`], with the output halved when `halve` is set (`≈ sin(2πx)/2`) at no extra level or
+/// operation: the last double angle computes `y² − 1/2` instead of `2y² − 1` (without double
+/// angles the Chebyshev coefficients are halved).
+pub fn eval_mod_with<E: BootstrapOps + ?Sized>(
+    e: &E,
+    u: &E::Ciphertext,
+    spec: &EvalModSpec,
+    coeffs: &[f64],
+    halve: bool,
+) -> Result<E::Ciphertext> {
+    let r = spec.double_angle;
+    let mut y = if halve && r == 0 {
+        let half: Vec<f64> = coeffs.iter().map(|c| c / 2.0).collect();
+        eval_chebyshev(e, u, &half, spec.baby_steps())?
+    } else {
+        eval_chebyshev(e, u, coeffs, spec.baby_steps())?
+    };
+    for i in 0..r {
+        let sq = e.square_rescale(&y)?;
+        y = if halve && i + 1 == r {
+            e.add_const(&sq, Complex64::new(-0.5, 0.0))?
+        } else {
+            e.add_const(&e.mul_integer(&sq, 2)?, Complex64::new(-1.0, 0.0))?
+        };
     }
     // Shallow special cases (two baby steps) end above the declared depth: align.
     match u.level().checked_sub(spec.depth()) {

@@ -16,6 +16,10 @@
 //!    BSGS with hoisted baby steps), EvalMod ([`evalmod`]: Chebyshev interpolant of the scaled
 //!    cosine and double angles) on the real and imaginary parts, SlotToCoeff.
 //!
+//! `bootstrap_pair` refreshes two real ciphertexts `a`, `b` through one circuit: `a + i·b`, the
+//! circuit with EvalMod's output halved ([`BootstrapCircuit::run_halved`], no extra level), then
+//! `a' = w + conj(w)`, `b' = i·(conj(w) − w)` (one conjugation at the output level).
+//!
 //! Keys: [`generate_bootstrap_keys`] computes the key set's memory first ([`estimate_memory`]) and
 //! refuses with an error when it exceeds the budget. Presets: [`presets`]. The EvalMod range and
 //! its failure probability are derived in `docs/bootstrapping.md`.
@@ -683,7 +687,7 @@ impl BootstrappingEvaluator {
         Ok(x)
     }
 
-    fn refresh(&self, a: &Ciphertext) -> Result<Ciphertext> {
+    fn refresh(&self, a: &Ciphertext, halve: bool) -> Result<Ciphertext> {
         // Level 0 at the canonical scale Δ_0 (what the SlotToCoeff constants assume).
         let mut x = a.clone();
         let canonical = |c: &Ciphertext| c.scale().matches(self.canonical_scale(c.level()));
@@ -702,9 +706,43 @@ impl BootstrappingEvaluator {
         }
         let x = self.inner.drop_to_level(&x, Level(0))?;
         let traced = self.raise(&x)?;
-        let out = self.circuit.run(&self.inner, &traced)?;
+        let out = if halve {
+            self.circuit.run_halved(&self.inner, &traced)?
+        } else {
+            self.circuit.run(&self.inner, &traced)?
+        };
         debug_assert!(out.scale().matches(self.canonical_scale(out.level())));
         Ok(out)
+    }
+
+    /// Pair bootstrapping: `z = a + i·b` (exact), one bootstrap whose EvalMod halves its output
+    /// (`w = z/2`, no extra level), then `a' = w + conj(w)` and `b' = i·(conj(w) − w)`.
+    /// Cost: one bootstrap plus one conjugation (one key switch at the output level), two
+    /// additions and two multiplications by `i`. Both outputs are at the output level with its
+    /// canonical scale. The inputs must be real-valued: CKKS cannot check it, and for complex
+    /// inputs the outputs are `Re(a + i·b)` and `Im(a + i·b)`.
+    fn refresh_pair(&self, a: &Ciphertext, b: &Ciphertext) -> Result<(Ciphertext, Ciphertext)> {
+        use hetal_traits::Operation;
+        if a.level != b.level {
+            return Err(Error::LevelMismatch {
+                op: Operation::Bootstrap,
+                expected: a.level(),
+                actual: b.level(),
+            });
+        }
+        if !a.scale().matches(b.scale()) {
+            return Err(Error::ScaleMismatch {
+                op: Operation::Bootstrap,
+                lhs: a.scale(),
+                rhs: b.scale(),
+            });
+        }
+        let z = self.inner.add(a, &self.inner.mul_i(b)?)?;
+        let w = self.refresh(&z, true)?;
+        let c = self.inner.conjugate(&w)?;
+        let re = self.inner.add(&w, &c)?;
+        let im = self.inner.mul_i(&self.inner.sub(&c, &w)?)?;
+        Ok((re, im))
     }
 }
 
@@ -772,7 +810,10 @@ impl Evaluator for BootstrappingEvaluator {
         Some(self.info)
     }
     fn bootstrap(&self, a: &Ciphertext) -> Result<Ciphertext> {
-        self.refresh(a)
+        self.refresh(a, false)
+    }
+    fn bootstrap_pair(&self, a: &Ciphertext, b: &Ciphertext) -> Result<(Ciphertext, Ciphertext)> {
+        self.refresh_pair(a, b)
     }
 }
 
