@@ -10,11 +10,11 @@
 //!
 //! Backends: `mock` (exact plaintext arithmetic with CKKS's level/scale rules, optional noise),
 //! `symbolic` (data-free: counts and levels only, instant at any shape) and `ckks` (hetal-ckks
-//! with a named preset, e.g. N16_L12: N = 2^16, 32768 slots, 12 levels as in HETAL's FGb
+//! with a named preset, e.g. n16-l12: N = 2^16, 32768 slots, 12 levels as in HETAL's FGb
 //! setting). Runs whose predicted op count exceeds `--max-ops` are skipped (their formula counts
 //! are still printed).
 
-use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams, presets};
+use hetal_ckks::{CkksClient, CkksEvaluator};
 use hetal_linalg::matmul::sim::SymbolicEvaluator;
 use hetal_linalg::matmul::{
     AbtAlgorithm, AtbAlgorithm, MatmulDims, OpTally, jin_abt_streaming, jin_atb_streaming,
@@ -67,9 +67,10 @@ pub struct MatmulArgs {
     /// Standard deviation of the mock's simulated CKKS noise (0: exact).
     #[arg(long, default_value_t = 0.0)]
     pub noise: f64,
-    /// hetal-ckks preset for `--backend ckks` (e.g. N16_L12, INSECURE_TEST_N12).
-    #[arg(long, default_value = "N16_L12")]
-    pub preset: String,
+    /// hetal-ckks preset for `--backend ckks` (`hetal presets` lists them; e.g. n16-l12,
+    /// insecure-n12).
+    #[arg(long, default_value = "n16-l12", value_parser = super::presets::preset)]
+    pub preset: &'static hetal_ckks::presets::Preset,
     /// Worker threads for the product (1 = single-threaded, the comparison setting).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -403,11 +404,7 @@ pub fn run(args: &MatmulArgs) -> Result<(), BoxError> {
     let atbs = parse_list(&args.atb, AtbAlgorithm::ALL)?;
     let backend = args.backend.to_ascii_lowercase();
     let ckks = if backend == "ckks" {
-        let lit = presets::all()
-            .into_iter()
-            .find(|p| p.name.eq_ignore_ascii_case(&args.preset))
-            .ok_or_else(|| format!("unknown preset {:?}", args.preset))?;
-        Some((lit.name.clone(), CkksParams::new(&lit)?))
+        Some((args.preset.name.to_string(), args.preset.params()?))
     } else {
         None
     };
