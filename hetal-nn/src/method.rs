@@ -1,6 +1,6 @@
 //! Training methods beyond HETAL's: HE.CNNtraining's (John Chiang) per-class sigmoid with the
 //! squared-likelihood loss, NAG with the quadratic gradient, and the Volley Revolver layout, and
-//! any mix of those choices with HETAL's (papers.md §2).
+//! any mix of those choices with HETAL's (docs/papers.md §3).
 //!
 //! * [`MethodServer`]: the server for any [`Method`], generic over `E: Evaluator` like HETAL's
 //!   [`Server`]; both implement [`TrainingServer`], which [`crate::session::run`] drives.
