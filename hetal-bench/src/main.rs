@@ -33,6 +33,8 @@ enum Command {
     CkksOps(cmd::ckks_ops::CkksOpsArgs),
     /// HETAL's softmax error table (ASoftmax and baselines) on the exact mock.
     SoftmaxError(cmd::softmax_error::SoftmaxErrorArgs),
+    /// Every CKKS preset: N, slots, levels, scale, log QP, secret, security, precision, key memory.
+    Presets(cmd::presets::PresetsArgs),
 }
 
 fn main() {
@@ -46,6 +48,7 @@ fn main() {
         Command::Matmul(a) => cmd::matmul::run(a),
         Command::CkksOps(a) => cmd::ckks_ops::run(a),
         Command::SoftmaxError(a) => cmd::softmax_error::run(a),
+        Command::Presets(a) => cmd::presets::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

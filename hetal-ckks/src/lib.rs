@@ -21,9 +21,13 @@
 //!   global pool (`RAYON_NUM_THREADS=1` for one thread) or a dedicated pool
 //!   ([`CkksEvaluator::with_threads`]).
 //!
-//! Presets ([`presets`]): `INSECURE_TEST_N10/N11/N12` for tests; `N14_L7`, `N15_L16`, `N16_L12`,
-//! `N16_L20` with 128-bit security checked against the HomomorphicEncryption.org bound for
-//! ternary secrets. Benchmarks: `cargo bench -p hetal-ckks --bench ops`; peer comparison (OpenFHE,
+//! Presets ([`presets`]): one registry of named parameter sets, looked up by
+//! [`presets::by_name`] (`insecure-n10` … `insecure-n12` for tests; `n14-l7`, `n15-l16`,
+//! `n16-l12`, `n16-l20` with 128-bit security checked against the HomomorphicEncryption.org bound
+//! for ternary secrets; the bootstrappable `boot-n16`, `boot-n16-dense` and their small insecure
+//! test versions), each describing its levels, security, precision and key-set memory
+//! ([`presets::Preset::info`]) without generating keys. Building parameters reports a typed
+//! [`ParamsError`]. Benchmarks: `cargo bench -p hetal-ckks --bench ops`; peer comparison (OpenFHE,
 //! HEaaN, bootstrapping): `scripts/compare_peers.py` (see `hetal-ckks/BENCHMARKS.md`).
 //!
 //! ```
@@ -48,11 +52,13 @@ pub mod ciphertext;
 pub mod client;
 pub mod encoder;
 pub mod encoding;
+pub mod error;
 pub mod evaluator;
 pub mod keys;
 pub mod keyswitch;
 pub mod ntt;
 pub mod params;
+pub mod presets;
 pub mod ring;
 pub mod sampling;
 pub mod serial;
@@ -61,6 +67,7 @@ pub mod simd;
 pub use ciphertext::{Ciphertext, Plaintext};
 pub use client::CkksClient;
 pub use encoder::CkksEncoder;
+pub use error::ParamsError;
 pub use evaluator::CkksEvaluator;
 pub use keys::{EvaluationKeys, PublicKey, SecretKey, SwitchingKey};
-pub use params::{CkksParams, Moduli, ParamsLiteral, Security, presets};
+pub use params::{CkksParams, Moduli, ParamsLiteral, ResolvedModuli, Security};

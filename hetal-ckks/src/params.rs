@@ -1,8 +1,10 @@
-//! Parameter literals, validation, presets and the shared precomputed context.
+//! Parameter literals, their validation in three steps (fields, primes, precomputation) and the
+//! shared precomputed context. The named presets live in [`crate::presets`].
 
 use crate::arith::{Modulus, PrimeWalk, bit_reverse, generate_primes, is_prime};
+use crate::error::ParamsError;
 use crate::ntt::{NttBackend, ScalarNtt, TfheNtt, backend_root};
-use hetal_traits::{Error, Result};
+use hetal_traits::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
@@ -89,146 +91,7 @@ pub fn he_standard_max_log_qp(log_n: u32) -> Option<u32> {
     }
 }
 
-fn literal(
-    name: &str,
-    log_n: u32,
-    q: Vec<u8>,
-    p: Vec<u8>,
-    dnum: usize,
-    log_scale: f64,
-    h: usize,
-    security: Security,
-) -> ParamsLiteral {
-    ParamsLiteral {
-        name: name.to_string(),
-        log_n,
-        log_slots: None,
-        moduli: Moduli::Bits { q, p },
-        dnum,
-        log_scale,
-        hamming_weight: h,
-        sigma: 3.2,
-        security,
-    }
-}
-
-/// Named parameter sets. The `INSECURE_TEST_*` ones are for tests only.
-pub mod presets {
-    use super::*;
-
-    /// N = 2^10, 3 levels, scale 2^40, dnum 2. Insecure, for fast tests.
-    pub fn insecure_test_n10() -> ParamsLiteral {
-        literal(
-            "INSECURE_TEST_N10",
-            10,
-            vec![55, 40, 40, 40],
-            vec![50, 50],
-            2,
-            40.0,
-            64,
-            Security::Insecure,
-        )
-    }
-
-    /// N = 2^11, 5 levels, scale 2^40, dnum 3. Insecure, for tests.
-    pub fn insecure_test_n11() -> ParamsLiteral {
-        literal(
-            "INSECURE_TEST_N11",
-            11,
-            vec![55, 40, 40, 40, 40, 40],
-            vec![50, 50],
-            3,
-            40.0,
-            128,
-            Security::Insecure,
-        )
-    }
-
-    /// N = 2^12, 6 levels, scale 2^40, dnum 7 (one prime per digit). Insecure, for tests.
-    pub fn insecure_test_n12() -> ParamsLiteral {
-        literal(
-            "INSECURE_TEST_N12",
-            12,
-            vec![55, 40, 40, 40, 40, 40, 40],
-            vec![60],
-            7,
-            40.0,
-            192,
-            Security::Insecure,
-        )
-    }
-
-    /// N = 2^14, 7 levels at scale 2^40 (q_0 55 bits), dnum 4, 128-bit secure (log QP = 435 ≤ 438).
-    pub fn n14_l7() -> ParamsLiteral {
-        literal(
-            "N14_L7",
-            14,
-            [vec![55], vec![40; 7]].concat(),
-            vec![50, 50],
-            4,
-            40.0,
-            1 << 13,
-            Security::Classic128,
-        )
-    }
-
-    /// N = 2^15, 16 levels at scale 2^40 (q_0 58 bits), dnum 6, 128-bit secure (log QP ≈ 845 ≤ 881).
-    pub fn n15_l16() -> ParamsLiteral {
-        literal(
-            "N15_L16",
-            15,
-            [vec![58], vec![40; 16]].concat(),
-            vec![49, 49, 49],
-            6,
-            40.0,
-            1 << 14,
-            Security::Classic128,
-        )
-    }
-
-    /// N = 2^16, 12 levels at scale 2^40 (q_0 58 bits), dnum 3, 128-bit secure (log QP ≈ 783 ≤ 1747).
-    pub fn n16_l12() -> ParamsLiteral {
-        literal(
-            "N16_L12",
-            16,
-            [vec![58], vec![40; 12]].concat(),
-            vec![49; 5],
-            3,
-            40.0,
-            1 << 15,
-            Security::Classic128,
-        )
-    }
-
-    /// N = 2^16, 20 levels at scale 2^40 with a 60-bit q_0 and dnum 3: the limb count and digit
-    /// count of the OpenFHE peer benchmark (21 Q limbs); 7 special primes below 2^50 (IFMA).
-    /// 128-bit secure (log QP ≈ 1203 ≤ 1747).
-    pub fn n16_l20() -> ParamsLiteral {
-        literal(
-            "N16_L20",
-            16,
-            [vec![60], vec![40; 20]].concat(),
-            vec![49; 7],
-            3,
-            40.0,
-            1 << 15,
-            Security::Classic128,
-        )
-    }
-
-    /// Every named preset.
-    pub fn all() -> Vec<ParamsLiteral> {
-        vec![
-            insecure_test_n10(),
-            insecure_test_n11(),
-            insecure_test_n12(),
-            n14_l7(),
-            n15_l16(),
-            n16_l12(),
-            n16_l20(),
-        ]
-    }
-}
+pub use crate::presets;
 
 /// Precomputed context of a validated parameter set, shared by every object built from it.
 pub struct ParamsInner {
@@ -315,276 +178,390 @@ fn fnv(h: &mut u64, bytes: &[u8]) {
     }
 }
 
-impl CkksParams {
-    /// Validates a literal and precomputes everything (primes, NTT plans, RNS constants).
-    pub fn new(lit: &ParamsLiteral) -> Result<Self> {
-        let inv = |s: String| Err(Error::invalid(s));
-        if !(4..=17).contains(&lit.log_n) {
-            return inv(format!("log_n = {} outside 4..=17", lit.log_n));
+/// The primes of a literal, resolved: explicit ones as given, `Moduli::Bits` generated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedModuli {
+    /// `q_0 .. q_L`.
+    pub q: Vec<u64>,
+    /// The special primes.
+    pub p: Vec<u64>,
+}
+
+impl ResolvedModuli {
+    /// `log2(Q_L · P)`.
+    pub fn log_qp(&self) -> f64 {
+        self.q
+            .iter()
+            .chain(&self.p)
+            .map(|&x| (x as f64).log2())
+            .sum()
+    }
+}
+
+impl Security {
+    /// The largest `log2(QP)` this rule allows at N = 2^`log_n`, `None` where it states no bound
+    /// (always for [`Security::Insecure`]).
+    pub fn max_log_qp(self, log_n: u32) -> Option<u32> {
+        match self {
+            Security::Classic128 => he_standard_max_log_qp(log_n),
+            Security::Sparse192Classic128 => (log_n == 16).then_some(SPARSE_192_MAX_LOG_QP_N16),
+            Security::Insecure => None,
         }
-        let n = 1usize << lit.log_n;
-        let log_slots = lit.log_slots.unwrap_or(lit.log_n - 1);
-        if log_slots == 0 || log_slots > lit.log_n - 1 {
-            return inv(format!(
-                "log_slots = {log_slots} outside 1..={}",
-                lit.log_n - 1
-            ));
+    }
+
+    /// A one-line statement of the rule, for tables.
+    pub fn rule(self) -> &'static str {
+        match self {
+            Security::Classic128 => "128-bit, HE standard (ternary secret)",
+            Security::Sparse192Classic128 => "128-bit, sparse secret h >= 192 (log QP <= 1550)",
+            Security::Insecure => "none (tests only)",
         }
-        let (q, p) = match &lit.moduli {
+    }
+}
+
+impl ParamsLiteral {
+    /// Step 1 of [`CkksParams::build`]: the checks that need no prime. `log_n` in `4..=17`,
+    /// `log_slots` in `1..=log_n − 1`, non-empty moduli (bit sizes in `20..=61`),
+    /// `1 ≤ dnum ≤ L + 1`, `log_scale` in `[1, 60)`, Hamming weight in `1..=N`, a positive finite
+    /// `sigma` below `10^6`.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        if !(4..=17).contains(&self.log_n) {
+            return Err(ParamsError::LogNOutOfRange { log_n: self.log_n });
+        }
+        let n = 1usize << self.log_n;
+        let max = self.log_n - 1;
+        let log_slots = self.log_slots.unwrap_or(max);
+        if log_slots == 0 || log_slots > max {
+            return Err(ParamsError::LogSlotsOutOfRange { log_slots, max });
+        }
+        let num_q = match &self.moduli {
             Moduli::Bits { q, p } => {
                 if q.is_empty() || p.is_empty() {
-                    return inv("the chain and the special primes must be non-empty".into());
+                    return Err(ParamsError::EmptyModuli);
                 }
-                if q.iter().chain(p).any(|&b| !(20..=61).contains(&b)) {
-                    return inv("prime bit sizes must lie in 20..=61".into());
+                if let Some(&bits) = q.iter().chain(p).find(|b| !(20..=61).contains(*b)) {
+                    return Err(ParamsError::PrimeBitsOutOfRange { bits });
                 }
-                let mut all: Vec<u64> = Vec::new();
-                let first = generate_primes(q[0] as u32, 1, n, PrimeWalk::Below, &all)
-                    .ok_or_else(|| Error::invalid("not enough primes"))?;
-                all.extend(&first);
-                // Scaling primes, from the top level down: the unused prime of the requested size
-                // nearest to the current canonical scale, which keeps Δ_{l-1} = Δ_l²/q_l close to
-                // the default scale all along the chain.
-                let mut pools: HashMap<u8, Vec<u64>> = HashMap::new();
-                for &b in &q[1..] {
-                    if let std::collections::hash_map::Entry::Vacant(e) = pools.entry(b) {
-                        let c = q[1..].iter().filter(|&&x| x == b).count();
-                        let ps =
-                            generate_primes(b as u32, 2 * c + 8, n, PrimeWalk::Alternate, &all)
-                                .or_else(|| {
-                                    generate_primes(b as u32, c, n, PrimeWalk::Alternate, &all)
-                                })
-                                .ok_or_else(|| Error::invalid("not enough primes"))?;
-                        e.insert(ps);
-                    }
-                }
-                let mut chosen = vec![0u64; q.len()];
-                let mut scale = lit.log_scale.exp2();
-                for l in (1..q.len()).rev() {
-                    let b = q[l];
-                    let target = if (scale.log2() - b as f64).abs() < 1.0 {
-                        scale
-                    } else {
-                        (b as f64).exp2()
-                    };
-                    let pool = pools
-                        .get_mut(&b)
-                        .ok_or_else(|| Error::invalid("prime generation"))?;
-                    let (idx, _) = pool
-                        .iter()
-                        .enumerate()
-                        .min_by(|a, c| {
-                            (*a.1 as f64 - target)
-                                .abs()
-                                .total_cmp(&(*c.1 as f64 - target).abs())
-                        })
-                        .ok_or_else(|| Error::invalid("not enough primes"))?;
-                    let pr = pool.swap_remove(idx);
-                    chosen[l] = pr;
-                    scale = scale * scale / pr as f64;
-                }
-                chosen[0] = first[0];
-                all.extend(&chosen[1..]);
-                let qs = chosen;
-                let mut ps = Vec::with_capacity(p.len());
-                for &b in p {
-                    let c = generate_primes(b as u32, 1, n, PrimeWalk::Below, &all)
-                        .ok_or_else(|| Error::invalid("not enough primes"))?;
-                    all.extend(&c);
-                    ps.push(c[0]);
-                }
-                (qs, ps)
+                q.len()
             }
+            Moduli::Primes { q, p } => {
+                if q.is_empty() || p.is_empty() {
+                    return Err(ParamsError::EmptyModuli);
+                }
+                q.len()
+            }
+        };
+        if self.dnum == 0 || self.dnum > num_q {
+            return Err(ParamsError::DnumOutOfRange {
+                dnum: self.dnum,
+                max: num_q,
+            });
+        }
+        if !(self.log_scale >= 1.0 && self.log_scale < 60.0) {
+            return Err(ParamsError::LogScaleOutOfRange {
+                log_scale: self.log_scale,
+            });
+        }
+        if self.hamming_weight == 0 || self.hamming_weight > n {
+            return Err(ParamsError::HammingWeightOutOfRange {
+                hamming_weight: self.hamming_weight,
+                n,
+            });
+        }
+        if !(self.sigma.is_finite() && self.sigma > 0.0 && self.sigma < 1e6) {
+            return Err(ParamsError::InvalidSigma { sigma: self.sigma });
+        }
+        Ok(())
+    }
+
+    /// Step 2 of [`CkksParams::build`]: the primes. Explicit primes are returned as given;
+    /// bit sizes are turned into primes deterministically: `q_0` and the special primes the
+    /// largest unused NTT-friendly primes below `2^bits`; the scaling primes, from the top level
+    /// down, the unused prime of the requested size nearest to the current canonical scale, which
+    /// keeps `Δ_{l−1} = Δ_l²/q_l` close to the default scale along the chain. Then every prime
+    /// is checked (prime, `≡ 1 mod 2N`, below `2^61`, no repetition). Call
+    /// [`ParamsLiteral::validate`] first.
+    pub fn resolve_moduli(&self) -> Result<ResolvedModuli, ParamsError> {
+        let n = 1usize << self.log_n;
+        let (q, p) = match &self.moduli {
+            Moduli::Bits { q, p } => generate_chain(q, p, n, self.log_scale)?,
             Moduli::Primes { q, p } => (q.clone(), p.clone()),
         };
         if q.is_empty() || p.is_empty() {
-            return inv("the chain and the special primes must be non-empty".into());
+            return Err(ParamsError::EmptyModuli);
         }
         let all: Vec<u64> = q.iter().chain(&p).copied().collect();
         for (i, &x) in all.iter().enumerate() {
             if !(3..(1u64 << 61)).contains(&x) || !is_prime(x) || x % (2 * n as u64) != 1 {
-                return inv(format!("{x} is not a prime ≡ 1 mod 2N below 2^61"));
+                return Err(ParamsError::NotNttPrime { prime: x });
             }
             if all[..i].contains(&x) {
-                return inv(format!("prime {x} appears twice"));
+                return Err(ParamsError::DuplicatePrime { prime: x });
             }
         }
-        let num_q = q.len();
-        if lit.dnum == 0 || lit.dnum > num_q {
-            return inv(format!("dnum = {} outside 1..={num_q}", lit.dnum));
+        Ok(ResolvedModuli { q, p })
+    }
+
+    /// The key-switching digits (ranges of chain-prime indices, `⌈(L+1)/dnum⌉` primes each) and
+    /// the checks that need the primes: the special modulus covers the largest digit, and
+    /// `log2(QP)` satisfies the claimed [`Security`] rule.
+    pub fn check_resolved(&self, m: &ResolvedModuli) -> Result<Vec<Range<usize>>, ParamsError> {
+        let num_q = m.q.len();
+        if self.dnum == 0 || self.dnum > num_q {
+            return Err(ParamsError::DnumOutOfRange {
+                dnum: self.dnum,
+                max: num_q,
+            });
         }
-        let alpha = num_q.div_ceil(lit.dnum);
+        let alpha = num_q.div_ceil(self.dnum);
         let digits: Vec<Range<usize>> = (0..num_q)
             .step_by(alpha)
             .map(|s| s..(s + alpha).min(num_q))
             .collect();
-        let log_p: f64 = p.iter().map(|&x| (x as f64).log2()).sum();
+        let log_p: f64 = m.p.iter().map(|&x| (x as f64).log2()).sum();
         let max_digit = digits
             .iter()
-            .map(|d| q[d.clone()].iter().map(|&x| (x as f64).log2()).sum::<f64>())
+            .map(|d| {
+                m.q[d.clone()]
+                    .iter()
+                    .map(|&x| (x as f64).log2())
+                    .sum::<f64>()
+            })
             .fold(0.0, f64::max);
         if log_p < max_digit {
-            return inv(format!(
-                "special modulus P ({log_p:.1} bits) is smaller than the largest digit ({max_digit:.1} bits); add special primes or raise dnum"
-            ));
+            return Err(ParamsError::SpecialModulusTooSmall { log_p, max_digit });
         }
-        let log_qp: f64 = all.iter().map(|&x| (x as f64).log2()).sum();
-        if lit.security == Security::Sparse192Classic128 {
-            if lit.log_n != 16 || lit.hamming_weight < 192 {
-                return inv(format!(
-                    "the sparse-secret security bound is stated for N = 2^16 and Hamming weight >= 192, not N = 2^{} and {}",
-                    lit.log_n, lit.hamming_weight
-                ));
-            }
-            if log_qp > SPARSE_192_MAX_LOG_QP_N16 as f64 {
-                return inv(format!(
-                    "log QP = {log_qp:.1} exceeds the 128-bit bound {SPARSE_192_MAX_LOG_QP_N16} for a Hamming-weight-192 secret at N = 2^16"
-                ));
-            }
+        let log_qp = m.log_qp();
+        let rule = self.security;
+        if rule == Security::Sparse192Classic128 && (self.log_n != 16 || self.hamming_weight < 192)
+        {
+            return Err(ParamsError::SecurityRuleNotApplicable {
+                rule,
+                log_n: self.log_n,
+                hamming_weight: self.hamming_weight,
+                requirement: "N = 2^16 and Hamming weight >= 192",
+            });
         }
-        if lit.security == Security::Classic128 {
-            match he_standard_max_log_qp(lit.log_n) {
-                Some(bound) if log_qp <= bound as f64 => {}
-                Some(bound) => {
-                    return inv(format!(
-                        "log QP = {log_qp:.1} exceeds the 128-bit bound {bound} for N = 2^{}",
-                        lit.log_n
-                    ));
-                }
-                None => {
-                    return inv(format!(
-                        "no security bound is known for N = 2^{}",
-                        lit.log_n
-                    ));
-                }
+        if rule != Security::Insecure {
+            let bound =
+                rule.max_log_qp(self.log_n)
+                    .ok_or(ParamsError::SecurityRuleNotApplicable {
+                        rule,
+                        log_n: self.log_n,
+                        hamming_weight: self.hamming_weight,
+                        requirement: "a log_n the HomomorphicEncryption.org table covers (10..=17)",
+                    })?;
+            if log_qp > bound as f64 {
+                return Err(ParamsError::ModulusTooLarge {
+                    rule,
+                    log_n: self.log_n,
+                    log_qp,
+                    bound,
+                });
             }
         }
-        if !(lit.log_scale >= 1.0 && lit.log_scale < 60.0) {
-            return inv(format!("log_scale = {} outside [1, 60)", lit.log_scale));
+        Ok(digits)
+    }
+}
+
+/// Prime generation for [`Moduli::Bits`] (see [`ParamsLiteral::resolve_moduli`]).
+fn generate_chain(
+    q: &[u8],
+    p: &[u8],
+    n: usize,
+    log_scale: f64,
+) -> Result<(Vec<u64>, Vec<u64>), ParamsError> {
+    if q.is_empty() || p.is_empty() {
+        return Err(ParamsError::EmptyModuli);
+    }
+    let none = |bits: u32, needed: usize| ParamsError::NotEnoughPrimes { bits, needed, n };
+    let mut all: Vec<u64> = Vec::new();
+    let first = generate_primes(q[0] as u32, 1, n, PrimeWalk::Below, &all)
+        .ok_or_else(|| none(q[0] as u32, 1))?;
+    all.extend(&first);
+    // A pool of candidates per scaling-prime size, twice as many as needed when they exist.
+    let mut pools: HashMap<u8, Vec<u64>> = HashMap::new();
+    for &b in &q[1..] {
+        if let std::collections::hash_map::Entry::Vacant(e) = pools.entry(b) {
+            let c = q[1..].iter().filter(|&&x| x == b).count();
+            let ps = generate_primes(b as u32, 2 * c + 8, n, PrimeWalk::Alternate, &all)
+                .or_else(|| generate_primes(b as u32, c, n, PrimeWalk::Alternate, &all))
+                .ok_or_else(|| none(b as u32, c))?;
+            e.insert(ps);
         }
-        if lit.hamming_weight == 0 || lit.hamming_weight > n {
-            return inv(format!(
-                "hamming weight {} outside 1..={n}",
-                lit.hamming_weight
-            ));
-        }
-        if !(lit.sigma.is_finite() && lit.sigma > 0.0 && lit.sigma < 1e6) {
-            return inv("sigma must be positive and finite".into());
-        }
-        let moduli: Vec<Modulus> = all.iter().map(|&x| Modulus::new(x)).collect();
-        // NTT plans: tfhe-ntt where it exists (N ≥ 16), checked against our order; else scalar.
-        let mut ntt: Vec<Box<dyn NttBackend>> = Vec::with_capacity(all.len());
-        for &x in &all {
-            let fast = TfheNtt::new(n, x).filter(|t| backend_root(t).is_some());
-            match fast {
-                Some(t) => ntt.push(Box::new(t)),
-                None => ntt.push(Box::new(
-                    ScalarNtt::new(n, x)
-                        .ok_or_else(|| Error::invalid(format!("no NTT for {x}")))?,
-                )),
-            }
-        }
-        // Canonical scales.
-        let mut scales = vec![0.0; num_q];
-        scales[num_q - 1] = lit.log_scale.exp2();
-        for l in (0..num_q - 1).rev() {
-            scales[l] = scales[l + 1] * scales[l + 1] / q[l + 1] as f64;
-        }
-        if scales.iter().any(|s| !s.is_finite() || *s < 1.0) {
-            return inv(
-                "the canonical scales degenerate along the chain (primes too far from the scale)"
-                    .into(),
-            );
-        }
-        let rescale_inv = (0..num_q)
-            .map(|l| {
-                (0..l)
-                    .map(|i| {
-                        let m = &moduli[i];
-                        let v = m.inv(m.reduce(q[l]));
-                        (v, m.shoup(v))
-                    })
-                    .collect()
-            })
-            .collect();
-        let mut monomial_i = Vec::with_capacity(num_q);
-        for i in 0..num_q {
-            let mut v = vec![0u64; n];
-            v[n / 2] = 1;
-            ntt[i].forward(&mut v);
-            monomial_i.push(v);
-        }
-        let k = p.len();
-        let p_hat_inv = (0..k)
-            .map(|j| {
-                let m = &moduli[num_q + j];
-                let hat = (0..k)
-                    .filter(|&t| t != j)
-                    .fold(1u64, |acc, t| m.mul(acc, m.reduce(p[t])));
-                let v = m.inv(hat);
-                (v, m.shoup(v))
-            })
-            .collect();
-        let p_hat_mod_q = (0..num_q)
-            .map(|i| {
-                let m = &moduli[i];
-                (0..k)
-                    .map(|j| {
-                        (0..k)
-                            .filter(|&t| t != j)
-                            .fold(1u64, |acc, t| m.mul(acc, m.reduce(p[t])))
-                    })
-                    .collect()
-            })
-            .collect();
-        let p_mod_q: Vec<u64> = (0..num_q)
-            .map(|i| {
-                p.iter()
-                    .fold(1u64, |acc, &x| moduli[i].mul(acc, moduli[i].reduce(x)))
-            })
-            .collect();
-        let p_inv_mod_q = (0..num_q)
-            .map(|i| {
-                let v = moduli[i].inv(p_mod_q[i]);
-                (v, moduli[i].shoup(v))
-            })
-            .collect();
-        let mut resolved = lit.clone();
-        resolved.moduli = Moduli::Primes {
-            q: q.clone(),
-            p: p.clone(),
+    }
+    let mut chosen = vec![0u64; q.len()];
+    let mut scale = log_scale.exp2();
+    for l in (1..q.len()).rev() {
+        let b = q[l];
+        let target = if (scale.log2() - b as f64).abs() < 1.0 {
+            scale
+        } else {
+            (b as f64).exp2()
         };
-        resolved.log_slots = Some(log_slots);
-        let mut id: u64 = 0xcbf2_9ce4_8422_2325;
-        fnv(&mut id, b"hetal-ckks/params/v1");
-        fnv(&mut id, &lit.log_n.to_le_bytes());
-        fnv(&mut id, &log_slots.to_le_bytes());
-        for x in &all {
-            fnv(&mut id, &x.to_le_bytes());
+        let pool = pools.get_mut(&b).ok_or_else(|| none(b as u32, 1))?;
+        let (idx, _) = pool
+            .iter()
+            .enumerate()
+            .min_by(|a, c| {
+                (*a.1 as f64 - target)
+                    .abs()
+                    .total_cmp(&(*c.1 as f64 - target).abs())
+            })
+            .ok_or_else(|| none(b as u32, 1))?;
+        let pr = pool.swap_remove(idx);
+        chosen[l] = pr;
+        scale = scale * scale / pr as f64;
+    }
+    chosen[0] = first[0];
+    all.extend(&chosen[1..]);
+    let mut ps = Vec::with_capacity(p.len());
+    for &b in p {
+        let c = generate_primes(b as u32, 1, n, PrimeWalk::Below, &all)
+            .ok_or_else(|| none(b as u32, 1))?;
+        all.extend(&c);
+        ps.push(c[0]);
+    }
+    Ok((chosen, ps))
+}
+
+/// Step 3 of [`CkksParams::build`]: NTT plans, canonical scales, rescaling and ModDown
+/// constants, the monomial `X^(N/2)` and the identity hash of a checked literal.
+fn precompute(
+    lit: &ParamsLiteral,
+    m: ResolvedModuli,
+    digits: Vec<Range<usize>>,
+) -> Result<ParamsInner, ParamsError> {
+    let n = 1usize << lit.log_n;
+    let log_slots = lit.log_slots.unwrap_or(lit.log_n - 1);
+    let ResolvedModuli { q, p } = m;
+    let all: Vec<u64> = q.iter().chain(&p).copied().collect();
+    let num_q = q.len();
+    let moduli: Vec<Modulus> = all.iter().map(|&x| Modulus::new(x)).collect();
+    // NTT plans: tfhe-ntt where it exists (N ≥ 16), checked against our order; else scalar.
+    let mut ntt: Vec<Box<dyn NttBackend>> = Vec::with_capacity(all.len());
+    for &x in &all {
+        let fast = TfheNtt::new(n, x).filter(|t| backend_root(t).is_some());
+        match fast {
+            Some(t) => ntt.push(Box::new(t)),
+            None => ntt.push(Box::new(
+                ScalarNtt::new(n, x).ok_or(ParamsError::NoNtt { prime: x, n })?,
+            )),
         }
-        fnv(&mut id, &(num_q as u64).to_le_bytes());
-        fnv(&mut id, &(lit.dnum as u64).to_le_bytes());
-        fnv(&mut id, &lit.log_scale.to_bits().to_le_bytes());
-        fnv(&mut id, &(lit.hamming_weight as u64).to_le_bytes());
-        fnv(&mut id, &lit.sigma.to_bits().to_le_bytes());
-        Ok(CkksParams(Arc::new(ParamsInner {
-            literal: resolved,
-            n,
-            slots: 1 << log_slots,
-            moduli,
-            num_q,
-            ntt,
-            digits,
-            scales,
-            id,
-            rescale_inv,
-            monomial_i,
-            p_hat_inv,
-            p_hat_mod_q,
-            p_inv_mod_q,
-            p_mod_q,
-            galois_cache: RwLock::new(HashMap::new()),
-        })))
+    }
+    // Canonical scales.
+    let mut scales = vec![0.0; num_q];
+    scales[num_q - 1] = lit.log_scale.exp2();
+    for l in (0..num_q - 1).rev() {
+        scales[l] = scales[l + 1] * scales[l + 1] / q[l + 1] as f64;
+    }
+    if scales.iter().any(|s| !s.is_finite() || *s < 1.0) {
+        return Err(ParamsError::DegenerateScales);
+    }
+    let rescale_inv = (0..num_q)
+        .map(|l| {
+            (0..l)
+                .map(|i| {
+                    let m = &moduli[i];
+                    let v = m.inv(m.reduce(q[l]));
+                    (v, m.shoup(v))
+                })
+                .collect()
+        })
+        .collect();
+    let mut monomial_i = Vec::with_capacity(num_q);
+    for t in ntt.iter().take(num_q) {
+        let mut v = vec![0u64; n];
+        v[n / 2] = 1;
+        t.forward(&mut v);
+        monomial_i.push(v);
+    }
+    let k = p.len();
+    let p_hat_inv = (0..k)
+        .map(|j| {
+            let m = &moduli[num_q + j];
+            let hat = (0..k)
+                .filter(|&t| t != j)
+                .fold(1u64, |acc, t| m.mul(acc, m.reduce(p[t])));
+            let v = m.inv(hat);
+            (v, m.shoup(v))
+        })
+        .collect();
+    let p_hat_mod_q = (0..num_q)
+        .map(|i| {
+            let m = &moduli[i];
+            (0..k)
+                .map(|j| {
+                    (0..k)
+                        .filter(|&t| t != j)
+                        .fold(1u64, |acc, t| m.mul(acc, m.reduce(p[t])))
+                })
+                .collect()
+        })
+        .collect();
+    let p_mod_q: Vec<u64> = (0..num_q)
+        .map(|i| {
+            p.iter()
+                .fold(1u64, |acc, &x| moduli[i].mul(acc, moduli[i].reduce(x)))
+        })
+        .collect();
+    let p_inv_mod_q = (0..num_q)
+        .map(|i| {
+            let v = moduli[i].inv(p_mod_q[i]);
+            (v, moduli[i].shoup(v))
+        })
+        .collect();
+    let mut id: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv(&mut id, b"hetal-ckks/params/v1");
+    fnv(&mut id, &lit.log_n.to_le_bytes());
+    fnv(&mut id, &log_slots.to_le_bytes());
+    for x in &all {
+        fnv(&mut id, &x.to_le_bytes());
+    }
+    fnv(&mut id, &(num_q as u64).to_le_bytes());
+    fnv(&mut id, &(lit.dnum as u64).to_le_bytes());
+    fnv(&mut id, &lit.log_scale.to_bits().to_le_bytes());
+    fnv(&mut id, &(lit.hamming_weight as u64).to_le_bytes());
+    fnv(&mut id, &lit.sigma.to_bits().to_le_bytes());
+    let mut resolved = lit.clone();
+    resolved.moduli = Moduli::Primes { q, p };
+    resolved.log_slots = Some(log_slots);
+    Ok(ParamsInner {
+        literal: resolved,
+        n,
+        slots: 1 << log_slots,
+        moduli,
+        num_q,
+        ntt,
+        digits,
+        scales,
+        id,
+        rescale_inv,
+        monomial_i,
+        p_hat_inv,
+        p_hat_mod_q,
+        p_inv_mod_q,
+        p_mod_q,
+        galois_cache: RwLock::new(HashMap::new()),
+    })
+}
+
+impl CkksParams {
+    /// Validates a literal and precomputes everything, reporting a failure as a typed
+    /// [`ParamsError`]: [`ParamsLiteral::validate`] (fields), [`ParamsLiteral::resolve_moduli`]
+    /// (prime generation and checks), [`ParamsLiteral::check_resolved`] (digits, special
+    /// modulus, security rule), then the precomputation (NTT plans, scales, RNS constants).
+    pub fn build(lit: &ParamsLiteral) -> Result<Self, ParamsError> {
+        lit.validate()?;
+        let moduli = lit.resolve_moduli()?;
+        let digits = lit.check_resolved(&moduli)?;
+        Ok(CkksParams(Arc::new(precompute(lit, moduli, digits)?)))
+    }
+
+    /// [`CkksParams::build`] with the error converted into [`hetal_traits::Error::InvalidInput`]
+    /// (its message kept), for code working with the shared error type.
+    pub fn new(lit: &ParamsLiteral) -> Result<Self> {
+        Ok(Self::build(lit)?)
     }
 
     /// The maximum level L.
@@ -701,7 +678,7 @@ mod tests {
                     p.log_qp()
                 );
             } else {
-                assert!(lit.name.starts_with("INSECURE_TEST_"));
+                assert!(lit.name.starts_with("insecure-"));
             }
             // Canonical scales stay near the default scale.
             for s in &p.scales {
@@ -752,12 +729,48 @@ mod tests {
         let mut l = presets::n16_l12();
         l.moduli = Moduli::Bits {
             q: [vec![60], vec![50; 40]].concat(),
-            p: vec![50; 5],
+            p: vec![50; 15],
         };
-        assert!(
-            CkksParams::new(&l).is_err(),
-            "too large for 128-bit security"
+        assert!(matches!(
+            CkksParams::build(&l),
+            Err(ParamsError::ModulusTooLarge { bound: 1747, .. })
+        ));
+        // Each step reports its own variant.
+        let typed = |f: &dyn Fn(&mut ParamsLiteral)| {
+            let mut l = base.clone();
+            f(&mut l);
+            CkksParams::build(&l).unwrap_err()
+        };
+        assert_eq!(
+            typed(&|l| l.log_n = 3),
+            ParamsError::LogNOutOfRange { log_n: 3 }
         );
+        assert_eq!(
+            typed(&|l| l.dnum = 9),
+            ParamsError::DnumOutOfRange { dnum: 9, max: 4 }
+        );
+        assert_eq!(
+            typed(&|l| l.moduli = Moduli::Primes {
+                q: vec![97, 97],
+                p: vec![193]
+            }),
+            ParamsError::NotNttPrime { prime: 97 }
+        );
+        assert!(matches!(
+            typed(&|l| l.moduli = Moduli::Bits {
+                q: vec![55, 40],
+                p: vec![20]
+            }),
+            ParamsError::SpecialModulusTooSmall { .. } | ParamsError::NotEnoughPrimes { .. }
+        ));
+        assert!(matches!(
+            typed(&|l| l.security = Security::Classic128),
+            ParamsError::ModulusTooLarge { bound: 27, .. }
+        ));
+        // The conversion into the shared error keeps the message.
+        let e: hetal_traits::Error = typed(&|l| l.hamming_weight = 0).into();
+        assert!(e.to_string().contains("hamming weight 0"), "{e}");
+        assert!(CkksParams::new(&base).is_ok());
     }
 
     #[test]

@@ -12,7 +12,8 @@ use hetal_traits::{Encryptor, KeyGenerator, KeyRequest};
 fn setup_for(lit: ParamsLiteral, request: &KeyRequest) -> Setup<CkksEvaluator, CkksClient> {
     let params = CkksParams::new(&lit).expect("valid preset");
     let mut client = CkksClient::from_seed(params.clone(), 2024);
-    // hetal-ckks has no bootstrapping yet: the suite then checks that bootstrap() is refused.
+    // The leveled evaluator cannot bootstrap (that is `BootstrappingEvaluator`, checked in
+    // bootstrap_conformance.rs): the suite then checks that bootstrap() is refused.
     let mut request = request.clone();
     request.bootstrapping = false;
     let keys = client

@@ -38,6 +38,18 @@ pub enum Error {
         /// Levels available.
         available: u32,
     },
+    /// An algorithm failed one of the checks of [`crate::matmul::harness`].
+    #[error("{algorithm} fails the {check} check on {case}: {detail}")]
+    Check {
+        /// The algorithm's name.
+        algorithm: String,
+        /// Which check (result, zero padding, op counts, output level, rotation keys, ...).
+        check: String,
+        /// The case (shape, unit shape, input levels).
+        case: String,
+        /// What differed.
+        detail: String,
+    },
 }
 
 impl Error {

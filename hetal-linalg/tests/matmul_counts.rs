@@ -1,4 +1,4 @@
-//! Op counts of every algorithm against HETAL's corrected Table 7 (diag-algorithms.md §1) on the
+//! Op counts of every algorithm against HETAL's corrected Table 7 (docs/diag-algorithms.md §1) on the
 //! five benchmark shapes (S = 32768, s0 = a, s1 = S/a), against the general formulas of §4 on
 //! multi-block shapes, and the levels consumed (§2 item 5). Counted with the `Counting` wrapper
 //! around the exact mock, which holds only the keys each algorithm declares; every product is
@@ -476,7 +476,7 @@ fn jin_on_the_mock_at_32768_slots() {
     }
 }
 
-/// Multi-block shapes of diag-algorithms.md §1/§4: (S, s0, (a, b, c)) and CMult/Mult/Rot of DiagABT,
+/// Multi-block shapes of docs/diag-algorithms.md §1/§4: (S, s0, (a, b, c)) and CMult/Mult/Rot of DiagABT,
 /// DiagATB RotLeft, DiagATB PRotUp, ColMajor, RowMajor.
 const MULTI: [(usize, usize, Shape, [Cell; 5]); 3] = [
     (
@@ -558,7 +558,11 @@ fn multi_block_shapes_match_the_general_formulas() {
         ];
         for (name, got, formula, doc) in checks {
             assert_eq!(got, formula, "{name} on {dims} vs formula");
-            assert_eq!(cmr(&got), doc, "{name} on {dims} vs diag-algorithms.md §4");
+            assert_eq!(
+                cmr(&got),
+                doc,
+                "{name} on {dims} vs docs/diag-algorithms.md §4"
+            );
         }
         // The baselines without a table: Jin and Volley Revolver against their formulas.
         assert_eq!(bench.jin_abt(), AbtAlgorithm::Jin.expected_counts(&dims));

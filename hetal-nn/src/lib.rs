@@ -19,7 +19,7 @@
 //! * [`plain`]: the plaintext f64 reference training and the metrics (accuracy, loss, per-class report).
 //! * [`report`]: run.py-style reports and the SVG loss plot.
 //!
-//! # Data flow (DESIGN.md §1)
+//! # Data flow (docs/architecture.md, "One training step")
 //!
 //! The client plans the run ([`protocol::Plan`]: HETAL's unit shape for the batch size and the
 //! padded class count), generates keys, and encrypts the batches (features with a bias column,

@@ -1,7 +1,7 @@
 //! `hetal ckks-ops`: single-threaded timings of the basic CKKS operations on a preset, in the form
 //! the peer comparison (`scripts/compare_peers.py`) reads.
 
-use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams, presets};
+use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams};
 use hetal_traits::{Complex64, Decryptor, Encoder, Evaluator, KeyGenerator, KeyRequest, RotStep};
 use rand::{RngExt, SeedableRng};
 use std::collections::BTreeMap;
@@ -10,10 +10,10 @@ use std::time::Instant;
 /// Arguments of `hetal ckks-ops`.
 #[derive(clap::Args, Debug)]
 pub struct CkksOpsArgs {
-    /// Preset name (see `hetal-ckks`'s `presets::all()`), e.g. N16_L20 (OpenFHE's limb count) or
-    /// N16_L12 (HEaaN FGb's 13 limbs).
-    #[arg(long, default_value = "N16_L20")]
-    pub preset: String,
+    /// Preset name (`hetal presets` lists them), e.g. n16-l20 (OpenFHE's limb count) or n16-l12
+    /// (HEaaN FGb's 13 limbs).
+    #[arg(long, default_value = "n16-l20", value_parser = super::presets::preset)]
+    pub preset: &'static hetal_ckks::presets::Preset,
     /// Timed repetitions per operation (after one warm-up); the median is reported.
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
@@ -40,17 +40,7 @@ fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
 
 /// Runs the timings.
 pub fn run(args: &CkksOpsArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let lit = presets::all()
-        .into_iter()
-        .find(|p| p.name.eq_ignore_ascii_case(&args.preset))
-        .ok_or_else(|| {
-            let names: Vec<String> = presets::all().into_iter().map(|p| p.name).collect();
-            format!(
-                "unknown preset {:?}; known: {}",
-                args.preset,
-                names.join(", ")
-            )
-        })?;
+    let lit = args.preset.literal()?;
     let params = CkksParams::new(&lit)?;
     let mut client = CkksClient::from_seed(params.clone(), 1);
     let steps: Vec<i64> = (1..=8).collect();

@@ -15,7 +15,7 @@
 
 use super::method::MethodArgs;
 use super::train::{Backend, BackendArgs, CliResult, DataArgs, HyperArgs, ckks_preset_by_name};
-use hetal_ckks::bootstrap::{BootstrapPreset, BootstrappingEvaluator, generate_bootstrap_keys};
+use hetal_ckks::bootstrap::{BootstrapPreset, generate_bootstrap_keys};
 use hetal_ckks::{CkksClient, CkksParams, SecretKey};
 use hetal_nn::client::{Client, ClientState};
 use hetal_nn::config::TrainConfig;
@@ -27,7 +27,7 @@ use hetal_nn::protocol::{
 use hetal_nn::report::loss_plot_svg;
 use hetal_nn::session;
 use hetal_traits::mock::{MockClient, MockParams};
-use hetal_traits::{Decryptor, Encryptor, Evaluator, KeyGenerator};
+use hetal_traits::{Decryptor, Encryptor, KeyGenerator};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -367,8 +367,7 @@ fn keygen(a: &KeygenArgs) -> CliResult {
             };
             let (keys, est) = generate_bootstrap_keys(&mut client, &preset.config, &req)?;
             // Encrypt at the bootstrapping output level (see `Plan::encrypt_level`).
-            let ev = BootstrappingEvaluator::new(params.clone(), keys.clone(), &preset.config)?;
-            plan.encrypt_level = ev.bootstrap_info().map(|i| i.output_level.0);
+            plan.encrypt_level = Some(hetal_ckks::presets::bootstrap_output_level(&preset));
             write_secret(
                 &files.secret(),
                 CKKS_SECRET_KIND,

@@ -10,14 +10,15 @@
 //!
 //! Backends: `mock` (exact plaintext arithmetic with CKKS's level/scale rules, optional noise),
 //! `symbolic` (data-free: counts and levels only, instant at any shape) and `ckks` (hetal-ckks
-//! with a named preset, e.g. N16_L12: N = 2^16, 32768 slots, 12 levels as in HETAL's FGb
+//! with a named preset, e.g. n16-l12: N = 2^16, 32768 slots, 12 levels as in HETAL's FGb
 //! setting). Runs whose predicted op count exceeds `--max-ops` are skipped (their formula counts
 //! are still printed).
 
-use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams, presets};
+use hetal_ckks::{CkksClient, CkksEvaluator};
 use hetal_linalg::matmul::sim::SymbolicEvaluator;
 use hetal_linalg::matmul::{
-    AbtAlgorithm, AtbAlgorithm, MatmulDims, OpTally, jin_abt_streaming, jin_atb_streaming,
+    AbtAlgorithm, AbtProduct, AtbAlgorithm, AtbProduct, MatmulDims, OpTally, jin_abt_streaming,
+    jin_atb_streaming,
 };
 use hetal_linalg::packed::{Layout, Matrix, PackedMatrix, UnitShape};
 use hetal_traits::counting::Counting;
@@ -67,9 +68,10 @@ pub struct MatmulArgs {
     /// Standard deviation of the mock's simulated CKKS noise (0: exact).
     #[arg(long, default_value_t = 0.0)]
     pub noise: f64,
-    /// hetal-ckks preset for `--backend ckks` (e.g. N16_L12, INSECURE_TEST_N12).
-    #[arg(long, default_value = "N16_L12")]
-    pub preset: String,
+    /// hetal-ckks preset for `--backend ckks` (`hetal presets` lists them; e.g. n16-l12,
+    /// insecure-n12).
+    #[arg(long, default_value = "n16-l12", value_parser = super::presets::preset)]
+    pub preset: &'static hetal_ckks::presets::Preset,
     /// Worker threads for the product (1 = single-threaded, the comparison setting).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -135,6 +137,12 @@ struct Data {
 }
 
 impl Data {
+    fn abt(&self) -> Result<Matrix, BoxError> {
+        Ok(self.x.mul_abt(&self.w)?)
+    }
+    fn atb(&self) -> Result<Matrix, BoxError> {
+        Ok(self.p.mul_atb(&self.x)?)
+    }
     fn new(dims: &MatmulDims, seed: u64) -> Self {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut m = |r: usize, c: usize| Matrix::from_fn(r, c, |_, _| rng.random_range(-1.0..1.0));
@@ -178,23 +186,16 @@ where
     let ev = Counting::new(make_ev(client, &keys)?);
     let mut abt_rows = Vec::new();
     for &algo in abts {
-        let formula = algo.expected_counts(dims);
-        let mut row = Row {
-            name: algo.to_string(),
-            main: algo == AbtAlgorithm::DiagAbt,
-            formula,
-            counts: None,
-            out_level: algo.output_level(la, lb),
-            time: None,
-            err: None,
-            note: String::new(),
-        };
-        if total(&formula) > args.max_ops {
-            row.note = format!("skipped: {} predicted ops > --max-ops", total(&formula));
+        let mut row = planned_abt(&algo, dims, la, lb, args.max_ops);
+        row.main = algo == AbtAlgorithm::DiagAbt;
+        if row.note.is_empty() && algo != AbtAlgorithm::Jin {
+            measure_abt(&algo, &mut row, dims, &data, client, &ev, &pool, (la, lb))?;
+        }
+        if !row.note.is_empty() || algo != AbtAlgorithm::Jin {
             abt_rows.push(row);
             continue;
         }
-        let (out, time) = if algo == AbtAlgorithm::Jin {
+        let (out, time) = {
             let ca = PackedMatrix::encrypt(client, &data.x, dims.shape, Layout::Columns, la)?;
             let slots = dims.shape.slots();
             let enc = Mutex::new((&mut *client, Duration::ZERO));
@@ -216,12 +217,6 @@ where
                 spent.as_secs_f64()
             );
             (out, elapsed.saturating_sub(spent))
-        } else {
-            let (ca, cb) = algo.encrypt_inputs(client, &data.x, &data.w, dims.shape, la, lb)?;
-            ev.reset();
-            let t0 = Instant::now();
-            let out = pool.install(|| algo.multiply(&ev, &ca, &cb))?;
-            (out, t0.elapsed())
         };
         row.counts = Some(OpTally::from_counts(&ev.snapshot()));
         row.time = Some(time);
@@ -231,24 +226,10 @@ where
     }
     let mut atb_rows = Vec::new();
     for &algo in atbs {
-        let formula = algo.expected_counts(dims, la, lb);
-        let resolved = algo.resolve(la, lb, dims.c);
-        let mut row = Row {
-            name: if resolved == algo {
-                algo.to_string()
-            } else {
-                format!("{algo} (={resolved})")
-            },
-            main: algo == AtbAlgorithm::DiagAtbAuto,
-            formula,
-            counts: None,
-            out_level: algo.output_level(la, lb, dims.c),
-            time: None,
-            err: None,
-            note: String::new(),
-        };
-        if total(&formula) > args.max_ops {
-            row.note = format!("skipped: {} predicted ops > --max-ops", total(&formula));
+        let mut row = planned_atb(&algo, dims, la, lb, args.max_ops);
+        row.name = atb_name(algo, dims, la, lb);
+        row.main = algo == AtbAlgorithm::DiagAtbAuto;
+        if !row.note.is_empty() {
             atb_rows.push(row);
             continue;
         }
@@ -281,14 +262,7 @@ where
                 spent.as_secs_f64()
             );
         } else {
-            let (ca, cb) = algo.encrypt_inputs(client, &data.p, &data.x, dims.shape, la, lb)?;
-            ev.reset();
-            let t0 = Instant::now();
-            let out = pool.install(|| algo.multiply(&ev, &ca, &cb))?;
-            row.time = Some(t0.elapsed());
-            row.counts = Some(OpTally::from_counts(&ev.snapshot()));
-            row.out_level = Some(out.level());
-            row.err = Some(out.decrypt(&*client)?.max_abs_diff(&want_atb));
+            measure_atb(&algo, &mut row, dims, &data, client, &ev, &pool, (la, lb))?;
         }
         atb_rows.push(row);
     }
@@ -306,52 +280,130 @@ fn run_symbolic(
     let lb = Level(args.level_b.unwrap_or(args.levels));
     let mut out = (Vec::new(), Vec::new());
     for &algo in abts {
-        let ev = Counting::new(SymbolicEvaluator::new(
-            args.slots,
-            args.levels,
-            40.0,
-            &algo.required_keys(dims)?,
-        ));
-        let (a, b) = ev.inner().abt_inputs(algo, dims, la, lb)?;
-        let c = algo.multiply(&ev, &a, &b)?;
-        out.0.push(Row {
-            name: algo.to_string(),
-            main: algo == AbtAlgorithm::DiagAbt,
-            formula: algo.expected_counts(dims),
-            counts: Some(OpTally::from_counts(&ev.snapshot())),
-            out_level: Some(c.level()),
-            time: None,
-            err: None,
-            note: String::new(),
-        });
+        let mut row = symbolic_abt(&algo, args, dims, la, lb)?;
+        row.main = algo == AbtAlgorithm::DiagAbt;
+        out.0.push(row);
     }
     for &algo in atbs {
-        let ev = Counting::new(SymbolicEvaluator::new(
-            args.slots,
-            args.levels,
-            40.0,
-            &algo.required_keys(dims)?,
-        ));
-        let (a, b) = ev.inner().atb_inputs(algo, dims, la, lb)?;
-        let c = algo.multiply(&ev, &a, &b)?;
-        let resolved = algo.resolve(la, lb, dims.c);
-        out.1.push(Row {
-            name: if resolved == algo {
-                algo.to_string()
-            } else {
-                format!("{algo} (={resolved})")
-            },
-            main: algo == AtbAlgorithm::DiagAtbAuto,
-            formula: algo.expected_counts(dims, la, lb),
-            counts: Some(OpTally::from_counts(&ev.snapshot())),
-            out_level: Some(c.level()),
-            time: None,
-            err: None,
-            note: String::new(),
-        });
+        let mut row = symbolic_atb(&algo, args, dims, la, lb)?;
+        row.name = atb_name(algo, dims, la, lb);
+        row.main = algo == AtbAlgorithm::DiagAtbAuto;
+        out.1.push(row);
     }
     Ok(out)
 }
+
+/// The name of a built-in `A^T B` row, with the variant DiagATB (auto) resolves to.
+fn atb_name(algo: AtbAlgorithm, dims: &MatmulDims, la: Level, lb: Level) -> String {
+    let resolved = algo.resolve(la, lb, dims.c);
+    if resolved == algo {
+        algo.to_string()
+    } else {
+        format!("{algo} (={resolved})")
+    }
+}
+
+macro_rules! generic_rows {
+    ($planned:ident, $measure:ident, $symbolic:ident, $inputs:ident, $tr:ident, $x:ident, $y:ident, $want:ident) => {
+        /// The row before running: name, formula counts and output level of any implementor;
+        /// a note if its predicted op count exceeds `max_ops`.
+        fn $planned<A: $tr>(
+            algo: &A,
+            dims: &MatmulDims,
+            la: Level,
+            lb: Level,
+            max_ops: u64,
+        ) -> Row {
+            let formula = algo.expected_counts(dims, la, lb);
+            Row {
+                name: algo.name(),
+                main: false,
+                formula,
+                counts: None,
+                out_level: algo.output_level(dims, la, lb),
+                time: None,
+                err: None,
+                note: if total(&formula) > max_ops {
+                    format!("skipped: {} predicted ops > --max-ops", total(&formula))
+                } else {
+                    String::new()
+                },
+            }
+        }
+
+        /// Runs any implementor on the shape's data: counts, output level, time of the product
+        /// alone (inputs encrypted first), max error against the float product.
+        #[allow(clippy::too_many_arguments)]
+        fn $measure<A: $tr + Sync, C, E>(
+            algo: &A,
+            row: &mut Row,
+            dims: &MatmulDims,
+            data: &Data,
+            client: &mut C,
+            ev: &Counting<E>,
+            pool: &rayon::ThreadPool,
+            (la, lb): (Level, Level),
+        ) -> Result<(), BoxError>
+        where
+            E: Evaluator,
+            C: Encryptor<Ciphertext = E::Ciphertext> + Decryptor<Ciphertext = E::Ciphertext>,
+        {
+            let want = data.$want()?;
+            let (ca, cb) = algo.encrypt_inputs(client, &data.$x, &data.$y, dims.shape, la, lb)?;
+            ev.reset();
+            let t0 = Instant::now();
+            let out = pool.install(|| algo.multiply(ev, &ca, &cb))?;
+            row.time = Some(t0.elapsed());
+            row.counts = Some(OpTally::from_counts(&ev.snapshot()));
+            row.out_level = Some(out.level());
+            row.err = Some(out.decrypt(&*client)?.max_abs_diff(&want));
+            Ok(())
+        }
+
+        /// Counts and output level of any implementor on the data-free evaluator.
+        fn $symbolic<A: $tr>(
+            algo: &A,
+            args: &MatmulArgs,
+            dims: &MatmulDims,
+            la: Level,
+            lb: Level,
+        ) -> Result<Row, BoxError> {
+            let ev = Counting::new(SymbolicEvaluator::new(
+                args.slots,
+                args.levels,
+                40.0,
+                &algo.required_keys(dims)?,
+            ));
+            let (a, b) = ev.inner().$inputs(algo, dims, la, lb)?;
+            let c = algo.multiply(&ev, &a, &b)?;
+            let mut row = $planned(algo, dims, la, lb, u64::MAX);
+            row.counts = Some(OpTally::from_counts(&ev.snapshot()));
+            row.out_level = Some(c.level());
+            Ok(row)
+        }
+    };
+}
+
+generic_rows!(
+    planned_abt,
+    measure_abt,
+    symbolic_abt,
+    abt_inputs,
+    AbtProduct,
+    x,
+    w,
+    abt
+);
+generic_rows!(
+    planned_atb,
+    measure_atb,
+    symbolic_atb,
+    atb_inputs,
+    AtbProduct,
+    p,
+    x,
+    atb
+);
 
 fn print_rows(title: &str, la: u32, lb: u32, rows: &[Row]) {
     println!("  {title}");
@@ -403,11 +455,7 @@ pub fn run(args: &MatmulArgs) -> Result<(), BoxError> {
     let atbs = parse_list(&args.atb, AtbAlgorithm::ALL)?;
     let backend = args.backend.to_ascii_lowercase();
     let ckks = if backend == "ckks" {
-        let lit = presets::all()
-            .into_iter()
-            .find(|p| p.name.eq_ignore_ascii_case(&args.preset))
-            .ok_or_else(|| format!("unknown preset {:?}", args.preset))?;
-        Some((lit.name.clone(), CkksParams::new(&lit)?))
+        Some((args.preset.name.to_string(), args.preset.params()?))
     } else {
         None
     };

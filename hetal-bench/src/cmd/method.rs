@@ -195,8 +195,8 @@ pub trait BackendJob {
     fn run<B: Backend>(self, backend: B) -> CliResult<Self::Output>;
 }
 
-/// Runs `job` on the backend of `args` (the same `--backend` values as `hetal train`; a new
-/// backend is one more arm here).
+/// Runs `job` on the backend of `args` (the same `--backend` values as `hetal train`: the mock
+/// or CKKS with bootstrapping; a new backend is one more arm here).
 pub fn with_backend<J: BackendJob>(
     args: &BackendArgs,
     default: BackendKind,

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod demo;
 pub mod matmul;
 pub mod method;
+pub mod presets;
 pub mod server;
 pub mod softmax_error;
 pub mod train;

@@ -7,11 +7,12 @@
 //! is `max_j |softmax_j - approx_j|` against the exact softmax (`f64`, max subtracted). The column
 //! "up to R" pools the samples of every range up to `R`, as the authors' script does, and a method
 //! is shown only on the ranges the script evaluates it on. Each cell is `max / mean`; the line
-//! below each method shows the authors' figures (papers.md §1.8, their script at 10^6 samples per
+//! below each method shows the authors' figures (docs/papers.md §1, their script at 10^6 samples per
 //! range) where they exist.
 //!
 //! `--ckks` runs the ASoftmax variants on real CKKS instead, with hetal-ckks's bootstrappable
-//! `boot_n16` preset (N = 2^16, 32768 slots, 9 levels between bootstraps; `--preset insecure-n12`
+//! `boot-n16` preset (N = 2^16, 32768 slots, 9 levels between bootstraps; `--preset
+//! insecure-boot-n12-sparse-l9`
 //! for a quick insecure N = 2^12 check): one ciphertext per class count, `--samples` rows at most
 //! (capped at one block) split evenly over the ranges, compared with the exact softmax and with
 //! the plaintext pipeline (what the mock computes) on the same rows. Key generation and every
@@ -64,7 +65,7 @@ pub struct SoftmaxErrorArgs {
     #[arg(long)]
     pub ckks: bool,
     /// The bootstrappable preset of `--ckks`: `boot-n16` (N = 2^16, 32768 slots, 9 levels between
-    /// bootstraps; keys need about 13 GiB and a minute) or `insecure-n12` (N = 2^12, 128 slots,
+    /// bootstraps; keys need about 13 GiB and a minute) or `insecure-boot-n12-sparse-l9` (N = 2^12, 128 slots,
     /// 9 levels, insecure: a quick check).
     #[arg(long, default_value = "boot-n16")]
     pub preset: String,
@@ -171,7 +172,7 @@ impl Stats {
     }
 }
 
-/// The authors' figures (papers.md §1.8), `(c, method, [max/mean per pooled range])`.
+/// The authors' figures (docs/papers.md §1), `(c, method, [max/mean per pooled range])`.
 fn authors(c: usize, m: SoftmaxMethod) -> Option<[Option<(f64, f64)>; 4]> {
     use SoftmaxMethod as M;
     let t = match (c, m) {
@@ -495,36 +496,6 @@ pub fn run(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// A small **insecure** bootstrappable preset for quick checks: N = 2^12, `2^log_slots` slots,
-/// `user` levels of 40 bits between bootstraps, hetal-ckks's small bootstrapping circuit
-/// (the one of `insecure_boot_n12`, whose 2 user levels are too few for degree-7 comparison
-/// polynomials).
-pub fn insecure_small_preset(
-    log_slots: u32,
-    user: usize,
-) -> Result<hetal_ckks::bootstrap::BootstrapPreset, Box<dyn std::error::Error>> {
-    use hetal_ckks::bootstrap::{bootstrappable_literal, presets};
-    let base = presets::insecure_boot_n12_sparse();
-    let boot = base.config.circuit.depth() as usize;
-    let params = bootstrappable_literal(
-        "INSECURE_SOFTMAX_N12",
-        12,
-        Some(log_slots),
-        48,
-        user,
-        40,
-        &vec![60; boot],
-        &[61; 6],
-        5,
-        32,
-        hetal_ckks::Security::Insecure,
-    )?;
-    Ok(hetal_ckks::bootstrap::BootstrapPreset {
-        params,
-        config: base.config,
-    })
-}
-
 /// The `--ckks` run: the ASoftmax rows (default: the tuned `asoftmax` and `asoftmax-precise`,
 /// sharing the row maximum) on CKKS with bootstrapping. One ciphertext per class count, its rows
 /// split evenly over the ranges; for every range the error against the exact softmax on CKKS and
@@ -532,7 +503,7 @@ pub fn insecure_small_preset(
 fn run_ckks(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
     use hetal_ckks::CkksClient;
     use hetal_ckks::CkksParams;
-    use hetal_ckks::bootstrap::{BootstrappingEvaluator, generate_bootstrap_keys, presets};
+    use hetal_ckks::bootstrap::{BootstrappingEvaluator, generate_bootstrap_keys};
     use hetal_linalg::poly::mirror_params;
     use hetal_traits::counting::{Counting, OpKind};
     use hetal_traits::{Encoder, KeyRequest};
@@ -552,11 +523,7 @@ fn run_ckks(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .ok_or_else(|| format!("--ckks runs ASoftmax variants only, not {}", r.name()))
         })
         .collect::<Result<_, _>>()?;
-    let preset = match args.preset.as_str() {
-        "boot-n16" => presets::boot_n16(),
-        "insecure-n12" => insecure_small_preset(7, 9)?,
-        other => return Err(format!("unknown preset {other:?} (boot-n16, insecure-n12)").into()),
-    };
+    let preset = hetal_ckks::presets::bootstrappable(&args.preset)?;
     let params = CkksParams::new(&preset.params)?;
     let mut client = CkksClient::from_seed(params.clone(), args.seed);
     let slots = client.slots();

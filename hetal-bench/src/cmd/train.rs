@@ -2,10 +2,9 @@
 //! argument groups and backend setup that `hetal client` and `hetal server` share.
 
 use hetal_ckks::bootstrap::{
-    BootstrapPreset, BootstrappingEvaluator, bootstrappable_literal, dense_secret_weight,
-    estimate_memory, generate_bootstrap_keys,
+    BootstrapPreset, BootstrappingEvaluator, estimate_memory, generate_bootstrap_keys,
 };
-use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams, Security};
+use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams};
 use hetal_nn::config::{Activation, Method, Optimizer, TrainConfig};
 use hetal_nn::data::Splits;
 use hetal_nn::plain;
@@ -253,43 +252,14 @@ pub struct BackendArgs {
     pub chain: Option<String>,
 }
 
-/// The insecure bootstrappable test preset of `hetal train --preset insecure-boot-n12-l9`: N = 2^12
-/// (2048 slots) with 9 levels after each bootstrap, like `boot-n16`. **Insecure**: for tests.
-pub fn insecure_boot_n12_l9() -> CliResult<BootstrapPreset> {
-    // hetal-ckks's small bootstrapping circuit and configuration over 9 user levels.
-    let config = hetal_ckks::bootstrap::presets::insecure_boot_n12().config;
-    let params = bootstrappable_literal(
-        "INSECURE_BOOT_N12_L9",
-        12,
-        None,
-        48,
-        9,
-        40,
-        &vec![60; config.circuit.depth() as usize],
-        &[61; 6],
-        5,
-        dense_secret_weight(12),
-        Security::Insecure,
-    )?;
-    Ok(BootstrapPreset { params, config })
-}
-
 /// The level a bootstrappable preset's bootstrap outputs: the top level minus the circuit's depth.
 pub fn ckks_output_level(preset: &BootstrapPreset, params: &CkksParams) -> u32 {
     (params.max_level() as u32).saturating_sub(preset.config.circuit.depth())
 }
 
-/// A bootstrappable CKKS preset by name: `boot-n16`, `boot-n16-dense` or `insecure-boot-n12-l9`.
+/// A bootstrappable CKKS preset of hetal-ckks's registry by name (`hetal presets` lists them).
 pub fn ckks_preset_by_name(name: &str) -> CliResult<BootstrapPreset> {
-    match name.to_ascii_lowercase().replace('_', "-").as_str() {
-        "boot-n16" => Ok(hetal_ckks::bootstrap::presets::boot_n16()),
-        "boot-n16-dense" => Ok(hetal_ckks::bootstrap::presets::boot_n16_dense()),
-        "insecure-boot-n12-l9" => insecure_boot_n12_l9(),
-        _ => Err(format!(
-            "unknown CKKS preset {name:?} (boot-n16, boot-n16-dense, insecure-boot-n12-l9)"
-        )
-        .into()),
-    }
+    Ok(hetal_ckks::presets::bootstrappable(name)?)
 }
 
 impl BackendArgs {
@@ -335,10 +305,7 @@ impl BackendArgs {
         let params = match &self.chain {
             None => MockParams::ideal(slots, self.levels, 40.0),
             Some(name) => {
-                let lit = hetal_ckks::presets::all()
-                    .into_iter()
-                    .find(|p| p.name.eq_ignore_ascii_case(name))
-                    .ok_or_else(|| format!("unknown preset {name:?} for --chain"))?;
+                let lit = hetal_ckks::presets::by_name(name)?.literal()?;
                 let ckks = hetal_ckks::CkksParams::new(&lit)?;
                 MockParams::from_chain(slots, &ckks.q_primes(), lit.log_scale.exp2())
             }

@@ -40,6 +40,7 @@
 
 mod baselines;
 mod diag;
+pub mod harness;
 mod primitives;
 pub mod sim;
 
@@ -139,7 +140,7 @@ impl fmt::Display for OpTally {
     }
 }
 
-/// The two DiagATB variants (diag-algorithms.md §3).
+/// The two DiagATB variants (docs/diag-algorithms.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AtbVariant {
     /// `E = RotLeft(A', k)`, `B` untouched: 4 levels on `A`, 2 on `B` (for `c ≥ 4`).
@@ -254,7 +255,7 @@ macro_rules! named_enum {
 
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.name())
+                f.write_str($t::name(*self))
             }
         }
 
@@ -286,7 +287,7 @@ macro_rules! named_enum {
 /// with zero rows); the others need `c ≤ min(s0, s1)`; `jin` needs nothing of the blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AbtAlgorithm {
-    /// HETAL's DiagABT (diag-algorithms.md §3): `B' = B̃ + i·rot(B̃, s1)` and its `h − 1`
+    /// HETAL's DiagABT (docs/diag-algorithms.md §3): `B' = B̃ + i·rot(B̃, s1)` and its `h − 1`
     /// successive rotations by `2·s1`; per block row and class pair, `Σ_q A ⊙ R`, SumCols with
     /// fill, the complex diagonal mask `½(D_{2m} − i·D_{2m+1})`; finally `x + conj(x)`.
     /// Keys: `s1`, `2·s1`, `±1, ±2, …, ±s1/2`, conjugation.
@@ -386,7 +387,7 @@ impl AbtAlgorithm {
         })
     }
 
-    /// The exact op counts of `multiply` on `dims` (diag-algorithms.md §4; Volley Revolver as
+    /// The exact op counts of `multiply` on `dims` (docs/diag-algorithms.md §4; Volley Revolver as
     /// implemented here).
     pub fn expected_counts(self, dims: &MatmulDims) -> OpTally {
         let (na, nb, c) = (dims.blocks_a(), dims.blocks_b(), dims.c as u64);
@@ -495,7 +496,7 @@ pub enum AtbAlgorithm {
     /// Keys: `1`, even `k < c`, `±s1`, `2^j·s1`, conjugation.
     DiagAtbPRotUp,
     /// DiagATB choosing the variant with the higher output level (RotLeft on a tie, as it needs
-    /// fewer operations): RotLeft iff `min(lA−4, lB−2) ≥ min(lA−3, lB−3)` (diag-algorithms.md §2
+    /// fewer operations): RotLeft iff `min(lA−4, lB−2) ≥ min(lA−3, lB−3)` (docs/diag-algorithms.md §2
     /// item 5). Keys: both variants'.
     DiagAtbAuto,
     /// Crockett's RowMajor: for each class `k`, column `k` of `A` masked, rotated to column 0 and
@@ -744,6 +745,215 @@ impl AtbAlgorithm {
                 PackedMatrix::from_blocks(c, nb, a.shape(), Layout::Replicated, blocks)
             }
         }
+    }
+}
+
+/// An algorithm for `C = A B^T` (`A`: `a × b`, `B`: `c × b`, `C`: `a × c`): what training,
+/// `hetal matmul`, the benchmarks and the [`harness`] need of it. Implement it in any crate to
+/// plug a new algorithm in; the built-ins are the variants of [`AbtAlgorithm`].
+///
+/// Contract (checked by [`harness::check_abt`]): [`AbtProduct::multiply`] on inputs in
+/// [`AbtProduct::input_layouts`] at levels `la`, `lb` returns the product in
+/// [`AbtProduct::output_layout`] (zero outside the matrix for [`Layout::Plain`]) at
+/// [`AbtProduct::output_level`], using exactly [`AbtProduct::expected_counts`] and no key
+/// beyond [`AbtProduct::required_keys`]; inputs too low for the depth are refused with an error.
+pub trait AbtProduct {
+    /// The algorithm's name, for tables.
+    fn name(&self) -> String;
+    /// The layouts of `(A, B)` that [`AbtProduct::multiply`] expects.
+    fn input_layouts(&self) -> (Layout, Layout);
+    /// The layout of the output (`a × c`).
+    fn output_layout(&self) -> Layout;
+    /// Levels consumed on `(A, B)` for inputs at `la`, `lb`.
+    fn depths(&self, dims: &MatmulDims, la: Level, lb: Level) -> (u32, u32);
+    /// The output level for inputs at `la`, `lb` (`min(la − da, lb − db)` of
+    /// [`AbtProduct::depths`]), or `None` if they are too low.
+    fn output_level(&self, dims: &MatmulDims, la: Level, lb: Level) -> Option<Level> {
+        let (da, db) = self.depths(dims, la, lb);
+        out_level(la, lb, da, db)
+    }
+    /// The evaluation keys `multiply` needs for `dims` (an error for dims it does not support).
+    fn required_keys(&self, dims: &MatmulDims) -> Result<KeyRequest>;
+    /// The exact op counts of `multiply` on `dims` with inputs at `la`, `lb`.
+    fn expected_counts(&self, dims: &MatmulDims, la: Level, lb: Level) -> OpTally;
+    /// Packs and encrypts `A` (`a × b`) and `B` (`c × b`) in [`AbtProduct::input_layouts`].
+    fn encrypt_inputs<Enc: Encryptor>(
+        &self,
+        enc: &mut Enc,
+        a: &Matrix,
+        b: &Matrix,
+        shape: UnitShape,
+        level_a: Level,
+        level_b: Level,
+    ) -> Result<Operands<Enc::Ciphertext>> {
+        let (la, lb) = self.input_layouts();
+        Ok((
+            PackedMatrix::encrypt(enc, a, shape, la, level_a)?,
+            PackedMatrix::encrypt(enc, b, shape, lb, level_b)?,
+        ))
+    }
+    /// Computes `A B^T` homomorphically on any evaluator.
+    fn multiply<E: Evaluator>(
+        &self,
+        ev: &E,
+        a: &PackedMatrix<Ct<E>>,
+        b: &PackedMatrix<Ct<E>>,
+    ) -> Result<PackedMatrix<Ct<E>>>;
+}
+
+/// An algorithm for `C = A^T B` (`A`: `a × c`, `B`: `a × b`, `C`: `c × b`), the counterpart of
+/// [`AbtProduct`] with the same contract (checked by [`harness::check_atb`]); the built-ins are
+/// the variants of [`AtbAlgorithm`].
+pub trait AtbProduct {
+    /// The algorithm's name, for tables.
+    fn name(&self) -> String;
+    /// The layouts of `(A, B)` that [`AtbProduct::multiply`] expects.
+    fn input_layouts(&self) -> (Layout, Layout);
+    /// The layout of the output (`c × b`).
+    fn output_layout(&self) -> Layout;
+    /// Levels consumed on `(A, B)` for inputs at `la`, `lb`.
+    fn depths(&self, dims: &MatmulDims, la: Level, lb: Level) -> (u32, u32);
+    /// The output level for inputs at `la`, `lb`, or `None` if they are too low.
+    fn output_level(&self, dims: &MatmulDims, la: Level, lb: Level) -> Option<Level> {
+        let (da, db) = self.depths(dims, la, lb);
+        out_level(la, lb, da, db)
+    }
+    /// The evaluation keys `multiply` needs for `dims` (an error for dims it does not support).
+    fn required_keys(&self, dims: &MatmulDims) -> Result<KeyRequest>;
+    /// The exact op counts of `multiply` on `dims` with inputs at `la`, `lb`.
+    fn expected_counts(&self, dims: &MatmulDims, la: Level, lb: Level) -> OpTally;
+    /// Packs and encrypts `A` (`a × c`) and `B` (`a × b`) in [`AtbProduct::input_layouts`].
+    fn encrypt_inputs<Enc: Encryptor>(
+        &self,
+        enc: &mut Enc,
+        a: &Matrix,
+        b: &Matrix,
+        shape: UnitShape,
+        level_a: Level,
+        level_b: Level,
+    ) -> Result<Operands<Enc::Ciphertext>> {
+        let (la, lb) = self.input_layouts();
+        Ok((
+            PackedMatrix::encrypt(enc, a, shape, la, level_a)?,
+            PackedMatrix::encrypt(enc, b, shape, lb, level_b)?,
+        ))
+    }
+    /// Computes `A^T B` homomorphically on any evaluator.
+    fn multiply<E: Evaluator>(
+        &self,
+        ev: &E,
+        a: &PackedMatrix<Ct<E>>,
+        b: &PackedMatrix<Ct<E>>,
+    ) -> Result<PackedMatrix<Ct<E>>>;
+}
+
+macro_rules! forward_ref {
+    ($tr:ident) => {
+        impl<T: $tr + ?Sized> $tr for &T {
+            fn name(&self) -> String {
+                (**self).name()
+            }
+            fn input_layouts(&self) -> (Layout, Layout) {
+                (**self).input_layouts()
+            }
+            fn output_layout(&self) -> Layout {
+                (**self).output_layout()
+            }
+            fn depths(&self, dims: &MatmulDims, la: Level, lb: Level) -> (u32, u32) {
+                (**self).depths(dims, la, lb)
+            }
+            fn output_level(&self, dims: &MatmulDims, la: Level, lb: Level) -> Option<Level> {
+                (**self).output_level(dims, la, lb)
+            }
+            fn required_keys(&self, dims: &MatmulDims) -> Result<KeyRequest> {
+                (**self).required_keys(dims)
+            }
+            fn expected_counts(&self, dims: &MatmulDims, la: Level, lb: Level) -> OpTally {
+                (**self).expected_counts(dims, la, lb)
+            }
+            fn encrypt_inputs<Enc: Encryptor>(
+                &self,
+                enc: &mut Enc,
+                a: &Matrix,
+                b: &Matrix,
+                shape: UnitShape,
+                level_a: Level,
+                level_b: Level,
+            ) -> Result<Operands<Enc::Ciphertext>> {
+                (**self).encrypt_inputs(enc, a, b, shape, level_a, level_b)
+            }
+            fn multiply<E: Evaluator>(
+                &self,
+                ev: &E,
+                a: &PackedMatrix<Ct<E>>,
+                b: &PackedMatrix<Ct<E>>,
+            ) -> Result<PackedMatrix<Ct<E>>> {
+                (**self).multiply(ev, a, b)
+            }
+        }
+    };
+}
+
+forward_ref!(AbtProduct);
+forward_ref!(AtbProduct);
+
+impl AbtProduct for AbtAlgorithm {
+    fn name(&self) -> String {
+        AbtAlgorithm::name(*self).to_string()
+    }
+    fn input_layouts(&self) -> (Layout, Layout) {
+        AbtAlgorithm::input_layouts(*self)
+    }
+    fn output_layout(&self) -> Layout {
+        AbtAlgorithm::output_layout(*self)
+    }
+    fn depths(&self, _: &MatmulDims, _: Level, _: Level) -> (u32, u32) {
+        AbtAlgorithm::depths(*self)
+    }
+    fn required_keys(&self, dims: &MatmulDims) -> Result<KeyRequest> {
+        AbtAlgorithm::required_keys(*self, dims)
+    }
+    fn expected_counts(&self, dims: &MatmulDims, _: Level, _: Level) -> OpTally {
+        AbtAlgorithm::expected_counts(*self, dims)
+    }
+    fn multiply<E: Evaluator>(
+        &self,
+        ev: &E,
+        a: &PackedMatrix<Ct<E>>,
+        b: &PackedMatrix<Ct<E>>,
+    ) -> Result<PackedMatrix<Ct<E>>> {
+        AbtAlgorithm::multiply(*self, ev, a, b)
+    }
+}
+
+impl AtbProduct for AtbAlgorithm {
+    /// The name; for [`AtbAlgorithm::DiagAtbAuto`] the variant is resolved per call (see
+    /// [`AtbAlgorithm::resolve`]).
+    fn name(&self) -> String {
+        AtbAlgorithm::name(*self).to_string()
+    }
+    fn input_layouts(&self) -> (Layout, Layout) {
+        AtbAlgorithm::input_layouts(*self)
+    }
+    fn output_layout(&self) -> Layout {
+        AtbAlgorithm::output_layout(*self)
+    }
+    fn depths(&self, dims: &MatmulDims, la: Level, lb: Level) -> (u32, u32) {
+        AtbAlgorithm::depths(*self, la, lb, dims.c)
+    }
+    fn required_keys(&self, dims: &MatmulDims) -> Result<KeyRequest> {
+        AtbAlgorithm::required_keys(*self, dims)
+    }
+    fn expected_counts(&self, dims: &MatmulDims, la: Level, lb: Level) -> OpTally {
+        AtbAlgorithm::expected_counts(*self, dims, la, lb)
+    }
+    fn multiply<E: Evaluator>(
+        &self,
+        ev: &E,
+        a: &PackedMatrix<Ct<E>>,
+        b: &PackedMatrix<Ct<E>>,
+    ) -> Result<PackedMatrix<Ct<E>>> {
+        AtbAlgorithm::multiply(*self, ev, a, b)
     }
 }
 

@@ -7,7 +7,7 @@
 //! slot values. Wrapped in [`hetal_traits::counting::Counting`] it gives the exact op counts of a
 //! shape in microseconds, e.g. Jin et al.'s `A^T B` with 184560 rotations of 32768 slots.
 
-use super::{AbtAlgorithm, AtbAlgorithm, MatmulDims, Operands};
+use super::{AbtProduct, AtbProduct, MatmulDims, Operands};
 use crate::error::Result as LinalgResult;
 use crate::packed::{Layout, PackedMatrix};
 use hetal_traits::{
@@ -83,9 +83,9 @@ impl SymbolicEvaluator {
     }
 
     /// The two inputs of an `A B^T` algorithm for `dims` (`a × b` and `c × b`).
-    pub fn abt_inputs(
+    pub fn abt_inputs<A: AbtProduct>(
         &self,
-        algo: AbtAlgorithm,
+        algo: A,
         dims: &MatmulDims,
         la: Level,
         lb: Level,
@@ -98,9 +98,9 @@ impl SymbolicEvaluator {
     }
 
     /// The two inputs of an `A^T B` algorithm for `dims` (`a × c` and `a × b`).
-    pub fn atb_inputs(
+    pub fn atb_inputs<A: AtbProduct>(
         &self,
-        algo: AtbAlgorithm,
+        algo: A,
         dims: &MatmulDims,
         la: Level,
         lb: Level,
