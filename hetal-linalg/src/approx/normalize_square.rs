@@ -61,6 +61,8 @@ use super::Refresher;
 use crate::poly::{Polynomial, align, evaluate_weighted};
 use crate::{Error, Result};
 use hetal_traits::{Complex64, Evaluator, EvaluatorExt, Leveled};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Chebyshev polynomial `T_m(z)` for `z ≥ 1`.
 fn cheb_t(m: u32, z: f64) -> f64 {
@@ -110,7 +112,7 @@ pub struct SquareStep {
 impl SquareStep {
     /// `v = A s - b`, the Chebyshev variable.
     fn offset(&self) -> f64 {
-        f64::from(self.a as i32) * 0.5 * (self.lo + self.hi)
+        self.a as f64 * 0.5 * (self.lo + self.hi)
     }
 
     /// Plaintext `2^-e κ h(s)`.
@@ -146,9 +148,9 @@ impl NormalizeSquareParams {
         Self::for_bound(128.0)
     }
 
-    /// Parameters for a proven logit bound `B` (powers of two from 1 to 1024): the least `k`
-    /// with `2B/2^k ≤ 4`, exponential degree 15, intermediate inverses to 45 %, the last to
-    /// `2^-14`.
+    /// Parameters for a proven logit bound `B`: the least `k` with `2B/2^k ≤ 4`, exponential
+    /// degree 15, intermediate inverses up to 70 % relative error (the plan picks the target
+    /// among 20, 30, 45, 60 and 70 % that gives the least depth), the last to `2^-11`.
     pub fn for_bound(bound: f64) -> Self {
         let mut k = 0u32;
         while 2.0 * bound / f64::from(1u32 << k) > 4.0 && k < 16 {
@@ -158,8 +160,8 @@ impl NormalizeSquareParams {
             bound,
             squarings: k.max(1),
             exp_degree: 15,
-            crude: 0.45,
-            last: (-14f64).exp2(),
+            crude: 0.7,
+            last: (-11f64).exp2(),
         }
     }
 
@@ -188,11 +190,44 @@ impl NormalizeSquareParams {
         Ok(())
     }
 
-    /// The plan for `classes` classes (`2 ..= 16`... any `c ≥ 2`).
+    /// The plan for `classes ≥ 2` classes: of the intermediate targets 20, 30, 45, 60, 70 %
+    /// not above [`NormalizeSquareParams::crude`] (and `crude` itself), the one with the least
+    /// depth, then the least last-inverse error.
     ///
-    /// Errors: invalid parameters, `classes < 2`, or a window that no inverse of depth at most
+    /// Errors: invalid parameters, `classes < 2`, or windows that no inverse of depth at most
     /// 10 brings within the error targets.
     pub fn plan(&self, classes: usize) -> Result<NormalizeSquarePlan> {
+        self.check()?;
+        let mut best: Option<NormalizeSquarePlan> = None;
+        let mut last_err = None;
+        for crude in [0.2, 0.3, 0.45, 0.6, 0.7, self.crude] {
+            if crude > self.crude {
+                continue;
+            }
+            let p = NormalizeSquareParams {
+                crude,
+                ..self.clone()
+            };
+            match p.plan_with(classes) {
+                Ok(mut plan) => {
+                    let better = best.as_ref().is_none_or(|b| {
+                        (plan.depth(), plan.last_error()) < (b.depth(), b.last_error())
+                    });
+                    if better {
+                        plan.params = self.clone();
+                        best = Some(plan);
+                    }
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        best.ok_or_else(|| last_err.unwrap_or_else(|| Error::param("no plan")))
+    }
+
+    /// The plan with intermediate inverses chosen for exactly [`NormalizeSquareParams::crude`].
+    ///
+    /// Errors: as [`NormalizeSquareParams::plan`].
+    pub fn plan_with(&self, classes: usize) -> Result<NormalizeSquarePlan> {
         self.check()?;
         if classes < 2 {
             return Err(Error::param("softmax needs at least 2 classes"));
@@ -318,12 +353,93 @@ impl NormalizeSquarePlan {
         y
     }
 
-    /// Homomorphic evaluation on a packed block (layout checked by the caller): the softmax of
-    /// every row in the first `c` columns, zeros elsewhere.
+    /// The bootstrapping plan of the squaring steps for an evaluator whose bootstrap returns
+    /// ciphertexts at level `out` and accepts them down to `floor`, when the first `y` (the
+    /// masked exponentials) is at level `start`: for each step, where to refresh.
     ///
-    /// Bootstrapping: whenever a stage would take a ciphertext below what bootstrapping accepts,
-    /// the [`Refresher`] refreshes it first (values stay below 1, so no scale-down is needed).
-    /// Without bootstrapping the input must have [`NormalizeSquarePlan::depth`] levels.
+    /// Noise injected before step `t`'s squaring is doubled by each later squaring (`2^(k-t+1)`
+    /// in the output), noise on the square `2^(k-t)`; noise on the inverse is common to the row
+    /// and cancels (except in the last step, where it is the normalisation's). The plan
+    /// minimises the number of bootstraps (a pair counted as one, [`Evaluator::bootstrap_pair`]),
+    /// then that weighted noise, then keeps the most levels at the end; it depends on levels
+    /// only, so a dry run on a mirrored chain predicts it.
+    ///
+    /// Errors: a step that does not fit between `floor` and `out` even after a bootstrap.
+    pub fn bootstrap_plan(&self, start: u32, out: u32, floor: u32) -> Result<Vec<Refresh>> {
+        let k = self.steps.len();
+        // best[l] = (bootstraps, noise, choices) for y at level l before the step.
+        type Cell = Option<(u32, f64, Vec<Refresh>)>;
+        let n = out.max(start) as usize + 1;
+        let mut best: Vec<Cell> = vec![None; n];
+        best[start as usize] = Some((0, 0.0, Vec::new()));
+        for (t, st) in self.steps.iter().enumerate() {
+            let d = st.depth;
+            let amp = f64::from(1u32 << (k - t).min(30));
+            let mut next: Vec<Cell> = vec![None; n];
+            for (l, cell) in best.iter().enumerate() {
+                let Some((b, w, ch)) = cell else { continue };
+                let l = l as u32;
+                let mut opts: Vec<(Refresh, u32, f64, u32)> = Vec::new();
+                if l >= floor + 2 + d {
+                    opts.push((Refresh::None, 0, 0.0, l - 2 - d));
+                }
+                if out >= floor + 2 + d {
+                    opts.push((Refresh::Input, 1, amp, out - 2 - d));
+                }
+                if l > floor && out >= floor + 1 + d {
+                    opts.push((Refresh::Square, 1, amp / 2.0, out - 1 - d));
+                }
+                if l >= floor + 1 + d && out > floor {
+                    let wq = if t + 1 == k { 1.0 } else { 0.0 };
+                    if l >= floor + 2 {
+                        // Only the inverse: the square keeps its levels.
+                        opts.push((Refresh::Inverse, 1, wq, (l - 1).min(out) - 1));
+                    }
+                    opts.push((Refresh::Pair, 1, amp / 2.0 + wq, out - 1));
+                }
+                for (r, db, dw, lo) in opts {
+                    if lo < floor {
+                        continue;
+                    }
+                    let cand = (b + db, w + dw);
+                    let slot = &mut next[lo as usize];
+                    let better = match slot {
+                        None => true,
+                        Some((b2, w2, _)) => cand.0 < *b2 || (cand.0 == *b2 && cand.1 < *w2),
+                    };
+                    if better {
+                        let mut c2 = ch.clone();
+                        c2.push(r);
+                        *slot = Some((cand.0, cand.1, c2));
+                    }
+                }
+            }
+            best = next;
+        }
+        best.into_iter()
+            .enumerate()
+            .filter_map(|(l, c)| c.map(|(b, w, ch)| (b, w, l, ch)))
+            .min_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then(a.1.total_cmp(&b.1))
+                    .then(b.2.cmp(&a.2))
+            })
+            .map(|(_, _, _, ch)| ch)
+            .ok_or_else(|| Error::param(format!(
+                "normalize-square: the steps do not fit between bootstrap levels {floor} and {out}"
+            )))
+    }
+
+    /// Homomorphic evaluation on a packed block: the softmax of every row in the first `c`
+    /// columns, zeros elsewhere.
+    ///
+    /// Bootstrapping (when the evaluator offers it): the exponential stage refreshes its input
+    /// only if it lacks the levels; the squaring steps follow [`NormalizeSquarePlan::bootstrap_plan`].
+    /// Without bootstrapping the input must have [`NormalizeSquarePlan::depth`] levels
+    /// ([`Error::DepthExhausted`] otherwise).
+    ///
+    /// Ops: 1 + `k` Mult-equivalents per step besides the polynomials; rotations
+    /// `2 log2(c')` per step (row sum at column 0, replication over `c` columns).
     pub fn eval<E: Evaluator>(
         &self,
         ev: &E,
@@ -333,27 +449,51 @@ impl NormalizeSquarePlan {
     ) -> Result<E::Ciphertext> {
         let c = self.classes;
         if layout.classes() != c {
-            return Err(Error::param("normalize-square plan and layout class counts differ"));
+            return Err(Error::param(
+                "normalize-square plan and layout class counts differ",
+            ));
         }
         rf.check_total(x, self.depth())?;
         let b = self.params.bound;
+        let cp = layout.padded();
         let mask_c = layout.column_vector(0, c, 1.0);
         let w0 = layout.column_vector(0, 1, 1.0);
         // 1. u = mask ⊙ x / B, y0 = mask ⊙ κ0 E(u).
         let scale = Polynomial::power(vec![0.0, 1.0 / b])?;
         let u = rf.poly(ev, &scale, x, Some(&mask_c), b, 1.0)?;
         let mut y = rf.poly(ev, &self.exp, &u, Some(&mask_c), 1.0, 1.0)?;
+        let plan = match rf.info() {
+            Some(info) => self.bootstrap_plan(
+                y.level().0,
+                info.output_level.0,
+                rf.floor(1.0),
+            )?,
+            None => vec![Refresh::None; self.steps.len()],
+        };
         // 2. The squaring steps.
-        for st in &self.steps {
-            y = rf.ensure_same(ev, &y, 1, 1.0)?;
+        for (st, r) in self.steps.iter().zip(plan) {
+            if r == Refresh::Input {
+                y = ev.bootstrap(&y)?;
+            }
             let mut sq = ev.square_rescale(&y)?;
-            // The inverse needs its depth, then the product one more level.
-            sq = rf.ensure_same(ev, &sq, st.depth + 1, 1.0)?;
-            let s = ev.inner_sum(&sq, 1, c)?;
+            if r == Refresh::Square {
+                sq = ev.bootstrap(&sq)?;
+            }
+            let s = ev.inner_sum(&sq, 1, cp)?;
             let v = ev.mul_integer(&s, st.a)?;
             let v = ev.add_const(&v, Complex64::new(-st.offset(), 0.0))?;
             let q = evaluate_weighted(ev, &st.poly, &v, Some(&w0))?;
-            let q = ev.inner_sum(&q, -1, c)?;
+            let mut q = ev.inner_sum(&q, -1, c)?;
+            match r {
+                Refresh::Inverse => q = ev.bootstrap(&q)?,
+                Refresh::Pair => {
+                    let sql = crate::poly::drop_exact(ev, &sq, q.level())?;
+                    let (a, bq) = ev.bootstrap_pair(&sql, &q)?;
+                    sq = a;
+                    q = bq;
+                }
+                Refresh::None | Refresh::Input | Refresh::Square => {}
+            }
             let (sq, q) = align(ev, &sq, &q)?;
             let p = ev.mul_rescale(&sq, &q)?;
             y = if st.shift > 0 {
@@ -364,6 +504,54 @@ impl NormalizeSquarePlan {
         }
         Ok(y)
     }
+}
+
+type PlanKey = (u64, u32, usize, u64, u64, usize);
+
+/// The plan of `params` for `classes`, built once per process and parameter set.
+///
+/// Errors: as [`NormalizeSquareParams::plan`].
+pub fn cached_plan(
+    params: &NormalizeSquareParams,
+    classes: usize,
+) -> Result<Arc<NormalizeSquarePlan>> {
+    static CACHE: OnceLock<Mutex<HashMap<PlanKey, Arc<NormalizeSquarePlan>>>> = OnceLock::new();
+    let key = (
+        params.bound.to_bits(),
+        params.squarings,
+        params.exp_degree,
+        params.crude.to_bits(),
+        params.last.to_bits(),
+        classes,
+    );
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(p) = cache.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(p);
+    }
+    let plan = Arc::new(params.plan(classes)?);
+    if let Ok(mut m) = cache.lock() {
+        if m.len() > 256 {
+            m.clear();
+        }
+        m.insert(key, plan.clone());
+    }
+    Ok(plan)
+}
+
+/// Where a squaring step refreshes ([`NormalizeSquarePlan::bootstrap_plan`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refresh {
+    /// No bootstrap.
+    None,
+    /// Bootstrap `y` before squaring it.
+    Input,
+    /// Bootstrap the square (the row sum and the inverse are then computed from fresh levels).
+    Square,
+    /// Bootstrap the replicated inverse only, before the product.
+    Inverse,
+    /// Bootstrap the square and the inverse together, before the product
+    /// ([`Evaluator::bootstrap_pair`]).
+    Pair,
 }
 
 #[cfg(test)]
