@@ -378,7 +378,7 @@ impl WindowedInverse {
         }
         let a = 1i64 << j;
         let hi = lo + 2.0 / a as f64;
-        if hi > 1.0 {
+        if need > 1.0 {
             return Err(Error::param(
                 "windowed inverse: the scaled row sums exceed 1",
             ));
