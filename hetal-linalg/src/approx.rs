@@ -23,6 +23,7 @@ pub mod compare;
 pub mod domain;
 pub mod exp;
 pub mod inverse;
+pub mod normalize_square;
 pub mod refresh;
 pub mod sigmoid;
 pub mod softmax;

@@ -100,6 +100,10 @@ fn documented_error(m: SoftmaxMethod) -> f64 {
         // Tuned, precise: measured at most 9.9e-8 (c = 10, [-128, 128]).
         SoftmaxMethod::AsoftmaxPrecise => 1.2e-7,
         SoftmaxMethod::AsoftmaxOriginal => 2e-6,
+        SoftmaxMethod::AsoftmaxHetal => 2.5e-2,
+        SoftmaxMethod::AsoftmaxHetalPrecise => 1e-2,
+        SoftmaxMethod::AsoftmaxWindowed => 7e-5,
+        SoftmaxMethod::NormalizeSquare(_) => 2e-4,
         SoftmaxMethod::Hong => 0.6,
         SoftmaxMethod::PrivGd => 0.75,
         SoftmaxMethod::Gumbel => 1.0,

@@ -57,7 +57,10 @@ impl LinalgSoftmax {
         }
     }
 
-    /// A method by its name (`asoftmax`, `asoftmax-precise`, `asoftmax-original`, `hong`, `privgd`, `gumbel`).
+    /// A method by its name ([`SoftmaxMethod::ALL`]: `asoftmax`, `asoftmax-hetal` (HETAL's exact
+    /// configuration), `asoftmax-precise`, `asoftmax-hetal-precise`, `asoftmax-windowed`,
+    /// `normalize-square` (scores in `[-128, 128]`), `normalize-square-b64` / `-b32` / `-b16`
+    /// (scores *proven* to lie in `[-B, B]`), `asoftmax-original`, `hong`, `privgd`, `gumbel`).
     pub fn by_name(name: &str) -> Result<Self> {
         SoftmaxMethod::ALL
             .iter()
@@ -103,18 +106,12 @@ impl<E: Evaluator> SoftmaxApprox<E> for LinalgSoftmax {
         self.method.max_range()
     }
 
-    /// 1 for the methods that normalise by a Goldschmidt inverse (it converges from below and the
-    /// exponentials are even powers, so `0 ≤ P ≤ 1`); 1.1 for PrivGD, whose cubic sigmoid peaks at
-    /// 1.066 on `[-8, 8]`.
+    /// [`SoftmaxMethod::output_bound`]: 1 for the methods that normalise by a Goldschmidt
+    /// inverse (it converges from below and the exponentials are even powers, so `0 ≤ P ≤ 1`);
+    /// `1 + E` for the windowed and normalize-and-square methods (`E` the relative error bound
+    /// of their last inverse); 1.1 for PrivGD, whose cubic sigmoid peaks at 1.066 on `[-8, 8]`.
     fn output_bound(&self) -> f64 {
-        match self.method {
-            SoftmaxMethod::PrivGd => 1.1,
-            SoftmaxMethod::Asoftmax
-            | SoftmaxMethod::AsoftmaxPrecise
-            | SoftmaxMethod::AsoftmaxOriginal
-            | SoftmaxMethod::Hong
-            | SoftmaxMethod::Gumbel => 1.0,
-        }
+        self.method.output_bound()
     }
 
     fn reference(&self, z: &Array2<f64>, classes: usize) -> Array2<f64> {

@@ -21,7 +21,7 @@
 
 use hetal_linalg::approx::Refresher;
 use hetal_linalg::approx::softmax::{
-    AsoftmaxParams, RowLayout, SoftmaxMethod, asoftmax_plain, asoftmax_variants, softmax_exact,
+    AsoftmaxParams, RowLayout, SoftmaxMethod, asoftmax_variants, softmax_exact,
 };
 use hetal_traits::Evaluator;
 use hetal_traits::mock::{MockClient, MockEvaluator, MockParams};
@@ -71,87 +71,33 @@ pub struct SoftmaxErrorArgs {
     pub preset: String,
 }
 
-/// A row of the table: a [`SoftmaxMethod`], or ASoftmax with HETAL's own parameters (the
-/// defaults `asoftmax`, `asoftmax-precise` are the tuned ones).
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Row {
-    Method(SoftmaxMethod),
-    Hetal { precise: bool },
+/// A row of the table.
+type Row = SoftmaxMethod;
+
+/// The authors' row a method is compared with (HETAL's parameters are the authors' ASoftmax).
+fn authors_method(m: &Row) -> Option<SoftmaxMethod> {
+    use SoftmaxMethod as M;
+    match m {
+        M::AsoftmaxHetal => Some(M::Asoftmax),
+        M::AsoftmaxHetalPrecise => Some(M::AsoftmaxPrecise),
+        M::AsoftmaxOriginal | M::Hong | M::PrivGd | M::Gumbel => Some(*m),
+        M::Asoftmax
+        | M::AsoftmaxPrecise
+        | M::AsoftmaxWindowed
+        | M::NormalizeSquare(_) => None,
+    }
 }
 
-impl Row {
-    /// Every row, in table order.
-    fn all() -> Vec<Row> {
-        use SoftmaxMethod as M;
-        vec![
-            Row::Method(M::Asoftmax),
-            Row::Hetal { precise: false },
-            Row::Method(M::AsoftmaxPrecise),
-            Row::Hetal { precise: true },
-            Row::Method(M::AsoftmaxOriginal),
-            Row::Method(M::Hong),
-            Row::Method(M::PrivGd),
-            Row::Method(M::Gumbel),
-        ]
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Row::Method(m) => m.name(),
-            Row::Hetal { precise: false } => "asoftmax-hetal",
-            Row::Hetal { precise: true } => "asoftmax-hetal-precise",
-        }
-    }
-
-    /// The authors' row this one is compared with.
-    fn authors_method(&self) -> SoftmaxMethod {
-        match self {
-            Row::Method(m) => *m,
-            Row::Hetal { precise: false } => SoftmaxMethod::Asoftmax,
-            Row::Hetal { precise: true } => SoftmaxMethod::AsoftmaxPrecise,
-        }
-    }
-
-    fn max_range(&self) -> f64 {
-        self.authors_method().max_range()
-    }
-
-    fn asoftmax_params(&self) -> Option<AsoftmaxParams> {
-        match self {
-            Row::Method(m) => m.asoftmax_params(),
-            Row::Hetal { precise: false } => Some(AsoftmaxParams::hetal()),
-            Row::Hetal { precise: true } => Some(AsoftmaxParams::hetal_precise()),
-        }
-    }
-
-    fn depth(&self, c: usize) -> u32 {
-        match self {
-            Row::Method(m) => m.depth(c),
-            Row::Hetal { .. } => self.asoftmax_params().map(|p| p.depth(c)).unwrap_or(0),
-        }
-    }
-
-    fn eval_plain(&self, row: &[f64]) -> Vec<f64> {
-        match (self, self.asoftmax_params()) {
-            (_, Some(p)) => asoftmax_plain(row, &p),
-            (Row::Method(m), None) => m.eval_plain(row),
-            (Row::Hetal { .. }, None) => Vec::new(),
-        }
-    }
-
-    fn eval<E: Evaluator>(
-        &self,
-        ev: &E,
-        x: &E::Ciphertext,
-        layout: &RowLayout,
-        rf: &Refresher,
-    ) -> hetal_linalg::Result<E::Ciphertext> {
-        match (self, self.asoftmax_params()) {
-            (_, Some(p)) => hetal_linalg::approx::softmax::asoftmax(ev, x, layout, &p, rf),
-            (Row::Method(m), None) => m.eval(ev, x, layout, rf),
-            (Row::Hetal { .. }, None) => Err(hetal_linalg::Error::param("no parameters")),
-        }
-    }
+/// The chain and bootstrapping of hetal-ckks's `boot_n16` on a mock (no keys): what the dry
+/// runs of the "bootstraps per call" column run on, from the bootstrap's output level.
+fn boot_n16_mirror() -> Result<(MockParams, Level), Box<dyn std::error::Error>> {
+    let preset = hetal_ckks::bootstrap::presets::boot_n16();
+    let params = hetal_ckks::CkksParams::new(&preset.params)?;
+    let q = params.q_primes();
+    let top = q.len() as u32 - 1;
+    let out = top - preset.config.circuit.depth();
+    let m = MockParams::from_chain(2, &q, preset.params.log_scale.exp2()).with_bootstrap(0, out, 1.0);
+    Ok((m, Level(out)))
 }
 
 /// Max and sum of per-row errors.
@@ -261,19 +207,11 @@ fn authors(c: usize, m: SoftmaxMethod) -> Option<[Option<(f64, f64)>; 4]> {
 
 fn parse_methods(names: &[String]) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     if names.iter().any(|n| n == "all") {
-        return Ok(Row::all());
+        return Ok(SoftmaxMethod::ALL.to_vec());
     }
     names
         .iter()
-        .map(|n| {
-            Row::all()
-                .into_iter()
-                .find(|m| m.name() == n)
-                .ok_or_else(|| {
-                    let known: Vec<&str> = Row::all().iter().map(|m| m.name()).collect();
-                    format!("unknown method {n:?}; known: {}", known.join(", ")).into()
-                })
-        })
+        .map(|n| SoftmaxMethod::by_name(n).map_err(|e| e.to_string().into()))
         .collect()
 }
 
@@ -439,6 +377,7 @@ pub fn run(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
         args.samples,
         args.seed
     );
+    let (mirror, boot_level) = boot_n16_mirror()?;
     for &c in &args.classes {
         let stats = run_classes(args, c, &methods)?;
         println!();
@@ -452,9 +391,9 @@ pub fn run(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
             };
             header += &format!(" {h:<21} |");
         }
-        header += " depth |";
+        header += " depth | boots |";
         println!("{header}");
-        println!("|{}|", vec!["---"; args.ranges.len() + 2].join("|"));
+        println!("|{}|", vec!["---"; args.ranges.len() + 3].join("|"));
         for (k, m) in methods.iter().enumerate() {
             let mut line = format!("| {:<28} |", m.name());
             let mut pooled = Stats::default();
@@ -467,28 +406,33 @@ pub fn run(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
                 };
                 line += &format!(" {:<21} |", cell(v));
             }
-            line += &format!(" {:>5} |", m.depth(c));
+            // Bootstraps of one call from the bootstrap's output level on boot_n16's chain.
+            let boots = m
+                .dry_run(&mirror, c, boot_level)
+                .map(|d| d.bootstraps().to_string())
+                .unwrap_or_else(|_| "—".into());
+            line += &format!(" {:>5} | {:>5} |", m.depth(c), boots);
             println!("{line}");
             // The authors' figures after the last row compared with them.
-            let key = m.authors_method();
-            let last = methods.get(k + 1).is_none_or(|n| n.authors_method() != key);
+            let key = authors_method(m);
+            let last = methods
+                .get(k + 1)
+                .is_none_or(|n| authors_method(n) != key);
             if standard
                 && last
+                && let Some(key) = key
                 && let Some(a) = authors(c, key)
             {
                 let name = match key {
                     SoftmaxMethod::Asoftmax => "HETAL ASoftmax",
                     SoftmaxMethod::AsoftmaxPrecise => "HETAL ASoftmax precise",
-                    other @ (SoftmaxMethod::AsoftmaxOriginal
-                    | SoftmaxMethod::Hong
-                    | SoftmaxMethod::PrivGd
-                    | SoftmaxMethod::Gumbel) => other.name(),
+                    other => other.name(),
                 };
                 let mut line = format!("| {:<28} |", format!("  authors' script: {name}"));
                 for v in a {
                     line += &format!(" {:<21} |", cell(v));
                 }
-                line += &format!(" {:>5} |", "");
+                line += &format!(" {:>5} | {:>5} |", "", "");
                 println!("{line}");
             }
         }
@@ -496,10 +440,11 @@ pub fn run(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The `--ckks` run: the ASoftmax rows (default: the tuned `asoftmax` and `asoftmax-precise`,
-/// sharing the row maximum) on CKKS with bootstrapping. One ciphertext per class count, its rows
-/// split evenly over the ranges; for every range the error against the exact softmax on CKKS and
-/// on the plaintext pipeline (= the exact mock) of the same rows, and `max |CKKS - plaintext|`.
+/// The `--ckks` run (default methods: the tuned `asoftmax` and `normalize-square`; the ASoftmax
+/// variants among them share the row maximum) on CKKS with bootstrapping. One ciphertext per
+/// class count, its rows split evenly over the ranges; for every range the error against the
+/// exact softmax on CKKS and on the plaintext pipeline (= the exact mock) of the same rows, and
+/// `max |CKKS - plaintext|`.
 fn run_ckks(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
     use hetal_ckks::CkksClient;
     use hetal_ckks::CkksParams;
@@ -510,19 +455,12 @@ fn run_ckks(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
 
     let rows: Vec<Row> = if args.methods.iter().any(|n| n == "all") {
         vec![
-            Row::Method(SoftmaxMethod::Asoftmax),
-            Row::Method(SoftmaxMethod::AsoftmaxPrecise),
+            SoftmaxMethod::Asoftmax,
+            SoftmaxMethod::NormalizeSquare(hetal_linalg::approx::softmax::LogitBound::B128),
         ]
     } else {
         parse_methods(&args.methods)?
     };
-    let ps: Vec<AsoftmaxParams> = rows
-        .iter()
-        .map(|r| {
-            r.asoftmax_params()
-                .ok_or_else(|| format!("--ckks runs ASoftmax variants only, not {}", r.name()))
-        })
-        .collect::<Result<_, _>>()?;
     let preset = hetal_ckks::presets::bootstrappable(&args.preset)?;
     let params = CkksParams::new(&preset.params)?;
     let mut client = CkksClient::from_seed(params.clone(), args.seed);
@@ -530,7 +468,9 @@ fn run_ckks(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut rotations = Vec::new();
     for &c in &args.classes {
         let layout = RowLayout::dense(slots, c)?;
-        rotations.extend(SoftmaxMethod::Asoftmax.rotations(&layout));
+        for r in &rows {
+            rotations.extend(r.rotations(&layout));
+        }
     }
     rotations.sort();
     rotations.dedup();
@@ -553,11 +493,12 @@ fn run_ckks(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
         t0.elapsed().as_secs_f64()
     );
     let rf = Refresher::new(&ev);
+    let ps: Vec<AsoftmaxParams> = rows.iter().filter_map(|r| r.asoftmax_params()).collect();
     for &c in &args.classes {
         let layout = RowLayout::dense(slots, c)?;
         let n = args.samples.min(layout.s0());
         let nr = args.ranges.len();
-        // Rows split evenly over the ranges: row i from range i mod nr.
+        // Rows split evenly over the ranges: row i from range i mod nr (capped at the method's).
         let mut rng = ChaCha8Rng::seed_from_u64(chunk_seed(args.seed, c, 99, 0));
         let x: Vec<f64> = (0..n)
             .flat_map(|i| {
@@ -566,43 +507,54 @@ fn run_ckks(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
             })
             .collect();
         let ct = client.encrypt_real(&layout.pack(&x)?, ev.max_level())?;
+        println!();
+        println!("c = {c}: {n} rows in one block");
         let t = Instant::now();
         let before = ev.snapshot();
-        let outs = asoftmax_variants(&ev, &ct, &layout, &ps, &rf)?;
-        let secs = t.elapsed().as_secs_f64();
-        let used = ev.snapshot().since(&before);
-        println!();
-        println!(
-            "c = {c}: {n} rows in one block, all variants together {secs:.0} s, {} bootstraps ({} Mult, {} Rot)",
-            used.get(OpKind::Bootstrap),
-            used.get(OpKind::Mult),
-            used.get(OpKind::Rot)
-        );
-        for (row, (p, out)) in rows.iter().zip(ps.iter().zip(&outs)) {
-            let dry = {
-                let chain = mirror_params(&ev, 2);
-                let lay2 = RowLayout::new(2, c.next_power_of_two(), c)?;
-                let params = hetal_traits::mock::MockParams {
-                    slots: lay2.slots(),
-                    ..chain
-                };
-                hetal_linalg::poly::dry_run(params, ev.max_level(), &[], |e, x| {
-                    hetal_linalg::approx::softmax::asoftmax(e, x, &lay2, p, &Refresher::new(e))
-                })?
-            };
+        let mut outs = asoftmax_variants(&ev, &ct, &layout, &ps, &rf)?.into_iter();
+        if !ps.is_empty() {
+            let used = ev.snapshot().since(&before);
             println!(
-                "  {}: depth {} without bootstrapping; alone it takes {} bootstraps from level {} (dry run)",
-                row.name(),
-                p.depth(c),
-                dry.bootstraps(),
-                ev.max_level().0
+                "  ASoftmax variants together: {:.0} s, {} bootstraps ({} Mult, {} Rot)",
+                t.elapsed().as_secs_f64(),
+                used.get(OpKind::Bootstrap),
+                used.get(OpKind::Mult),
+                used.get(OpKind::Rot)
             );
-            let got = layout.unpack(&client.decrypt_real(out)?, n);
+        }
+        for row in &rows {
+            let out = if row.asoftmax_params().is_some() {
+                outs.next().ok_or("missing ASoftmax output")?
+            } else {
+                let t = Instant::now();
+                let before = ev.snapshot();
+                let o = row.eval(&ev, &ct, &layout, &rf)?;
+                let used = ev.snapshot().since(&before);
+                println!(
+                    "  {}: {:.0} s, {} bootstraps ({} Mult, {} Rot)",
+                    row.name(),
+                    t.elapsed().as_secs_f64(),
+                    used.get(OpKind::Bootstrap),
+                    used.get(OpKind::Mult),
+                    used.get(OpKind::Rot)
+                );
+                o
+            };
+            let dry = row.dry_run(&mirror_params(&ev, 2), c, ev.max_level())?;
+            println!(
+                "  {}: depth {} without bootstrapping; alone it takes {} bootstraps from level {} (dry run), output level {}",
+                row.name(),
+                row.depth(c),
+                dry.bootstraps(),
+                ev.max_level().0,
+                dry.output_level.0
+            );
+            let got = layout.unpack(&client.decrypt_real(&out)?, n);
             for (ri, &range) in args.ranges.iter().enumerate() {
                 let (mut ck, mut pl, mut diff) = (Stats::default(), Stats::default(), 0.0f64);
                 for (i, xr) in x.chunks(c).enumerate().filter(|(i, _)| i % nr == ri) {
                     let want = softmax_exact(xr);
-                    let plain = asoftmax_plain(xr, p);
+                    let plain = row.eval_plain(xr);
                     let g = &got[i * c..(i + 1) * c];
                     let e_ck = (0..c).map(|q| (g[q] - want[q]).abs()).fold(0.0, f64::max);
                     let e_pl = (0..c)
@@ -615,7 +567,7 @@ fn run_ckks(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
                         count: 1,
                     });
                     pl = pl.merge(Stats {
-                        max: e_pl,
+                        max: if e_pl.is_nan() { f64::INFINITY } else { e_pl },
                         sum: e_pl,
                         count: 1,
                     });
@@ -632,11 +584,6 @@ fn run_ckks(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
-        println!(
-            "  time per packed block: {:.0} s for {} variant(s) sharing the row maximum",
-            secs,
-            ps.len()
-        );
     }
     Ok(())
 }

@@ -112,12 +112,13 @@ use super::compare::Comparison;
 use super::domain::DomainExtension;
 use super::exp::{ExpApprox, ExpPlan};
 use super::inverse::GoldschmidtInverse;
+use super::normalize_square::{NormalizeSquareParams, cached_plan};
 use super::sigmoid::SigmoidApprox;
 use crate::poly::{DryRun, Polynomial, align, ceil_log2, dry_run};
 use crate::{Error, Result};
 use hetal_traits::ext::inner_sum_rotations;
 use hetal_traits::mock::MockParams;
-use hetal_traits::{Evaluator, EvaluatorExt, Level, Leveled, RotStep};
+use hetal_traits::{Complex64, Evaluator, EvaluatorExt, Level, Leveled, RotStep};
 
 /// Where the rows and classes sit in a ciphertext: unit shape `(s0, s1)`, `classes` columns used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -273,6 +274,28 @@ fn normalize_rows<E: Evaluator>(
     Ok(ev.mul_rescale(&ek, &y)?)
 }
 
+/// [`normalize_rows`] with a [`WindowedInverse`]: `e / Σ_row e` from `e' = α e`.
+fn normalize_rows_windowed<E: Evaluator>(
+    ev: &E,
+    e: &E::Ciphertext,
+    e_max: f64,
+    w: &WindowedInverse,
+    layout: &RowLayout,
+    rf: &Refresher,
+) -> Result<E::Ciphertext> {
+    let alpha = (-f64::from(w.alpha_log2)).exp2();
+    let e = rf.ensure(ev, e, 0, alpha * e_max, 1.0)?;
+    let z = ev.inner_sum(&e, 1, layout.padded())?;
+    let w0 = layout.column_vector(0, 1, 1.0);
+    let y = w.eval(ev, &z, &w0, rf)?;
+    let y = ev.inner_sum(&y, -1, layout.classes())?;
+    let e = rf.ensure_same(ev, &e, 1, alpha * e_max)?;
+    let y = rf.ensure_same(ev, &y, 1, w.out_bound)?;
+    let ek = ev.mul_integer(&e, 1i64 << (w.alpha_log2 + 1))?;
+    let (ek, y) = align(ev, &ek, &y)?;
+    Ok(ev.mul_rescale(&ek, &y)?)
+}
+
 /// `k` with `2^-k ≤ 1 / (2 c' e_max)`, at least 1.
 fn alpha_log2(padded: usize, e_max: f64) -> i32 {
     ((2.0 * padded as f64 * e_max).log2().ceil() as i32).max(1)
@@ -292,6 +315,141 @@ pub enum RowInverse {
         /// Target relative error `2^-bits`.
         bits: u32,
     },
+    /// A windowed inverse ([`WindowedInverse`]): the best polynomial of degree `2^depth - 1`
+    /// for the relative error on the row-sum window (its top capped at [`ROW_SUM_CAP`], doubled
+    /// for the partial sums the other columns hold), then `newton` Newton steps at column 0.
+    /// Depth `depth + 2 newton` instead of Goldschmidt's `n + 2`.
+    Windowed {
+        /// Depth of the polynomial (degree `2^depth - 1`).
+        depth: u32,
+        /// Newton steps `y ← y (2 - z y)` (2 levels each; the relative error squares).
+        newton: u32,
+    },
+}
+
+/// A windowed inverse of the scaled row sum `z' = α z` (`α = 2^-k`) at column 0: `y ≈ (α/2)/z'`.
+///
+/// The interval `[a, a + 2/A]` (`A` a power of two, so the Chebyshev variable `v = A z' - b`
+/// costs no level) covers `[α z_lo, 2 α z_hi]`: the true sums and the partial sums of two
+/// neighbouring rows that the other columns hold (a polynomial is unbounded off its interval).
+/// The polynomial is `(α/2)(1 - T_m(ℓ(z'))/T_m(ℓ(0)))/z'` (`ℓ` maps the interval onto
+/// `[1, -1]`), the best of degree `m - 1` for the relative error, `E = 1/T_m(ℓ(0))`; each Newton
+/// step `y ← y (2 - 2^(k+1) z' y)` squares it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowedInverse {
+    /// `k` with `α = 2^-k`.
+    pub alpha_log2: i32,
+    /// Lower end of the interval (in `z'`).
+    pub lo: f64,
+    /// The power of two `A`.
+    pub a: i64,
+    /// The polynomial in `v ∈ [-1, 1]`, times `α/2`.
+    pub poly: Polynomial,
+    /// Newton steps.
+    pub newton: u32,
+    /// The polynomial's relative error bound `E`.
+    pub rel_error: f64,
+    /// A bound on the polynomial's output on `[0, a + 2/A]`.
+    pub out_bound: f64,
+}
+
+impl WindowedInverse {
+    /// Fits the inverse for row sums `z ∈ [z_lo, z_hi]` scaled by `α = 2^-alpha_log2`.
+    ///
+    /// Errors: an invalid range, a depth outside `1 ..= 10`, more than 4 Newton steps, or an
+    /// interval that does not fit below 1.
+    pub fn fit(alpha_log2: i32, z_range: (f64, f64), depth: u32, newton: u32) -> Result<Self> {
+        let (z_lo, z_hi) = z_range;
+        if !(z_lo > 0.0 && z_lo <= z_hi && z_hi.is_finite())
+            || !(1..=10).contains(&depth)
+            || newton > 4
+            || !(1..=40).contains(&alpha_log2)
+        {
+            return Err(Error::param(format!(
+                "windowed inverse: range [{z_lo}, {z_hi}], depth {depth}, {newton} Newton steps"
+            )));
+        }
+        let alpha = (-f64::from(alpha_log2)).exp2();
+        let lo = alpha * z_lo;
+        let need = 2.0 * alpha * z_hi - lo;
+        let mut j = 0u32;
+        while 2.0 / f64::from(1u32 << (j + 1)) >= need && j < 30 {
+            j += 1;
+        }
+        let a = 1i64 << j;
+        let hi = lo + 2.0 / a as f64;
+        if need > 1.0 {
+            return Err(Error::param(
+                "windowed inverse: the scaled row sums exceed 1",
+            ));
+        }
+        let m = 1u32 << depth;
+        let z0 = (hi + lo) / (hi - lo);
+        let tz0 = (f64::from(m) * z0.acosh()).cosh();
+        let off = a as f64 * 0.5 * (lo + hi);
+        let h = |v: f64| {
+            let z = (v + off) / a as f64;
+            let tm = (f64::from(m) * (-v).clamp(-1.0, 1.0).acos()).cos();
+            0.5 * alpha * (1.0 - tm / tz0) / z
+        };
+        let poly = Polynomial::interpolate(h, -1.0, 1.0, (m - 1) as usize)?;
+        let out_bound = (0..=4096)
+            .map(|i| poly.eval(a as f64 * hi * f64::from(i) / 4096.0 - off).abs())
+            .fold(0.0, f64::max)
+            * 1.01;
+        Ok(WindowedInverse {
+            alpha_log2,
+            lo,
+            a,
+            poly,
+            newton,
+            rel_error: 1.0 / tz0,
+            out_bound,
+        })
+    }
+
+    fn offset(&self) -> f64 {
+        self.a as f64 * self.lo + 1.0
+    }
+
+    /// Levels consumed: `depth + 2 newton`.
+    pub fn depth(&self) -> u32 {
+        self.poly.depth() + 2 * self.newton
+    }
+
+    /// Plaintext `(α/2)/z'` by the same computation.
+    pub fn eval_plain(&self, zs: f64) -> f64 {
+        let mut y = self.poly.eval(self.a as f64 * zs - self.offset());
+        let two_k = f64::from(1u32 << (self.alpha_log2 + 1));
+        for _ in 0..self.newton {
+            y *= 2.0 - two_k * (zs * y);
+        }
+        y
+    }
+
+    /// Homomorphic: `w0 ⊙ (α/2)/z'` from the row sums `z'` at column 0 (other slots: partial
+    /// sums in `[0, 2 α z_hi]`). The result is zero outside column 0.
+    pub fn eval<E: Evaluator>(
+        &self,
+        ev: &E,
+        z: &E::Ciphertext,
+        w0: &[f64],
+        rf: &Refresher,
+    ) -> Result<E::Ciphertext> {
+        let z = rf.ensure_same(ev, z, self.poly.depth() + self.newton, 1.0)?;
+        let v = ev.mul_integer(&z, self.a)?;
+        let v = ev.add_const(&v, Complex64::new(-self.offset(), 0.0))?;
+        let mut y = crate::poly::evaluate_weighted(ev, &self.poly, &v, Some(w0))?;
+        let two_k = 1i64 << (self.alpha_log2 + 1);
+        let yb = self.out_bound.max(1e-300);
+        for _ in 0..self.newton {
+            let t = rf.mul(ev, &z, &y, 1.0, yb, yb)?;
+            let t = ev.mul_integer(&t, two_k)?;
+            let g = ev.add_const(&ev.neg(&t)?, Complex64::new(2.0, 0.0))?;
+            y = rf.mul(ev, &y, &g, yb, 2.0, yb)?;
+        }
+        Ok(y)
+    }
 }
 
 /// The largest row sum a fitted inverse is built for: 200, the convergence limit of HETAL's
@@ -391,7 +549,12 @@ impl AsoftmaxParams {
     /// `1 + ⌈log2 c⌉ (3(F+G) + 1) + depth(DEP) + depth(exp) + (n_inv + 2) + 1`.
     pub fn depth(&self, classes: usize) -> u32 {
         let rounds = ceil_log2(classes);
-        let inv = self.inverse_for(classes).map(|g| g.depth()).unwrap_or(0);
+        let inv = match self.inverse {
+            RowInverse::Windowed { depth, newton } => depth + 2 * newton,
+            RowInverse::Fixed(_) | RowInverse::Fitted { .. } => {
+                self.inverse_for(classes).map(|g| g.depth()).unwrap_or(0)
+            }
+        };
         1 + rounds * self.cmp.max_depth() + self.dep.depth() + self.exp.depth() + inv + 1
     }
 
@@ -430,6 +593,35 @@ impl AsoftmaxParams {
                 let (lo, hi) = self.row_sum_range(classes);
                 GoldschmidtInverse::for_range(lo, hi.min(ROW_SUM_CAP), bits)
             }
+            RowInverse::Windowed { .. } => Err(Error::param(
+                "a windowed ASoftmax has no Goldschmidt inverse (see windowed_for)",
+            )),
+        }
+    }
+
+    /// The windowed inverse used for `classes` classes, for a [`RowInverse::Windowed`] set.
+    ///
+    /// Errors: another inverse, or an invalid fit.
+    pub fn windowed_for(&self, classes: usize) -> Result<WindowedInverse> {
+        let RowInverse::Windowed { depth, newton } = self.inverse else {
+            return Err(Error::param("not a windowed ASoftmax"));
+        };
+        let e_max = self.exp_bound(classes);
+        let k = alpha_log2(classes.next_power_of_two(), e_max);
+        let (lo, hi) = self.row_sum_range(classes);
+        WindowedInverse::fit(k, (lo, hi.min(ROW_SUM_CAP)), depth, newton)
+    }
+
+    /// The tuned ASoftmax with a windowed inverse instead of Goldschmidt
+    /// ([`RowInverse::Windowed`], degree 127 and one Newton step: 9 levels instead of 13):
+    /// depth 42 / 54 / 64 for `c = 3 / 7 / 10`.
+    pub fn windowed() -> Self {
+        AsoftmaxParams {
+            inverse: RowInverse::Windowed {
+                depth: 7,
+                newton: 1,
+            },
+            ..Self::tuned()
         }
     }
 
@@ -467,6 +659,15 @@ pub fn asoftmax_plain(row: &[f64], p: &AsoftmaxParams) -> Vec<f64> {
         .iter()
         .map(|x| p.exp.eval_plain(p.dep.eval_plain(x - m)))
         .collect();
+    if let RowInverse::Windowed { .. } = p.inverse {
+        let Ok(w) = p.windowed_for(c) else {
+            return vec![f64::NAN; c];
+        };
+        let alpha = (-f64::from(w.alpha_log2)).exp2();
+        let z: f64 = e.iter().map(|v| alpha * v).sum();
+        let y = w.eval_plain(z);
+        return e.iter().map(|v| 2.0 * v * y).collect();
+    }
     let inv = match p.inverse_for(c) {
         Ok(g) => g.eval_plain(e.iter().sum(), 1.0),
         Err(_) => f64::NAN,
@@ -605,6 +806,10 @@ fn asoftmax_tail<E: Evaluator>(
         .exp
         .eval_planned(ev, &v, p.dep.r, Some(&w), 1.0, alpha * e_max, plan, rf)?;
     // 5-6. Normalise the rows.
+    if let RowInverse::Windowed { .. } = p.inverse {
+        let w = p.windowed_for(c)?;
+        return normalize_rows_windowed(ev, &e, e_max, &w, layout, rf);
+    }
     let inv = p.inverse_for(c)?;
     normalize_rows(ev, &e, k, e_max, p.row_sum_range(c), &inv, layout, rf)
 }
@@ -839,17 +1044,140 @@ pub fn privgd<E: Evaluator>(
         .ok_or_else(|| Error::param("PrivGD needs at least 2 classes"))
 }
 
-/// The softmax methods of the authors' error script.
+/// A proven bound `B` on the scores for [`SoftmaxMethod::NormalizeSquare`] (`|score| ≤ B`).
+///
+/// A bound below 128 is a promise the *caller* must prove from public facts (e.g. the client's
+/// feature scaling times the weight bound); nothing checks encrypted scores against it, and a
+/// score beyond it gives a wrong softmax silently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LogitBound {
+    /// `B = 128` (the input range of ASoftmax).
+    B128,
+    /// `B = 64`.
+    B64,
+    /// `B = 32`.
+    B32,
+    /// `B = 16`.
+    B16,
+}
+
+impl LogitBound {
+    /// The bound `B`.
+    pub fn value(&self) -> f64 {
+        match self {
+            LogitBound::B128 => 128.0,
+            LogitBound::B64 => 64.0,
+            LogitBound::B32 => 32.0,
+            LogitBound::B16 => 16.0,
+        }
+    }
+}
+
+/// A row-wise softmax over [`RowLayout`] blocks that training and `hetal softmax-error` can
+/// use: implemented by every [`SoftmaxMethod`] and by [`NormalizeSquareParams`] (any bound).
+pub trait RowSoftmax: Send + Sync {
+    /// A short stable name.
+    fn name(&self) -> String;
+    /// Scores must lie in `[-input_bound, input_bound]` (a precondition on encrypted inputs).
+    fn input_bound(&self) -> f64;
+    /// A bound on `|output|` (for bootstrapping `P - Y`).
+    fn output_bound(&self) -> f64;
+    /// Levels consumed for `classes` classes without bootstrapping.
+    fn depth(&self, classes: usize) -> Result<u32>;
+    /// The rotation steps used on `layout` (for key generation).
+    fn rotations(&self, layout: &RowLayout) -> Vec<RotStep>;
+    /// The same computation in `f64` on one row of `c` scores.
+    fn eval_plain(&self, row: &[f64]) -> Vec<f64>;
+    /// Homomorphic evaluation on a packed block: the softmax of each row in its first `c`
+    /// columns, zeros elsewhere.
+    fn eval<E: Evaluator>(
+        &self,
+        ev: &E,
+        x: &E::Ciphertext,
+        layout: &RowLayout,
+        rf: &Refresher,
+    ) -> Result<E::Ciphertext>;
+
+    /// Dry run on a mock with the chain and bootstrapping of `chain` (e.g. from
+    /// [`crate::poly::mirror_params`]; its slot count is replaced by `2 c'`), from `input_level`:
+    /// levels, bootstraps and operation counts of one call.
+    fn dry_run(&self, chain: &MockParams, classes: usize, input_level: Level) -> Result<DryRun> {
+        let layout = RowLayout::new(2, classes.next_power_of_two(), classes)?;
+        let params = MockParams {
+            slots: layout.slots(),
+            ..chain.clone()
+        };
+        dry_run(params, input_level, &[], |ev, x| {
+            let rf = Refresher::new(ev);
+            self.eval(ev, x, &layout, &rf)
+        })
+    }
+}
+
+/// Rotations of a method that sums a row at column 0 (left, `c'` columns) and replicates over
+/// the `c` valid columns (right).
+fn row_sum_rotations(layout: &RowLayout) -> Vec<RotStep> {
+    let mut v = inner_sum_rotations(1, layout.padded());
+    v.extend(inner_sum_rotations(-1, layout.classes()));
+    v.sort();
+    v.dedup();
+    v
+}
+
+impl RowSoftmax for NormalizeSquareParams {
+    fn name(&self) -> String {
+        format!("normalize-square(B = {})", self.bound)
+    }
+    fn input_bound(&self) -> f64 {
+        self.bound
+    }
+    fn output_bound(&self) -> f64 {
+        1.0 + self.last
+    }
+    fn depth(&self, classes: usize) -> Result<u32> {
+        Ok(cached_plan(self, classes)?.depth())
+    }
+    fn rotations(&self, layout: &RowLayout) -> Vec<RotStep> {
+        row_sum_rotations(layout)
+    }
+    fn eval_plain(&self, row: &[f64]) -> Vec<f64> {
+        match cached_plan(self, row.len()) {
+            Ok(p) => p.eval_plain(row),
+            Err(_) => vec![f64::NAN; row.len()],
+        }
+    }
+    fn eval<E: Evaluator>(
+        &self,
+        ev: &E,
+        x: &E::Ciphertext,
+        layout: &RowLayout,
+        rf: &Refresher,
+    ) -> Result<E::Ciphertext> {
+        layout.check(ev)?;
+        cached_plan(self, layout.classes())?.eval(ev, x, layout, rf)
+    }
+}
+
+/// The softmax methods: the authors' error script's, HETAL's exact configuration, and the
+/// lower-depth ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SoftmaxMethod {
-    /// ASoftmax, tuned ([`AsoftmaxParams::tuned`]; HETAL's own parameters are
-    /// [`AsoftmaxParams::hetal`]).
+    /// ASoftmax, tuned ([`AsoftmaxParams::tuned`]).
     Asoftmax,
-    /// ASoftmax with the precise domain extension, tuned ([`AsoftmaxParams::tuned_precise`];
-    /// HETAL's: [`AsoftmaxParams::hetal_precise`]).
+    /// ASoftmax with the precise domain extension, tuned ([`AsoftmaxParams::tuned_precise`]).
     AsoftmaxPrecise,
+    /// ASoftmax with HETAL's own parameters ([`AsoftmaxParams::hetal`]).
+    AsoftmaxHetal,
+    /// ASoftmax with HETAL's own parameters and the precise domain extension
+    /// ([`AsoftmaxParams::hetal_precise`]).
+    AsoftmaxHetalPrecise,
+    /// Tuned ASoftmax with a windowed inverse instead of Goldschmidt ([`AsoftmaxParams::windowed`]).
+    AsoftmaxWindowed,
     /// The runner's no-domain-extension row ([`AsoftmaxParams::original`]).
     AsoftmaxOriginal,
+    /// Normalize-and-square ([`NormalizeSquareParams::for_bound`]) for scores proven to lie in
+    /// `[-B, B]` ([`LogitBound`]).
+    NormalizeSquare(LogitBound),
     /// Hong et al. ([`HongParams::script`]).
     Hong,
     /// PrivGD, Jin et al. ([`privgd`]).
@@ -859,36 +1187,90 @@ pub enum SoftmaxMethod {
 }
 
 impl SoftmaxMethod {
-    /// Every method, in the order of the authors' table.
-    pub const ALL: [SoftmaxMethod; 6] = [
+    /// Every method.
+    pub const ALL: [SoftmaxMethod; 13] = [
         SoftmaxMethod::Asoftmax,
+        SoftmaxMethod::AsoftmaxHetal,
         SoftmaxMethod::AsoftmaxPrecise,
+        SoftmaxMethod::AsoftmaxHetalPrecise,
+        SoftmaxMethod::AsoftmaxWindowed,
+        SoftmaxMethod::NormalizeSquare(LogitBound::B128),
+        SoftmaxMethod::NormalizeSquare(LogitBound::B64),
+        SoftmaxMethod::NormalizeSquare(LogitBound::B32),
+        SoftmaxMethod::NormalizeSquare(LogitBound::B16),
         SoftmaxMethod::AsoftmaxOriginal,
         SoftmaxMethod::Hong,
         SoftmaxMethod::PrivGd,
         SoftmaxMethod::Gumbel,
     ];
 
+    /// The method of a name ([`SoftmaxMethod::name`]).
+    ///
+    /// Errors: [`Error::UnknownAlgorithm`] listing the known names.
+    pub fn by_name(name: &str) -> Result<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| Error::UnknownAlgorithm {
+                name: name.to_string(),
+                known: Self::ALL.map(|m| m.name()).join(", "),
+            })
+    }
+
     /// A short stable name.
     pub fn name(&self) -> &'static str {
         match self {
             SoftmaxMethod::Asoftmax => "asoftmax",
             SoftmaxMethod::AsoftmaxPrecise => "asoftmax-precise",
+            SoftmaxMethod::AsoftmaxHetal => "asoftmax-hetal",
+            SoftmaxMethod::AsoftmaxHetalPrecise => "asoftmax-hetal-precise",
+            SoftmaxMethod::AsoftmaxWindowed => "asoftmax-windowed",
             SoftmaxMethod::AsoftmaxOriginal => "asoftmax-original",
+            SoftmaxMethod::NormalizeSquare(LogitBound::B128) => "normalize-square",
+            SoftmaxMethod::NormalizeSquare(LogitBound::B64) => "normalize-square-b64",
+            SoftmaxMethod::NormalizeSquare(LogitBound::B32) => "normalize-square-b32",
+            SoftmaxMethod::NormalizeSquare(LogitBound::B16) => "normalize-square-b16",
             SoftmaxMethod::Hong => "hong",
             SoftmaxMethod::PrivGd => "privgd",
             SoftmaxMethod::Gumbel => "gumbel",
         }
     }
 
-    /// The largest input range `R` (scores in `[-R, R]`) the authors' runner evaluates the
-    /// method on; beyond it the method is not meant to work.
+    /// The largest input range `R` (scores in `[-R, R]`) the method is meant for: the authors'
+    /// runner's for their methods, `B` for normalize-and-square (a precondition).
     pub fn max_range(&self) -> f64 {
         match self {
-            SoftmaxMethod::Asoftmax | SoftmaxMethod::AsoftmaxPrecise => 128.0,
+            SoftmaxMethod::Asoftmax
+            | SoftmaxMethod::AsoftmaxPrecise
+            | SoftmaxMethod::AsoftmaxHetal
+            | SoftmaxMethod::AsoftmaxHetalPrecise
+            | SoftmaxMethod::AsoftmaxWindowed => 128.0,
+            SoftmaxMethod::NormalizeSquare(b) => b.value(),
             SoftmaxMethod::AsoftmaxOriginal | SoftmaxMethod::PrivGd => 4.0,
             SoftmaxMethod::Hong => 8.0,
             SoftmaxMethod::Gumbel => 32.0,
+        }
+    }
+
+    /// A bound on `|output|`: 1 for the methods normalised by a Goldschmidt inverse (it
+    /// converges from below and the exponentials are even powers, so `0 ≤ P ≤ 1`); `1 + E` for
+    /// the windowed and normalize-and-square methods (`E` their last inverse's relative error
+    /// bound); 1.1 for PrivGD, whose cubic sigmoid peaks at 1.066 on `[-8, 8]`.
+    pub fn output_bound(&self) -> f64 {
+        match self {
+            SoftmaxMethod::PrivGd => 1.1,
+            SoftmaxMethod::AsoftmaxWindowed => 1.001,
+            SoftmaxMethod::NormalizeSquare(b) => {
+                RowSoftmax::output_bound(&NormalizeSquareParams::for_bound(b.value()))
+            }
+            SoftmaxMethod::Asoftmax
+            | SoftmaxMethod::AsoftmaxPrecise
+            | SoftmaxMethod::AsoftmaxHetal
+            | SoftmaxMethod::AsoftmaxHetalPrecise
+            | SoftmaxMethod::AsoftmaxOriginal
+            | SoftmaxMethod::Hong
+            | SoftmaxMethod::Gumbel => 1.0,
         }
     }
 
@@ -897,19 +1279,41 @@ impl SoftmaxMethod {
         match self {
             SoftmaxMethod::Asoftmax => Some(AsoftmaxParams::tuned()),
             SoftmaxMethod::AsoftmaxPrecise => Some(AsoftmaxParams::tuned_precise()),
+            SoftmaxMethod::AsoftmaxHetal => Some(AsoftmaxParams::hetal()),
+            SoftmaxMethod::AsoftmaxHetalPrecise => Some(AsoftmaxParams::hetal_precise()),
+            SoftmaxMethod::AsoftmaxWindowed => Some(AsoftmaxParams::windowed()),
             SoftmaxMethod::AsoftmaxOriginal => Some(AsoftmaxParams::original()),
-            SoftmaxMethod::Hong | SoftmaxMethod::PrivGd | SoftmaxMethod::Gumbel => None,
+            SoftmaxMethod::NormalizeSquare(_)
+            | SoftmaxMethod::Hong
+            | SoftmaxMethod::PrivGd
+            | SoftmaxMethod::Gumbel => None,
         }
     }
 
-    /// Levels consumed for `classes` classes (no bootstrapping).
+    /// Normalize-and-square parameters, for those variants.
+    pub fn normalize_square_params(&self) -> Option<NormalizeSquareParams> {
+        match self {
+            SoftmaxMethod::NormalizeSquare(b) => Some(NormalizeSquareParams::for_bound(b.value())),
+            _ => None,
+        }
+    }
+
+    /// Levels consumed for `classes` classes (no bootstrapping); 0 for a class count the
+    /// method cannot be fitted to.
     pub fn depth(&self, classes: usize) -> u32 {
         match self {
             SoftmaxMethod::Hong => HongParams::script().depth(),
             SoftmaxMethod::PrivGd => privgd_depth(classes),
             SoftmaxMethod::Gumbel => GumbelParams::script().depth(),
+            SoftmaxMethod::NormalizeSquare(_) => self
+                .normalize_square_params()
+                .and_then(|p| RowSoftmax::depth(&p, classes).ok())
+                .unwrap_or(0),
             SoftmaxMethod::Asoftmax
             | SoftmaxMethod::AsoftmaxPrecise
+            | SoftmaxMethod::AsoftmaxHetal
+            | SoftmaxMethod::AsoftmaxHetalPrecise
+            | SoftmaxMethod::AsoftmaxWindowed
             | SoftmaxMethod::AsoftmaxOriginal => self
                 .asoftmax_params()
                 .map(|p| p.depth(classes))
@@ -919,22 +1323,25 @@ impl SoftmaxMethod {
 
     /// The rotation steps the method uses on `layout` (for key generation).
     pub fn rotations(&self, layout: &RowLayout) -> Vec<RotStep> {
-        let (c, cp) = (layout.classes() as i64, layout.padded());
-        let mut v: Vec<RotStep> = match self {
-            SoftmaxMethod::PrivGd => (1..c).flat_map(|k| [RotStep(k), RotStep(k - c)]).collect(),
-            SoftmaxMethod::Asoftmax
-            | SoftmaxMethod::AsoftmaxPrecise
-            | SoftmaxMethod::AsoftmaxOriginal
-            | SoftmaxMethod::Hong
-            | SoftmaxMethod::Gumbel => {
-                let mut v = inner_sum_rotations(1, cp);
-                v.extend(inner_sum_rotations(-1, layout.classes()));
+        let c = layout.classes() as i64;
+        match self {
+            SoftmaxMethod::PrivGd => {
+                let mut v: Vec<RotStep> =
+                    (1..c).flat_map(|k| [RotStep(k), RotStep(k - c)]).collect();
+                v.sort();
+                v.dedup();
                 v
             }
-        };
-        v.sort();
-        v.dedup();
-        v
+            SoftmaxMethod::Asoftmax
+            | SoftmaxMethod::AsoftmaxPrecise
+            | SoftmaxMethod::AsoftmaxHetal
+            | SoftmaxMethod::AsoftmaxHetalPrecise
+            | SoftmaxMethod::AsoftmaxWindowed
+            | SoftmaxMethod::AsoftmaxOriginal
+            | SoftmaxMethod::NormalizeSquare(_)
+            | SoftmaxMethod::Hong
+            | SoftmaxMethod::Gumbel => row_sum_rotations(layout),
+        }
     }
 
     /// Plaintext reference for one row.
@@ -943,8 +1350,15 @@ impl SoftmaxMethod {
             SoftmaxMethod::Hong => hong_plain(row, &HongParams::script()),
             SoftmaxMethod::PrivGd => privgd_plain(row),
             SoftmaxMethod::Gumbel => gumbel_plain(row, &GumbelParams::script()),
+            SoftmaxMethod::NormalizeSquare(_) => self
+                .normalize_square_params()
+                .map(|p| RowSoftmax::eval_plain(&p, row))
+                .unwrap_or_default(),
             SoftmaxMethod::Asoftmax
             | SoftmaxMethod::AsoftmaxPrecise
+            | SoftmaxMethod::AsoftmaxHetal
+            | SoftmaxMethod::AsoftmaxHetalPrecise
+            | SoftmaxMethod::AsoftmaxWindowed
             | SoftmaxMethod::AsoftmaxOriginal => self
                 .asoftmax_params()
                 .map(|p| asoftmax_plain(row, &p))
@@ -964,8 +1378,14 @@ impl SoftmaxMethod {
             SoftmaxMethod::Hong => hong(ev, x, layout, &HongParams::script(), rf),
             SoftmaxMethod::PrivGd => privgd(ev, x, layout, rf),
             SoftmaxMethod::Gumbel => gumbel(ev, x, layout, &GumbelParams::script(), rf),
+            SoftmaxMethod::NormalizeSquare(b) => {
+                RowSoftmax::eval(&NormalizeSquareParams::for_bound(b.value()), ev, x, layout, rf)
+            }
             SoftmaxMethod::Asoftmax
             | SoftmaxMethod::AsoftmaxPrecise
+            | SoftmaxMethod::AsoftmaxHetal
+            | SoftmaxMethod::AsoftmaxHetalPrecise
+            | SoftmaxMethod::AsoftmaxWindowed
             | SoftmaxMethod::AsoftmaxOriginal => {
                 let p = self
                     .asoftmax_params()
@@ -983,15 +1403,37 @@ impl SoftmaxMethod {
         classes: usize,
         input_level: Level,
     ) -> Result<DryRun> {
-        let layout = RowLayout::new(2, classes.next_power_of_two(), classes)?;
-        let params = MockParams {
-            slots: layout.slots(),
-            ..chain.clone()
-        };
-        dry_run(params, input_level, &[], |ev, x| {
-            let rf = Refresher::new(ev);
-            self.eval(ev, x, &layout, &rf)
-        })
+        RowSoftmax::dry_run(self, chain, classes, input_level)
+    }
+}
+
+impl RowSoftmax for SoftmaxMethod {
+    fn name(&self) -> String {
+        SoftmaxMethod::name(self).to_string()
+    }
+    fn input_bound(&self) -> f64 {
+        self.max_range()
+    }
+    fn output_bound(&self) -> f64 {
+        SoftmaxMethod::output_bound(self)
+    }
+    fn depth(&self, classes: usize) -> Result<u32> {
+        Ok(SoftmaxMethod::depth(self, classes))
+    }
+    fn rotations(&self, layout: &RowLayout) -> Vec<RotStep> {
+        SoftmaxMethod::rotations(self, layout)
+    }
+    fn eval_plain(&self, row: &[f64]) -> Vec<f64> {
+        SoftmaxMethod::eval_plain(self, row)
+    }
+    fn eval<E: Evaluator>(
+        &self,
+        ev: &E,
+        x: &E::Ciphertext,
+        layout: &RowLayout,
+        rf: &Refresher,
+    ) -> Result<E::Ciphertext> {
+        SoftmaxMethod::eval(self, ev, x, layout, rf)
     }
 }
 
