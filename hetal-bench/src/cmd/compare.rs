@@ -192,7 +192,7 @@ impl BackendJob for Job<'_> {
                 mult_per_step: per(OpKind::Mult),
                 cmult_per_step: per(OpKind::CMult),
                 rot_per_step: run.ops.rotations() as f64 / steps,
-                bootstraps_per_step: per(OpKind::Bootstrap),
+                bootstraps_per_step: per(OpKind::Bootstrap) + per(OpKind::BootstrapPair),
                 reference_accuracy,
                 reference_weight_difference,
             });

@@ -548,10 +548,11 @@ fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig, method: Method
         )?
         .ok_or("the mock reference run was interrupted")?;
         println!(
-            "the same training on the mock: test accuracy {:.2} %, {} steps, {} bootstraps ({:.1} s)",
+            "the same training on the mock: test accuracy {:.2} %, {} steps, {} bootstraps and {} pair bootstraps ({:.1} s)",
             100.0 * reference.report.test_accuracy,
             reference.report.steps,
             reference.ops.get(OpKind::Bootstrap),
+            reference.ops.get(OpKind::BootstrapPair),
             t.elapsed().as_secs_f64()
         );
         let costs = OpCosts::measure(&ev, &mut client)?;
@@ -606,9 +607,15 @@ impl Trained {
             setup.as_secs_f64()
         );
         println!("{}", self.report);
+        let steps = self.report.steps.max(1) as f64;
+        let (single, pair) = (
+            self.ops.get(OpKind::Bootstrap),
+            self.ops.get(OpKind::BootstrapPair),
+        );
         println!(
-            "bootstraps, all (including those inside the softmax): {}",
-            self.ops.get(OpKind::Bootstrap)
+            "bootstraps, all (including those inside the softmax): {single} single and {pair} pair bootstraps ({:.2} per step; outside the softmax {})",
+            (single + pair) as f64 / steps,
+            self.report.bootstraps
         );
         println!("operations:\n{}", self.ops);
         println!(
@@ -722,6 +729,10 @@ impl OpCosts {
             OpKind::Bootstrap,
             time(&mut || ev.bootstrap(&low).map(drop))?,
         ));
+        seconds.push((
+            OpKind::BootstrapPair,
+            time(&mut || ev.bootstrap_pair(&low, &low).map(drop))?,
+        ));
         Ok(OpCosts {
             level: level.0,
             seconds,
@@ -748,7 +759,7 @@ impl OpCosts {
         for kind in OpKind::ALL {
             let t = self.get(kind);
             for (level, count) in ops.levels(kind) {
-                let factor = if kind == OpKind::Bootstrap {
+                let factor = if matches!(kind, OpKind::Bootstrap | OpKind::BootstrapPair) {
                     1.0
                 } else {
                     f64::from(level.0 + 1) / f64::from(self.level + 1)
