@@ -134,7 +134,7 @@ pub fn run() -> Result<(harness::HarnessReport, Vec<[harness::Measurement; 2]>)>
         let diag = harness::measure_abt(&AbtAlgorithm::DiagAbt, &dims, 6, top, top, 3)?;
         for m in [&new, &diag] {
             println!(
-                "{dims} {:>14}: CMult/Mult/Rot {:>12} conj {:>3}, level {} -> {}, {:>2} keys, err {:.1e}",
+                "{dims} {:>14}: CMult/Mult/Rot {:>12} conj {:>3}, {} -> {}, {:>2} keys, err {:.1e}",
                 m.name,
                 m.counts.to_string(),
                 m.counts.conj,
