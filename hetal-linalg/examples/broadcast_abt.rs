@@ -1,12 +1,8 @@
-//! A new `A B^T` algorithm written outside hetal-linalg, checked by the harness and compared with
-//! DiagABT. Run: `cargo run --release -p hetal-linalg --example broadcast_abt`
-//! (`tests/matmul_example.rs` runs it under `cargo test`).
-//!
-//! RowBroadcast: `B` row-tiled (row `i` of a block holds `B[i mod c]`). For each class `k` and
-//! block column `q`: mask the rows `≡ k (mod c)` and fill the other rows by `log c` rotations,
-//! so every row holds `B[k]`; multiply with each block of `A`, sum over `q`, sum each row into
-//! column 0 (`log s1` rotations), mask column 0 and rotate it right into column `k`.
-//! Depth 2 on `A`, 3 on `B`.
+//! A new `A B^T` algorithm outside hetal-linalg, checked by the harness and compared with DiagABT
+//! (`cargo run --release -p hetal-linalg --example broadcast_abt`; `tests/matmul_example.rs`
+//! runs it under `cargo test`). RowBroadcast, `B` row-tiled: per class `k`, mask the rows `≡ k`
+//! (mod c) and fill the others (`log c` rotations); multiply with `A`, sum each row into column
+//! 0, mask it and rotate it right into column `k`. Depth 2 on `A`, 3 on `B`.
 
 use hetal_linalg::matmul::{AbtAlgorithm, AbtProduct, MatmulDims, OpTally, harness};
 use hetal_linalg::packed::{Layout, PackedMatrix, UnitShape};
@@ -17,7 +13,7 @@ use hetal_traits::{Evaluator, EvaluatorExt, KeyRequest, Level, RotStep};
 pub struct RowBroadcast;
 
 fn log2(x: usize) -> u64 {
-    x.trailing_zeros() as u64
+    u64::from(x.trailing_zeros())
 }
 
 impl AbtProduct for RowBroadcast {
@@ -103,10 +99,8 @@ impl AbtProduct for RowBroadcast {
                 for j in 0..log2(s1) {
                     x = ev.add(&x, &ev.rotate(&x, RotStep(1 << j))?)?;
                 }
-                let mut x = ev.mask(&x, &col0)?;
-                if k > 0 {
-                    x = ev.rotate(&x, RotStep(-(k as i64)))?;
-                }
+                // Into column k (k = 0: the identity, free).
+                let x = ev.rotate(&ev.mask(&x, &col0)?, RotStep(-(k as i64)))?;
                 acc = Some(match acc {
                     None => x,
                     Some(s) => ev.add(&s, &x)?,
@@ -134,7 +128,7 @@ pub fn run() -> Result<(harness::HarnessReport, Vec<[harness::Measurement; 2]>)>
         let diag = harness::measure_abt(&AbtAlgorithm::DiagAbt, &dims, 6, top, top, 3)?;
         for m in [&new, &diag] {
             println!(
-                "{dims} {:>14}: CMult/Mult/Rot {:>12} conj {:>3}, level {} -> {}, {:>2} keys, err {:.1e}",
+                "{dims} {:>14}: CMult/Mult/Rot {:>12} conj {:>3}, {} -> {}, {:>2} keys, err {:.1e}",
                 m.name,
                 m.counts.to_string(),
                 m.counts.conj,
