@@ -5,7 +5,7 @@ use crate::data::Splits;
 use crate::error::{Error, Result};
 use crate::method::TrainingServer;
 use crate::plain::{ClassReport, Model};
-use crate::protocol::{Checkpoint, EncryptedModel, read_tagged, write_message, write_tagged};
+use crate::protocol::{Checkpoint, EncryptedModel, read_tagged, write_message, write_private};
 use crate::report::TrainReport;
 use crate::server::Progress;
 use hetal_traits::{Decryptor, Encryptor, Evaluator};
@@ -45,14 +45,23 @@ pub fn client_state_path(dir: &Path) -> PathBuf {
     dir.join("client.state")
 }
 
-/// Saves the client's state.
+/// Saves the client's state (mode `0600`: it holds the validation losses).
 pub fn save_client_state(path: &Path, s: &ClientState) -> Result<()> {
-    write_tagged(path, "client-state", s)
+    write_private(path, "client-state", s)
 }
 
-/// Loads the client's state.
+/// Loads the client's state (checked: at most one record and one loss per epoch of the cap,
+/// the best epoch among them).
 pub fn load_client_state(path: &Path) -> Result<ClientState> {
-    read_tagged(path, "client-state")
+    let s: ClientState = read_tagged(path, "client-state")?;
+    let n = s.stopping.losses.len();
+    if s.history.len() != n || s.stopping.best_epoch.is_some_and(|b| b >= n) {
+        return Err(Error::format(
+            path.display().to_string(),
+            "inconsistent client state (history, losses and best epoch disagree)",
+        ));
+    }
+    Ok(s)
 }
 
 /// Runs the protocol loop: epoch on the server, review on the client, decision on the server,
