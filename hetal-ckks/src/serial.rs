@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
 
 /// The current format version (2: evaluation keys carry the optional sparse-secret encapsulation
-/// keys).
-pub const FORMAT_VERSION: u16 = 2;
+/// keys; 3: the secret key carries a SHA-256 digest of its identity and coefficients).
+pub const FORMAT_VERSION: u16 = 3;
 const MAGIC: [u8; 4] = *b"HCKS";
 /// Upper bound on the size of one blob (16 GiB).
 const MAX_BYTES: usize = 1 << 34;
@@ -358,15 +358,39 @@ struct SecretKeyWire {
     params_id: u64,
     key_id: u64,
     coeffs: Vec<i8>,
+    digest: [u8; 32],
+}
+
+/// SHA-256 over a domain tag, the key's parameter and key identities and its coefficients: any
+/// change to a stored secret key (one flipped bit) makes it fail to load instead of decrypting
+/// garbage.
+fn secret_key_digest(params_id: u64, key_id: u64, coeffs: &[i8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"hetal-ckks secret key v3\0");
+    h.update(params_id.to_le_bytes());
+    h.update(key_id.to_le_bytes());
+    h.update((coeffs.len() as u64).to_le_bytes());
+    let mut buf = [0u8; 1024];
+    for chunk in coeffs.chunks(buf.len()) {
+        for (b, &c) in buf.iter_mut().zip(chunk) {
+            *b = c as u8;
+        }
+        h.update(&buf[..chunk.len()]);
+    }
+    zeroize::Zeroize::zeroize(&mut buf);
+    h.finalize().into()
 }
 
 impl SecretKey {
-    /// Serialises the secret key (its ternary coefficients). Keep the bytes secret.
+    /// Serialises the secret key (its ternary coefficients, with a SHA-256 digest of them and
+    /// of its identity that [`SecretKey::from_bytes`] checks). Keep the bytes secret.
     pub fn to_bytes(&self) -> Vec<u8> {
         let w = SecretKeyWire {
             params_id: self.params_id,
             key_id: self.key_id,
             coeffs: self.coeffs.clone(),
+            digest: secret_key_digest(self.params_id, self.key_id, &self.coeffs),
         };
         let out = encode(Kind::SecretKey, &w);
         let SecretKeyWire { mut coeffs, .. } = w;
@@ -374,9 +398,15 @@ impl SecretKey {
         out
     }
 
-    /// Reads and validates a secret key for `p`.
+    /// Reads and validates a secret key for `p`: the header, the parameter identity, `N`
+    /// ternary coefficients, and the digest of the identities and coefficients (a corrupted key
+    /// is an error, never a wrong key).
     pub fn from_bytes(p: &CkksParams, bytes: &[u8]) -> Result<Self> {
         let mut w: SecretKeyWire = decode(Kind::SecretKey, bytes)?;
+        if secret_key_digest(w.params_id, w.key_id, &w.coeffs) != w.digest {
+            zeroize::Zeroize::zeroize(&mut w.coeffs);
+            return Err(bad("secret key digest mismatch: the key is corrupt"));
+        }
         check_params(p, w.params_id, "secret key")?;
         if w.coeffs.len() != p.n || w.coeffs.iter().any(|c| !(-1..=1).contains(c)) {
             zeroize::Zeroize::zeroize(&mut w.coeffs);
