@@ -176,6 +176,25 @@ pub struct ClientState {
     pub history: Vec<EpochRecord>,
 }
 
+impl ClientState {
+    /// Checks a state read back from a file: one record per recorded loss, the best epoch
+    /// among them, at most `max_epochs` epochs.
+    pub fn validate(&self, max_epochs: usize) -> Result<()> {
+        let n = self.stopping.losses.len();
+        if self.history.len() != n
+            || n > max_epochs
+            || self.stopping.best_epoch.is_some_and(|b| b >= n)
+            || self.history.iter().enumerate().any(|(i, r)| r.epoch != i)
+        {
+            return Err(Error::format(
+                "client state",
+                "inconsistent (history, losses and best epoch disagree, or more epochs than the plan)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The client: a backend client (secret key holder) and the plan.
 #[derive(Debug)]
 pub struct Client<K> {

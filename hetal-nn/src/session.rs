@@ -50,17 +50,12 @@ pub fn save_client_state(path: &Path, s: &ClientState) -> Result<()> {
     write_private(path, "client-state", s)
 }
 
-/// Loads the client's state (checked: at most one record and one loss per epoch of the cap,
-/// the best epoch among them).
+/// Loads the client's state (checked with [`ClientState::validate`]; the caller checks the
+/// epoch count against its plan).
 pub fn load_client_state(path: &Path) -> Result<ClientState> {
     let s: ClientState = read_tagged(path, "client-state")?;
-    let n = s.stopping.losses.len();
-    if s.history.len() != n || s.stopping.best_epoch.is_some_and(|b| b >= n) {
-        return Err(Error::format(
-            path.display().to_string(),
-            "inconsistent client state (history, losses and best epoch disagree)",
-        ));
-    }
+    s.validate(usize::MAX)
+        .map_err(|e| Error::format(path.display().to_string(), e.to_string()))?;
     Ok(s)
 }
 

@@ -412,13 +412,7 @@ where
     let mut client = Client::new(backend, plan)?;
     if private.state().exists() {
         client.state = session::load_client_state(&private.state())?;
-        if client.state.history.len() > client.plan.config.epochs {
-            return Err(format!(
-                "{}: more epochs than the plan allows",
-                private.state().display()
-            )
-            .into());
-        }
+        client.state.validate(client.plan.config.epochs)?;
     }
     let p = private.data_args();
     let bytes = hetal_nn::protocol::read_file_bounded(&p, 1 << 16)?;
