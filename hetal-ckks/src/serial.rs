@@ -145,6 +145,32 @@ fn config() -> impl bincode::config::Config {
         .with_limit::<MAX_BYTES>()
 }
 
+/// Decodes with [`config`]'s encoding and a limit on the bytes the decoder may claim of
+/// 16 × `bytes.len()` (a power of two, at least 1 MiB, at most [`MAX_BYTES`] × 16): a genuine
+/// blob claims at most 16 bytes per input byte, while a hostile length prefix claiming more than
+/// the input holds is refused before anything is allocated for it.
+fn decode_limited<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<(T, usize), String> {
+    let need = (bytes.len() as u64)
+        .saturating_mul(16)
+        .max(1 << 20)
+        .next_power_of_two();
+    macro_rules! limited {
+        ($($b:literal),*) => {
+            match need.trailing_zeros() {
+                $( $b => bincode::serde::decode_from_slice(
+                    bytes,
+                    bincode::config::standard()
+                        .with_fixed_int_encoding()
+                        .with_limit::<{ 1usize << $b }>(),
+                ), )*
+                _ => return Err(format!("{} bytes: too large a blob", bytes.len())),
+            }
+        };
+    }
+    limited!(20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38)
+        .map_err(|e| e.to_string())
+}
+
 fn encode<T: Serialize>(kind: Kind, body: &T) -> Vec<u8> {
     let header = Header {
         magic: MAGIC,
@@ -156,8 +182,8 @@ fn encode<T: Serialize>(kind: Kind, body: &T) -> Vec<u8> {
 }
 
 fn decode<T: DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T> {
-    let (header, read): (Header, usize) = bincode::serde::decode_from_slice(bytes, config())
-        .map_err(|e| bad(format!("header: {e}")))?;
+    let (header, read): (Header, usize) =
+        decode_limited(bytes).map_err(|e| bad(format!("header: {e}")))?;
     if header.magic != MAGIC {
         return Err(bad("not a hetal-ckks blob (bad magic)"));
     }
@@ -173,8 +199,8 @@ fn decode<T: DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T> {
             header.kind
         )));
     }
-    let (body, used): (T, usize) = bincode::serde::decode_from_slice(&bytes[read..], config())
-        .map_err(|e| bad(format!("{kind:?}: {e}")))?;
+    let (body, used): (T, usize) =
+        decode_limited(&bytes[read..]).map_err(|e| bad(format!("{kind:?}: {e}")))?;
     if read + used != bytes.len() {
         return Err(bad("trailing bytes"));
     }

@@ -372,10 +372,38 @@ impl<C> MessageKind for Checkpoint<C> {
     const KIND: &'static str = "checkpoint";
 }
 
-/// bincode's standard encoding with a 16 GiB cap, so that a hostile length prefix is refused
-/// before anything is allocated for it.
+/// bincode's standard encoding with a 16 GiB cap (for encoding; decoding uses a cap derived
+/// from the input's size, see `decode_limited`).
 fn bincode_config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<{ 1 << 34 }>()
+}
+
+/// Decodes `bytes` with bincode's standard encoding and a limit on the bytes the decoder may
+/// claim of 16 × `bytes.len()` (rounded up to a power of two, at least 1 MiB): a decoded value
+/// claims at most 16 bytes per byte of input (a one-byte integer claims its full width), so a
+/// genuine message always fits, while a hostile length prefix (a string or byte buffer claiming
+/// gigabytes) is refused before anything is allocated for it. Allocation is thus bounded by a
+/// small multiple of the input's real size.
+fn decode_limited<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> std::result::Result<(T, usize), String> {
+    let need = (bytes.len() as u64)
+        .saturating_mul(16)
+        .max(1 << 20)
+        .next_power_of_two();
+    macro_rules! limited {
+        ($($b:literal),*) => {
+            match need.trailing_zeros() {
+                $( $b => bincode::serde::decode_from_slice(
+                    bytes,
+                    bincode::config::standard().with_limit::<{ 1usize << $b }>(),
+                ), )*
+                _ => return Err(format!("{} bytes: too large a message", bytes.len())),
+            }
+        };
+    }
+    limited!(20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38)
+        .map_err(|e| e.to_string())
 }
 
 /// Encodes a value with its kind into bytes.
@@ -439,7 +467,7 @@ fn decode<T: DeserializeOwned>(kind: &str, bytes: &[u8]) -> std::result::Result<
     if found != kind {
         return Err(format!("this file holds a {found:?} message, not {kind:?}"));
     }
-    let (value, used) = bincode::serde::decode_from_slice(&rest[klen..], bincode_config())
+    let (value, used) = decode_limited(&rest[klen..])
         .map_err(|e| format!("cannot decode (truncated or corrupt?): {e}"))?;
     if used != rest.len() - klen {
         return Err(format!("{} trailing bytes", rest.len() - klen - used));

@@ -70,6 +70,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// Serialises the tests of this file (the allocator's counts are process-wide).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `f`, returning its result and the peak of extra heap bytes during it.
 fn measure<R>(f: impl FnOnce() -> R) -> (R, usize) {
     let base = CURRENT.load(Ordering::Relaxed);
@@ -739,6 +742,7 @@ fn report(tallies: &[(String, Tally)]) {
 
 #[test]
 fn every_reader_refuses_hostile_files_without_panic_or_blow_up() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let t = run_all(3000);
     report(&t);
     assert!(t.iter().all(|(_, t)| t.errors > 0));
@@ -747,10 +751,47 @@ fn every_reader_refuses_hostile_files_without_panic_or_blow_up() {
 #[test]
 #[ignore = "long: HETAL_FUZZ_COUNT cases (default 100,000); see the module docs"]
 fn fuzz_many() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let count = std::env::var("HETAL_FUZZ_COUNT")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(100_000);
     let t = run_all(count);
     report(&t);
+}
+
+/// A length prefix claiming 4 GiB for a string or a byte buffer (what the long fuzz run first
+/// found in a plan) is refused without allocating anything like it, in hetal-nn's messages and
+/// in hetal-ckks's blobs.
+#[test]
+fn huge_length_prefixes_allocate_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut msg = to_bytes("plan", &String::from("abc")).unwrap();
+    let at = header_len(&msg);
+    let mut b = msg[..at].to_vec();
+    b.extend_from_slice(&[0xfd, 0, 0, 0, 0, 1, 0, 0, 0]);
+    b.extend_from_slice(b"abc");
+    b.extend_from_slice(&[0; 32]);
+    reseal(&mut b).unwrap();
+    let (r, peak) = measure(|| from_bytes::<String>("plan", &b));
+    assert!(r.is_err());
+    assert!(peak <= 2 << 20, "{peak} bytes");
+    // (serde preallocates at most 1 MiB for a sequence whatever its claimed length.)
+    let (r, peak) = measure(|| from_bytes::<Vec<u8>>("plan", &b));
+    assert!(r.is_err());
+    assert!(peak <= 2 << 20, "{peak} bytes");
+    msg.truncate(0);
+
+    let params = CkksParams::new(&hetal_ckks::params::presets::insecure_test_n10()).unwrap();
+    let c = CkksClient::from_seed(params.clone(), 1);
+    let ct = c.public_key().to_bytes(&params);
+    // Overwrite every 8-byte window with a fixed-width length of 2^32 in turn.
+    let mut worst = 0;
+    for i in 0..ct.len().saturating_sub(8).min(4096) {
+        let mut b = ct.clone();
+        b[i..i + 8].copy_from_slice(&(1u64 << 32).to_le_bytes());
+        let (_, peak) = measure(|| hetal_ckks::PublicKey::from_bytes(&params, &b).is_ok());
+        worst = worst.max(peak);
+    }
+    assert!(worst < 64 << 20, "{worst} bytes");
 }
