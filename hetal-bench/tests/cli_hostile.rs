@@ -42,7 +42,10 @@ fn fails(a: &[&str], needle: &str) -> String {
         "hetal {a:?}: status {:?} (a panic or a signal?)\n{err}",
         out.status
     );
-    assert!(err.contains(needle), "hetal {a:?}: {needle:?} not in\n{err}");
+    assert!(
+        err.contains(needle),
+        "hetal {a:?}: {needle:?} not in\n{err}"
+    );
     err
 }
 
@@ -103,7 +106,10 @@ fn case1_hostile_files_from_the_server_are_errors() {
     let mut bad = z.clone();
     bad.rows -= 1;
     write_tagged(&lp, "inference-logits", &bad).unwrap();
-    fails(&args(ex, &["client", "infer-result"], &[]), "inference logits");
+    fails(
+        &args(ex, &["client", "infer-result"], &[]),
+        "inference logits",
+    );
 }
 
 /// Cases 2 and 8: the secret key, the plan and the decrypted model live in the private
@@ -147,7 +153,11 @@ fn case2_and_8_the_client_keeps_its_own_plan_and_secrets_private() {
     let other = dir.path().join("ex2");
     let mine = dir.path().join("keys-elsewhere");
     let (o, m) = (other.to_str().unwrap(), mine.to_str().unwrap());
-    ok(&args(o, &["client", "keygen"], &[&["--client-dir", m], SMALL].concat()));
+    ok(&args(
+        o,
+        &["client", "keygen"],
+        &[&["--client-dir", m], SMALL].concat(),
+    ));
     assert!(mine.join("secret.key").exists());
     fails(&args(o, &["client", "encrypt"], &[]), "no client session");
     ok(&args(o, &["client", "encrypt"], &["--client-dir", m]));
@@ -165,7 +175,10 @@ fn case7_keygen_refuses_to_overwrite_and_case10_foreign_checkpoints() {
     let old_ckpt = std::fs::read(&ckpt).unwrap();
     let key_before = std::fs::read(dir.path().join("ex.client").join("secret.key")).unwrap();
     let err = fails(&args(ex, &["client", "keygen"], SMALL), "--force");
-    assert!(err.contains("secret.key") && err.contains("server.ckpt"), "{err}");
+    assert!(
+        err.contains("secret.key") && err.contains("server.ckpt"),
+        "{err}"
+    );
     assert_eq!(
         std::fs::read(dir.path().join("ex.client").join("secret.key")).unwrap(),
         key_before
@@ -195,7 +208,14 @@ fn case10_one_server_per_directory_and_strict_backend_json() {
     let mut first = Command::new(env!("CARGO_BIN_EXE_hetal"))
         .args(args(
             ex,
-            &["server", "train", "--quiet", "--wait", "--timeout-secs", "60"],
+            &[
+                "server",
+                "train",
+                "--quiet",
+                "--wait",
+                "--timeout-secs",
+                "60",
+            ],
             &[],
         ))
         .stdout(Stdio::null())
@@ -213,8 +233,15 @@ fn case10_one_server_per_directory_and_strict_backend_json() {
     first.kill().unwrap();
     first.wait().unwrap();
     let bp = exp.join("backend.json");
-    std::fs::write(&bp, r#"{"backend": "Ckks", "presett": "insecure-boot-n12-l9"}"#).unwrap();
-    fails(&args(ex, &["server", "train", "--quiet"], &[]), "unknown field");
+    std::fs::write(
+        &bp,
+        r#"{"backend": "Ckks", "presett": "insecure-boot-n12-l9"}"#,
+    )
+    .unwrap();
+    fails(
+        &args(ex, &["server", "train", "--quiet"], &[]),
+        "unknown field",
+    );
 }
 
 /// Cases 4, 5 and 10: size arguments have limits and clear errors.
@@ -222,20 +249,48 @@ fn case10_one_server_per_directory_and_strict_backend_json() {
 fn case5_size_arguments_have_limits() {
     let t = std::time::Instant::now();
     fails(
-        &["train", "--quiet", "--backend", "mock", "--data", "synthetic:100:2:1000000000000"],
+        &[
+            "train",
+            "--quiet",
+            "--backend",
+            "mock",
+            "--data",
+            "synthetic:100:2:1000000000000",
+        ],
         "limit",
     );
     fails(
-        &["train", "--quiet", "--backend", "mock", "--slots", "4611686018427387904"],
+        &[
+            "train",
+            "--quiet",
+            "--backend",
+            "mock",
+            "--slots",
+            "4611686018427387904",
+        ],
         "--slots",
     );
     fails(
-        &["train", "--quiet", "--backend", "mock", "--slots", "1073741824"],
+        &[
+            "train",
+            "--quiet",
+            "--backend",
+            "mock",
+            "--slots",
+            "1073741824",
+        ],
         "--slots",
     );
     fails(&["train", "--quiet", "--threads", "100000"], "--threads");
     fails(
-        &["train", "--quiet", "--backend", "mock", "--classes", "1000000000"],
+        &[
+            "train",
+            "--quiet",
+            "--backend",
+            "mock",
+            "--classes",
+            "1000000000",
+        ],
         "limit",
     );
     fails(
@@ -243,7 +298,14 @@ fn case5_size_arguments_have_limits() {
         "not a class index",
     );
     fails(
-        &["train", "--quiet", "--backend", "mock", "--bootstrap-bound", "nan"],
+        &[
+            "train",
+            "--quiet",
+            "--backend",
+            "mock",
+            "--bootstrap-bound",
+            "nan",
+        ],
         "--bootstrap-bound",
     );
     let dir = tempfile::tempdir().unwrap();
@@ -252,7 +314,14 @@ fn case5_size_arguments_have_limits() {
     text.push_str("1e12,0.5\n");
     std::fs::write(&csv, text).unwrap();
     fails(
-        &["train", "--quiet", "--backend", "mock", "--data", csv.to_str().unwrap()],
+        &[
+            "train",
+            "--quiet",
+            "--backend",
+            "mock",
+            "--data",
+            csv.to_str().unwrap(),
+        ],
         "limit",
     );
     assert!(t.elapsed().as_secs() < 60, "no hang");
@@ -292,5 +361,9 @@ fn case9_closed_pipes_lose_nothing() {
         ]
         .concat(),
     );
-    assert!(std::fs::read_to_string(&json).unwrap().contains("test_accuracy"));
+    assert!(
+        std::fs::read_to_string(&json)
+            .unwrap()
+            .contains("test_accuracy")
+    );
 }

@@ -167,8 +167,10 @@ fn decode_limited<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<(T, 
             }
         };
     }
-    limited!(20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38)
-        .map_err(|e| e.to_string())
+    limited!(
+        20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38
+    )
+    .map_err(|e| e.to_string())
 }
 
 fn encode<T: Serialize>(kind: Kind, body: &T) -> Vec<u8> {

@@ -284,5 +284,8 @@ fn any_corruption_of_the_secret_key_is_an_error() {
         }
     }
     assert!(swapped > 0);
-    assert_eq!(sk.key_id(), SecretKey::from_bytes(&f.params, &f.sk).unwrap().key_id());
+    assert_eq!(
+        sk.key_id(),
+        SecretKey::from_bytes(&f.params, &f.sk).unwrap().key_id()
+    );
 }

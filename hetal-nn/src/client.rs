@@ -82,10 +82,7 @@ impl Plan {
             ));
         }
         if s0.checked_mul(s1) != Some(self.slots) {
-            return bad(format!(
-                "unit shape ({s0}, {s1}) for {} slots",
-                self.slots
-            ));
+            return bad(format!("unit shape ({s0}, {s1}) for {} slots", self.slots));
         }
         UnitShape::new(s0, s1)?;
         if !(2..=crate::data::MAX_CLASSES).contains(&self.classes)
@@ -385,7 +382,11 @@ where
     /// them the softmax outputs of every batch exactly once (`batch_rows[b] × padded_classes`),
     /// all in the plan's unit shape, Plain, at most at the backend's top level.
     pub fn check_result(&self, r: &EpochResult<<K as Encryptor>::Ciphertext>) -> Result<()> {
-        let (unit, top, pc) = (self.plan.unit, self.backend.max_level(), self.plan.padded_classes);
+        let (unit, top, pc) = (
+            self.plan.unit,
+            self.backend.max_level(),
+            self.plan.padded_classes,
+        );
         r.val_logits
             .check("validation logits", self.plan.val_rows, pc, unit, top)?;
         let nb = self.plan.batch_rows.len();

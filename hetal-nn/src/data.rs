@@ -485,7 +485,9 @@ fn infer_classes(labels: &[Vec<f64>]) -> Result<usize> {
         for (row, &l) in ls.iter().enumerate() {
             if l.is_finite() && l >= MAX_CLASSES as f64 {
                 return Err(Error::limit(
-                    format!("{split}: label at row {row} (the class count is the largest label plus one)"),
+                    format!(
+                        "{split}: label at row {row} (the class count is the largest label plus one)"
+                    ),
                     l,
                     format!("{} (use labels 0..{MAX_CLASSES})", MAX_CLASSES - 1),
                 ));
@@ -569,7 +571,11 @@ pub fn check_npy_size(path: &Path) -> Result<Vec<usize>> {
         .nth(1)
         .and_then(|r| r.split('\'').nth(1))
         .ok_or_else(|| bad("no 'descr' in the header".into()))?;
-    let digits: String = descr.chars().rev().take_while(char::is_ascii_digit).collect();
+    let digits: String = descr
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
     let item: u64 = digits
         .chars()
         .rev()

@@ -111,12 +111,15 @@ impl<C: Clone> EncMatrix<C> {
     /// arithmetic, so hostile dimensions give an error, never an overflow.
     pub fn to_packed(&self) -> Result<PackedMatrix<C>> {
         let (s0, s1) = self.unit;
-        let slots = s0.checked_mul(s1).filter(|&s| s <= MAX_SLOTS).ok_or_else(|| {
-            Error::format(
-                "encrypted matrix",
-                format!("unit shape ({s0}, {s1}) exceeds {MAX_SLOTS} slots"),
-            )
-        })?;
+        let slots = s0
+            .checked_mul(s1)
+            .filter(|&s| s <= MAX_SLOTS)
+            .ok_or_else(|| {
+                Error::format(
+                    "encrypted matrix",
+                    format!("unit shape ({s0}, {s1}) exceeds {MAX_SLOTS} slots"),
+                )
+            })?;
         let shape = UnitShape::new(s0, s1)?;
         debug_assert_eq!(shape.slots(), slots);
         let layout: Layout = self.layout.into();
@@ -384,9 +387,7 @@ fn bincode_config() -> impl bincode::config::Config {
 /// genuine message always fits, while a hostile length prefix (a string or byte buffer claiming
 /// gigabytes) is refused before anything is allocated for it. Allocation is thus bounded by a
 /// small multiple of the input's real size.
-fn decode_limited<T: DeserializeOwned>(
-    bytes: &[u8],
-) -> std::result::Result<(T, usize), String> {
+fn decode_limited<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<(T, usize), String> {
     let need = (bytes.len() as u64)
         .saturating_mul(16)
         .max(1 << 20)
@@ -402,8 +403,10 @@ fn decode_limited<T: DeserializeOwned>(
             }
         };
     }
-    limited!(20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38)
-        .map_err(|e| e.to_string())
+    limited!(
+        20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Encodes a value with its kind into bytes.

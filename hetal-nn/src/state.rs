@@ -112,7 +112,10 @@ impl<E: Evaluator> TrainState<E> {
             return Err(Error::protocol("the checkpoint belongs to another plan"));
         }
         if ckpt.epochs_done > plan.config.epochs
-            || ckpt.best.as_ref().is_some_and(|(e, _)| *e >= ckpt.epochs_done)
+            || ckpt
+                .best
+                .as_ref()
+                .is_some_and(|(e, _)| *e >= ckpt.epochs_done)
             || ckpt
                 .pending
                 .as_ref()

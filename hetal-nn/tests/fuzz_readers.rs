@@ -15,8 +15,8 @@ use hetal_nn::client::{Client, ClientState};
 use hetal_nn::config::{Optimizer, TrainConfig};
 use hetal_nn::data::Splits;
 use hetal_nn::protocol::{
-    Checkpoint, Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, MessageKind,
-    Plan, ServerStats, from_bytes, reseal, to_bytes,
+    Checkpoint, Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, MessageKind, Plan,
+    ServerStats, from_bytes, reseal, to_bytes,
 };
 use hetal_nn::server::Server;
 use hetal_nn::softmax::LinalgSoftmax;
@@ -435,7 +435,10 @@ where
         &mut r.train_probs[0].1
     }));
     for &x in &EXTREMES[1..] {
-        result_extremes.push((format!("epoch {x}"), variant(rk, &m.result, |r| r.epoch = x)));
+        result_extremes.push((
+            format!("epoch {x}"),
+            variant(rk, &m.result, |r| r.epoch = x),
+        ));
         result_extremes.push((
             format!("batch index {x}"),
             variant(rk, &m.result, |r| r.train_probs[0].0 = x),
@@ -454,13 +457,22 @@ where
         .iter()
         .flat_map(|&x| {
             [
-                (format!("classes {x}"), variant(Plan::KIND, &plan, |p| p.classes = x)),
+                (
+                    format!("classes {x}"),
+                    variant(Plan::KIND, &plan, |p| p.classes = x),
+                ),
                 (
                     format!("padded classes {x}"),
                     variant(Plan::KIND, &plan, |p| p.padded_classes = x),
                 ),
-                (format!("slots {x}"), variant(Plan::KIND, &plan, |p| p.slots = x)),
-                (format!("unit {x}"), variant(Plan::KIND, &plan, |p| p.unit.1 = x)),
+                (
+                    format!("slots {x}"),
+                    variant(Plan::KIND, &plan, |p| p.slots = x),
+                ),
+                (
+                    format!("unit {x}"),
+                    variant(Plan::KIND, &plan, |p| p.unit.1 = x),
+                ),
             ]
         })
         .filter(|(_, b)| *b != to_bytes(Plan::KIND, &plan).unwrap())

@@ -49,7 +49,10 @@ fn case1_hostile_shapes_in_results_inference_and_model_are_errors() {
         ),
         ("half the columns", Box::new(|r| r.val_logits.cols /= 2)),
         ("rows 2^62", Box::new(|r| r.val_logits.rows = 1 << 62)),
-        ("rows usize::MAX", Box::new(|r| r.val_logits.rows = usize::MAX)),
+        (
+            "rows usize::MAX",
+            Box::new(|r| r.val_logits.rows = usize::MAX),
+        ),
         (
             "layout",
             Box::new(|r| r.val_logits.layout = LayoutTag::Replicated),
@@ -92,7 +95,10 @@ fn case1_hostile_shapes_in_results_inference_and_model_are_errors() {
     let z = server.infer(&x).unwrap();
     let n = splits.test.len();
     for (what, f) in [
-        ("s1 = 2^62", (|z: &mut _| set_unit(z, (0, 1 << 62))) as fn(&mut _)),
+        (
+            "s1 = 2^62",
+            (|z: &mut _| set_unit(z, (0, 1 << 62))) as fn(&mut _),
+        ),
         ("rows", |z| z.rows += 1),
         ("columns", |z| z.cols = 1),
     ] {
@@ -168,7 +174,11 @@ fn npy(path: &std::path::Path, descr: &str, shape: &str, data: &[u8]) {
 fn case3_npy_headers_claiming_huge_shapes_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("x.npy");
-    for shape in ["(1000000000000, 4)", "(1000000000, 4)", "(4611686018427387904, 4)"] {
+    for shape in [
+        "(1000000000000, 4)",
+        "(1000000000, 4)",
+        "(4611686018427387904, 4)",
+    ] {
         npy(&p, "<f8", shape, &[0u8; 64]);
         let e = read_features_npy(&p).unwrap_err();
         assert!(matches!(e, Error::Npy { .. }), "{e}");
@@ -200,7 +210,11 @@ fn case4_huge_labels_and_class_counts_fail_fast() {
     assert!(matches!(e, Error::Limit { .. }), "{e}");
     assert!(t.elapsed().as_secs() < 5);
     // Many classes within the limit are fast too: one pass over the samples, not one per class.
-    std::fs::write(&p, text.replace("1000000000000", &(MAX_CLASSES - 1).to_string())).unwrap();
+    std::fs::write(
+        &p,
+        text.replace("1000000000000", &(MAX_CLASSES - 1).to_string()),
+    )
+    .unwrap();
     let _ = Splits::load_csv_single(&p, None, 0);
     assert!(t.elapsed().as_secs() < 5);
 }
@@ -232,7 +246,10 @@ fn case10_bom_classes_and_extreme_labels() {
 
     let digits = Splits::digits(0).unwrap();
     assert!(digits.clone().with_classes(Some(5)).is_err());
-    assert_eq!(digits.clone().with_classes(Some(12)).unwrap().num_classes, 12);
+    assert_eq!(
+        digits.clone().with_classes(Some(12)).unwrap().num_classes,
+        12
+    );
     assert!(digits.with_classes(Some(1 << 40)).is_err());
 
     let p = dir.path().join("l.csv");
@@ -259,7 +276,12 @@ fn case10_bom_classes_and_extreme_labels() {
         );
         let mut labels = 1u64.to_le_bytes().to_vec();
         labels.extend_from_slice(&u64::MAX.to_le_bytes());
-        npy(&nd.join(format!("labels_{split}.npy")), "<u8", "(2,)", &labels);
+        npy(
+            &nd.join(format!("labels_{split}.npy")),
+            "<u8",
+            "(2,)",
+            &labels,
+        );
     }
     let e = Splits::load_npy_dir(&nd, None).unwrap_err();
     assert!(matches!(e, Error::Limit { .. }), "{e}");
@@ -310,7 +332,10 @@ fn case10_foreign_checkpoints_and_flipped_bits_are_errors() {
         let mut b = good.clone();
         b[i] ^= 0x10;
         std::fs::write(&p, &b).unwrap();
-        assert!(read_message::<Checkpoint<MockCiphertext>>(&p).is_err(), "byte {i}");
+        assert!(
+            read_message::<Checkpoint<MockCiphertext>>(&p).is_err(),
+            "byte {i}"
+        );
     }
     // The digest detects corruption, not forgery: a resealed change decodes (and the plan check
     // above is what refuses it).
@@ -328,7 +353,10 @@ fn case10_foreign_checkpoints_and_flipped_bits_are_errors() {
     for i in 0..b.len() {
         let mut m = b.clone();
         m[i] ^= 0x80;
-        assert!(from_bytes::<Decision>(Decision::KIND, &m).is_err(), "byte {i}");
+        assert!(
+            from_bytes::<Decision>(Decision::KIND, &m).is_err(),
+            "byte {i}"
+        );
     }
 }
 

@@ -27,8 +27,8 @@ use hetal_ckks::{CkksClient, CkksParams, SecretKey};
 use hetal_nn::client::{Client, ClientState};
 use hetal_nn::plain::ClassReport;
 use hetal_nn::protocol::{
-    Decision, EncMatrix, EncryptedModel, EpochResult, MessageKind, Plan, read_message,
-    read_tagged, to_bytes, write_bytes, write_message, write_private, write_tagged,
+    Decision, EncMatrix, EncryptedModel, EpochResult, MessageKind, Plan, read_message, read_tagged,
+    to_bytes, write_bytes, write_message, write_private, write_tagged,
 };
 use hetal_nn::report::loss_plot_svg;
 use hetal_nn::session;
@@ -177,8 +177,7 @@ impl Files {
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                    n.starts_with("epoch-")
-                        && (n.ends_with(".result") || n.ends_with(".decision"))
+                    n.starts_with("epoch-") && (n.ends_with(".result") || n.ends_with(".decision"))
                 })
                 .collect();
             epochs.sort();
@@ -457,11 +456,25 @@ pub fn run(args: &ClientArgs) -> CliResult {
     match BackendSpec::load_from(&private.backend())?.backend {
         Backend::Mock => {
             let (client, data) = load_state(&private, mock_backend(&private)?)?;
-            dispatch(&args.command, &files, &private, client, data, "mock backend")
+            dispatch(
+                &args.command,
+                &files,
+                &private,
+                client,
+                data,
+                "mock backend",
+            )
         }
         Backend::Ckks => {
             let (client, data) = load_state(&private, ckks_backend(&private)?)?;
-            dispatch(&args.command, &files, &private, client, data, "CKKS backend")
+            dispatch(
+                &args.command,
+                &files,
+                &private,
+                client,
+                data,
+                "CKKS backend",
+            )
         }
     }
 }
