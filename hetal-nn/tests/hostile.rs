@@ -18,6 +18,9 @@ use hetal_traits::KeyGenerator;
 use hetal_traits::mock::{MockCiphertext, MockClient, MockEvaluator};
 use std::io::Write;
 
+/// A change to a message.
+type Mutation<T> = Box<dyn Fn(&mut T)>;
+
 fn small() -> (Splits, TrainConfig) {
     let splits = Splits::digits(0).unwrap().truncated(128, 40, 40);
     let cfg = TrainConfig {
@@ -40,7 +43,7 @@ fn case1_hostile_shapes_in_results_inference_and_model_are_errors() {
     let (mut client, _data, mut server) = common::setup(&splits, &cfg, common::fgb_like(1024));
     let r: EpochResult<MockCiphertext> = server.run_epoch(&mut |_| {}).unwrap();
     let (s0, s1) = client.plan.unit;
-    let mutations: Vec<(&str, Box<dyn Fn(&mut EpochResult<MockCiphertext>)>)> = vec![
+    let mutations: Vec<(&str, Mutation<EpochResult<MockCiphertext>>)> = vec![
         ("s1 = 2^62", Box::new(|r| r.val_logits.unit.1 = 1 << 62)),
         ("s0 = 2^62", Box::new(|r| r.val_logits.unit.0 = 1 << 62)),
         (
@@ -138,7 +141,7 @@ fn case2_inconsistent_plans_are_rejected() {
     let (splits, cfg) = small();
     let plan = Plan::new(&splits, &cfg, 1024, 64.0, "asoftmax").unwrap();
     plan.validate().unwrap();
-    let bad: Vec<(&str, Box<dyn Fn(&mut Plan)>)> = vec![
+    let bad: Vec<(&str, Mutation<Plan>)> = vec![
         ("classes 17", Box::new(|p| p.classes = 17)),
         ("padded 2^20", Box::new(|p| p.padded_classes = 1 << 20)),
         ("slots 2^62", Box::new(|p| p.slots = 1 << 62)),
