@@ -52,7 +52,9 @@ fn ok_v(v: &[String]) -> String {
 #[test]
 fn two_processes_through_files_match_the_single_process_run() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    // The client's private directory is the sibling `ex.client`, inside the temporary directory.
+    let ex = dir.path().join("ex");
+    let d = ex.as_path();
     ok_v(&with(d, &["client", "keygen"], SMALL));
     ok_v(&with(d, &["client", "encrypt"], &[]));
     // The server exits after each epoch (no --wait); the client answers; the server resumes.
@@ -89,7 +91,8 @@ fn two_processes_through_files_match_the_single_process_run() {
             .unwrap()
             .contains("<polyline")
     );
-    assert!(d.join("client").join("model.json").exists());
+    assert!(dir.path().join("ex.client").join("model.json").exists());
+    assert!(!d.join("client").exists());
 
     // Encrypted inference through files: same accuracy as the decrypted model's.
     ok_v(&with(d, &["client", "infer-request"], &[]));
@@ -114,7 +117,8 @@ fn two_processes_through_files_match_the_single_process_run() {
 #[test]
 fn server_and_client_run_concurrently() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let ex = dir.path().join("ex");
+    let d = ex.as_path();
     ok_v(&with(
         d,
         &["client", "keygen"],
@@ -306,7 +310,8 @@ fn ckks_two_processes_match_the_single_process_run_and_the_mock() {
     assert!(single.contains("estimated CKKS training time"), "{single}");
 
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let ex = dir.path().join("ex");
+    let d = ex.as_path();
     ok_v(&with(d, &["client", "keygen"], CKKS));
     ok_v(&with(d, &["client", "encrypt"], &[]));
     for _ in 0..2 {
@@ -328,7 +333,7 @@ fn ckks_two_processes_match_the_single_process_run_and_the_mock() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(d.join("client").join("secret.key"))
+        let mode = std::fs::metadata(dir.path().join("ex.client").join("secret.key"))
             .unwrap()
             .permissions()
             .mode();

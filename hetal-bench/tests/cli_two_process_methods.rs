@@ -27,7 +27,9 @@ fn run(dir: &Path, sub: &[&str], extra: &[&str]) -> String {
 /// returns the decrypted model's test accuracy.
 fn two_processes(args: &[&str]) -> f64 {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    // The exchange directory; the client's private one defaults to `ex.client` beside it.
+    let ex = dir.path().join("ex");
+    let d = ex.as_path();
     run(d, &["client", "keygen"], args);
     run(d, &["client", "encrypt"], &[]);
     let mut rounds = 0;

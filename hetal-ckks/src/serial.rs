@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
 
 /// The current format version (2: evaluation keys carry the optional sparse-secret encapsulation
-/// keys).
-pub const FORMAT_VERSION: u16 = 2;
+/// keys; 3: the secret key carries a SHA-256 digest of its identity and coefficients).
+pub const FORMAT_VERSION: u16 = 3;
 const MAGIC: [u8; 4] = *b"HCKS";
 /// Upper bound on the size of one blob (16 GiB).
 const MAX_BYTES: usize = 1 << 34;
@@ -145,6 +145,34 @@ fn config() -> impl bincode::config::Config {
         .with_limit::<MAX_BYTES>()
 }
 
+/// Decodes with [`config`]'s encoding and a limit on the bytes the decoder may claim of
+/// 16 × `bytes.len()` (a power of two, at least 1 MiB, at most [`MAX_BYTES`] × 16): a genuine
+/// blob claims at most 16 bytes per input byte, while a hostile length prefix claiming more than
+/// the input holds is refused before anything is allocated for it.
+fn decode_limited<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<(T, usize), String> {
+    let need = (bytes.len() as u64)
+        .saturating_mul(16)
+        .max(1 << 20)
+        .next_power_of_two();
+    macro_rules! limited {
+        ($($b:literal),*) => {
+            match need.trailing_zeros() {
+                $( $b => bincode::serde::decode_from_slice(
+                    bytes,
+                    bincode::config::standard()
+                        .with_fixed_int_encoding()
+                        .with_limit::<{ 1usize << $b }>(),
+                ), )*
+                _ => return Err(format!("{} bytes: too large a blob", bytes.len())),
+            }
+        };
+    }
+    limited!(
+        20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38
+    )
+    .map_err(|e| e.to_string())
+}
+
 fn encode<T: Serialize>(kind: Kind, body: &T) -> Vec<u8> {
     let header = Header {
         magic: MAGIC,
@@ -156,8 +184,8 @@ fn encode<T: Serialize>(kind: Kind, body: &T) -> Vec<u8> {
 }
 
 fn decode<T: DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T> {
-    let (header, read): (Header, usize) = bincode::serde::decode_from_slice(bytes, config())
-        .map_err(|e| bad(format!("header: {e}")))?;
+    let (header, read): (Header, usize) =
+        decode_limited(bytes).map_err(|e| bad(format!("header: {e}")))?;
     if header.magic != MAGIC {
         return Err(bad("not a hetal-ckks blob (bad magic)"));
     }
@@ -173,8 +201,8 @@ fn decode<T: DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T> {
             header.kind
         )));
     }
-    let (body, used): (T, usize) = bincode::serde::decode_from_slice(&bytes[read..], config())
-        .map_err(|e| bad(format!("{kind:?}: {e}")))?;
+    let (body, used): (T, usize) =
+        decode_limited(&bytes[read..]).map_err(|e| bad(format!("{kind:?}: {e}")))?;
     if read + used != bytes.len() {
         return Err(bad("trailing bytes"));
     }
@@ -358,15 +386,39 @@ struct SecretKeyWire {
     params_id: u64,
     key_id: u64,
     coeffs: Vec<i8>,
+    digest: [u8; 32],
+}
+
+/// SHA-256 over a domain tag, the key's parameter and key identities and its coefficients: any
+/// change to a stored secret key (one flipped bit) makes it fail to load instead of decrypting
+/// garbage.
+fn secret_key_digest(params_id: u64, key_id: u64, coeffs: &[i8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"hetal-ckks secret key v3\0");
+    h.update(params_id.to_le_bytes());
+    h.update(key_id.to_le_bytes());
+    h.update((coeffs.len() as u64).to_le_bytes());
+    let mut buf = [0u8; 1024];
+    for chunk in coeffs.chunks(buf.len()) {
+        for (b, &c) in buf.iter_mut().zip(chunk) {
+            *b = c as u8;
+        }
+        h.update(&buf[..chunk.len()]);
+    }
+    zeroize::Zeroize::zeroize(&mut buf);
+    h.finalize().into()
 }
 
 impl SecretKey {
-    /// Serialises the secret key (its ternary coefficients). Keep the bytes secret.
+    /// Serialises the secret key (its ternary coefficients, with a SHA-256 digest of them and
+    /// of its identity that [`SecretKey::from_bytes`] checks). Keep the bytes secret.
     pub fn to_bytes(&self) -> Vec<u8> {
         let w = SecretKeyWire {
             params_id: self.params_id,
             key_id: self.key_id,
             coeffs: self.coeffs.clone(),
+            digest: secret_key_digest(self.params_id, self.key_id, &self.coeffs),
         };
         let out = encode(Kind::SecretKey, &w);
         let SecretKeyWire { mut coeffs, .. } = w;
@@ -374,9 +426,15 @@ impl SecretKey {
         out
     }
 
-    /// Reads and validates a secret key for `p`.
+    /// Reads and validates a secret key for `p`: the header, the parameter identity, `N`
+    /// ternary coefficients, and the digest of the identities and coefficients (a corrupted key
+    /// is an error, never a wrong key).
     pub fn from_bytes(p: &CkksParams, bytes: &[u8]) -> Result<Self> {
         let mut w: SecretKeyWire = decode(Kind::SecretKey, bytes)?;
+        if secret_key_digest(w.params_id, w.key_id, &w.coeffs) != w.digest {
+            zeroize::Zeroize::zeroize(&mut w.coeffs);
+            return Err(bad("secret key digest mismatch: the key is corrupt"));
+        }
         check_params(p, w.params_id, "secret key")?;
         if w.coeffs.len() != p.n || w.coeffs.iter().any(|c| !(-1..=1).contains(c)) {
             zeroize::Zeroize::zeroize(&mut w.coeffs);

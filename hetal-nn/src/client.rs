@@ -56,7 +56,57 @@ impl Plan {
             softmax: softmax.to_string(),
             encrypt_level: None,
             method: crate::config::Method::hetal(config.optimizer),
+            keys_digest: None,
         })
+    }
+
+    /// Checks that the plan is self-consistent and within the limits (a plan read back from a
+    /// file): the configuration, a power-of-two slot count of at most
+    /// [`crate::protocol::MAX_SLOTS`], a unit shape filling it, `2 <= classes <=`
+    /// [`crate::data::MAX_CLASSES`] padded to the next power of two (which fits the unit shape),
+    /// one batch row count per batch (each at most the batch size), and a finite positive weight
+    /// bound. `O(batches)`.
+    pub fn validate(&self) -> Result<()> {
+        self.config.validate()?;
+        let bad = |r: String| Err(Error::format("plan", r));
+        let (s0, s1) = self.unit;
+        if !self.slots.is_power_of_two() || self.slots > crate::protocol::MAX_SLOTS {
+            return bad(format!(
+                "{} slots (a power of two up to {} expected)",
+                self.slots,
+                crate::protocol::MAX_SLOTS
+            ));
+        }
+        if s0.checked_mul(s1) != Some(self.slots) {
+            return bad(format!("unit shape ({s0}, {s1}) for {} slots", self.slots));
+        }
+        UnitShape::new(s0, s1)?;
+        if !(2..=crate::data::MAX_CLASSES).contains(&self.classes)
+            || self.padded_classes != self.classes.next_power_of_two()
+            || self.padded_classes > s0
+            || self.padded_classes > s1
+        {
+            return bad(format!(
+                "{} classes padded to {} in ({s0}, {s1}) blocks",
+                self.classes, self.padded_classes
+            ));
+        }
+        if self.features == 0 || self.features > crate::data::MAX_FEATURES {
+            return bad(format!("{} features", self.features));
+        }
+        if self.batch_rows.is_empty()
+            || self
+                .batch_rows
+                .iter()
+                .any(|&r| r == 0 || r > self.config.batch_size)
+            || self.val_rows == 0
+        {
+            return bad("empty or oversized batches".into());
+        }
+        if !(self.weight_bound.is_finite() && self.weight_bound > 0.0) {
+            return bad(format!("weight bound {}", self.weight_bound));
+        }
+        Ok(())
     }
 }
 
@@ -82,6 +132,25 @@ pub struct ClientState {
     pub stopping: EarlyStopping,
     /// Per-epoch history.
     pub history: Vec<EpochRecord>,
+}
+
+impl ClientState {
+    /// Checks a state read back from a file: one record per recorded loss, the best epoch
+    /// among them, at most `max_epochs` epochs.
+    pub fn validate(&self, max_epochs: usize) -> Result<()> {
+        let n = self.stopping.losses.len();
+        if self.history.len() != n
+            || n > max_epochs
+            || self.stopping.best_epoch.is_some_and(|b| b >= n)
+            || self.history.iter().enumerate().any(|(i, r)| r.epoch != i)
+        {
+            return Err(Error::format(
+                "client state",
+                "inconsistent (history, losses and best epoch disagree, or more epochs than the plan)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The client: a backend client (secret key holder) and the plan.
@@ -216,6 +285,8 @@ where
                 r.epoch
             )));
         }
+        self.check_splits(splits)?;
+        self.check_result(r)?;
         let c = self.plan.classes;
         let z = self.decrypt_matrix(&r.val_logits)?;
         if z.nrows() != splits.val.len() {
@@ -267,8 +338,76 @@ where
         ))
     }
 
-    /// Decrypts the model (the real classes' rows).
+    /// Checks an epoch result read from the server against the plan, before decrypting
+    /// anything: the validation logits `val_rows × padded_classes`, and when the plan asks for
+    /// them the softmax outputs of every batch exactly once (`batch_rows[b] × padded_classes`),
+    /// all in the plan's unit shape, Plain, at most at the backend's top level.
+    pub fn check_result(&self, r: &EpochResult<<K as Encryptor>::Ciphertext>) -> Result<()> {
+        let (unit, top, pc) = (
+            self.plan.unit,
+            self.backend.max_level(),
+            self.plan.padded_classes,
+        );
+        r.val_logits
+            .check("validation logits", self.plan.val_rows, pc, unit, top)?;
+        let nb = self.plan.batch_rows.len();
+        let expected = if self.plan.report_train_loss { nb } else { 0 };
+        if r.train_probs.len() != expected {
+            return Err(Error::protocol(format!(
+                "{} batches of softmax outputs, expected {expected}",
+                r.train_probs.len()
+            )));
+        }
+        let mut seen = vec![false; nb];
+        for (b, p) in &r.train_probs {
+            if *b >= nb || std::mem::replace(&mut seen[*b], true) {
+                return Err(Error::protocol(format!(
+                    "softmax outputs of unknown or repeated batch {b}"
+                )));
+            }
+            p.check(
+                &format!("softmax outputs of batch {b}"),
+                self.plan.batch_rows[*b],
+                pc,
+                unit,
+                top,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Checks an encrypted model read from the server: weights `padded_classes × (features + 1)`
+    /// in the plan's unit shape, and its epoch the best one the client judged (or, before any
+    /// judgement, the last epoch it saw).
+    pub fn check_model(&self, m: &EncryptedModel<<K as Encryptor>::Ciphertext>) -> Result<()> {
+        m.weights.check(
+            "encrypted model",
+            self.plan.padded_classes,
+            self.plan.width(),
+            self.plan.unit,
+            self.backend.max_level(),
+        )?;
+        let judged = self.state.stopping.losses.len();
+        let ok = match self.state.stopping.best_epoch {
+            Some(b) => m.epoch == b,
+            None => m.epoch == judged.saturating_sub(1),
+        };
+        if !ok {
+            return Err(Error::protocol(format!(
+                "the model claims to be from epoch {} but the client judged {judged} epoch(s), best {}",
+                m.epoch.saturating_add(1),
+                self.state
+                    .stopping
+                    .best_epoch
+                    .map_or("none".to_string(), |b| (b + 1).to_string())
+            )));
+        }
+        Ok(())
+    }
+
+    /// Decrypts the model (the real classes' rows), after [`Client::check_model`].
     pub fn decrypt_model(&self, m: &EncryptedModel<<K as Encryptor>::Ciphertext>) -> Result<Model> {
+        self.check_model(m)?;
         let w = self.decrypt_matrix(&m.weights)?;
         if w.ncols() != self.plan.width() || w.nrows() < self.plan.classes {
             return Err(Error::protocol("encrypted model of the wrong shape"));
@@ -278,11 +417,30 @@ where
         ))
     }
 
-    /// Predictions from decrypted encrypted-inference logits.
+    /// Predictions from decrypted encrypted-inference logits (any row count; the columns, unit
+    /// shape, layout and levels are checked against the plan). See
+    /// [`Client::predictions_for`] to check the row count too.
     pub fn predictions(
         &self,
         logits: &EncMatrix<<K as Encryptor>::Ciphertext>,
     ) -> Result<Vec<usize>> {
+        self.predictions_for(logits, logits.rows)
+    }
+
+    /// Predictions from decrypted encrypted-inference logits of exactly `rows` rows, checked
+    /// against the plan ([`EncMatrix::check`]) before anything is decrypted.
+    pub fn predictions_for(
+        &self,
+        logits: &EncMatrix<<K as Encryptor>::Ciphertext>,
+        rows: usize,
+    ) -> Result<Vec<usize>> {
+        logits.check(
+            "inference logits",
+            rows,
+            self.plan.padded_classes,
+            self.plan.unit,
+            self.backend.max_level(),
+        )?;
         Ok(argmax_rows(
             &self.decrypt_matrix(logits)?,
             self.plan.classes,

@@ -360,8 +360,14 @@ impl Default for TrainConfig {
     }
 }
 
+/// The largest batch size a configuration may ask for.
+pub const MAX_BATCH: usize = 1 << 24;
+/// The most epochs a configuration may ask for.
+pub const MAX_EPOCHS: usize = 100_000;
+
 impl TrainConfig {
-    /// Checks the values.
+    /// Checks the values (learning rate finite and positive, `1 <= batch_size <=` [`MAX_BATCH`],
+    /// `1 <= epochs <=` [`MAX_EPOCHS`], patience at least 1 if set).
     pub fn validate(&self) -> Result<()> {
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return Err(Error::config(format!(
@@ -372,8 +378,14 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return Err(Error::config("batch size must be at least 1"));
         }
+        if self.batch_size > MAX_BATCH {
+            return Err(Error::limit("batch size", self.batch_size, MAX_BATCH));
+        }
         if self.epochs == 0 {
             return Err(Error::config("at least one epoch is needed"));
+        }
+        if self.epochs > MAX_EPOCHS {
+            return Err(Error::limit("epochs", self.epochs, MAX_EPOCHS));
         }
         if self.patience == Some(0) {
             return Err(Error::config("patience must be at least 1 (or absent)"));

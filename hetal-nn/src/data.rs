@@ -3,6 +3,10 @@
 //! Every loader validates what it reads: shapes, finite features, integral labels in
 //! `0..num_classes`, equal lengths of features and labels, and equal feature counts across the
 //! train, validation and test splits. Each violation is its own [`Error`] variant.
+//!
+//! Sizes have stated limits: at most [`MAX_CLASSES`] classes (so a label of `1e12` is an error,
+//! not a loop over a trillion classes), at most [`MAX_FEATURES`] features, and a `.npy` file's
+//! header must describe no more data than the file holds (checked before anything is allocated).
 
 use crate::error::{Error, Result};
 use ndarray::{Array2, ArrayD, Axis};
@@ -13,6 +17,31 @@ use rand_chacha::ChaCha8Rng;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter};
 use std::path::Path;
+
+/// The most classes a data set may have (HETAL's data sets have up to 100; the padded class
+/// count must also fit the unit shape of the plan).
+pub const MAX_CLASSES: usize = 4096;
+/// The most features a data set may have.
+pub const MAX_FEATURES: usize = 1 << 20;
+/// The most values (`samples × features`) synthetic data may have.
+pub const MAX_SYNTHETIC_VALUES: usize = 1 << 28;
+
+/// Checks a class count against `2..=`[`MAX_CLASSES`].
+pub fn check_classes(what: &str, classes: usize) -> Result<()> {
+    if classes > MAX_CLASSES {
+        return Err(Error::limit(
+            format!("{what}: number of classes"),
+            classes,
+            MAX_CLASSES,
+        ));
+    }
+    if classes < 2 {
+        return Err(Error::config(format!(
+            "{what}: {classes} classes; at least 2 are needed"
+        )));
+    }
+    Ok(())
+}
 
 /// One split of a data set: a feature matrix (rows = samples) and class labels.
 #[derive(Clone, Debug, PartialEq)]
@@ -141,12 +170,11 @@ impl Splits {
         test: Dataset,
         num_classes: usize,
     ) -> Result<Self> {
-        if num_classes < 2 {
-            return Err(Error::config(format!(
-                "{num_classes} classes; at least 2 are needed"
-            )));
-        }
+        check_classes("data", num_classes)?;
         let d = train.num_features();
+        if d > MAX_FEATURES {
+            return Err(Error::limit("number of features", d, MAX_FEATURES));
+        }
         for (what, s) in [("validation set", &val), ("test set", &test)] {
             if s.num_features() != d {
                 return Err(Error::FeatureCountMismatch {
@@ -203,8 +231,9 @@ impl Splits {
         }
         let c = match num_classes {
             Some(c) => c,
-            None => infer_classes(&labs),
+            None => infer_classes(&labs)?,
         };
+        check_classes("--classes", c)?;
         let name = dir
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
@@ -248,7 +277,11 @@ impl Splits {
     ) -> Result<Self> {
         let parts = [read_csv(train)?, read_csv(val)?, read_csv(test)?];
         let labs: Vec<Vec<f64>> = parts.iter().map(|(_, l)| l.clone()).collect();
-        let c = num_classes.unwrap_or_else(|| infer_classes(&labs));
+        let c = match num_classes {
+            Some(c) => c,
+            None => infer_classes(&labs)?,
+        };
+        check_classes("--classes", c)?;
         let mut sets = Vec::new();
         for (split, (f, l)) in ["training set", "validation set", "test set"]
             .iter()
@@ -267,7 +300,11 @@ impl Splits {
     /// Reads one CSV file and splits it with [`Splits::split`].
     pub fn load_csv_single(path: &Path, num_classes: Option<usize>, seed: u64) -> Result<Self> {
         let (f, l) = read_csv(path)?;
-        let c = num_classes.unwrap_or_else(|| infer_classes(std::slice::from_ref(&l)));
+        let c = match num_classes {
+            Some(c) => c,
+            None => infer_classes(std::slice::from_ref(&l))?,
+        };
+        check_classes("--classes", c)?;
         let all = Dataset::from_raw("CSV data", f, &l, c)?;
         let name = path
             .file_stem()
@@ -284,10 +321,20 @@ impl Splits {
         num_classes: usize,
         seed: u64,
     ) -> Result<Self> {
+        check_classes("data", num_classes)?;
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); num_classes];
+        for (i, &l) in all.labels.iter().enumerate() {
+            let bucket = by_class.get_mut(l).ok_or_else(|| Error::LabelOutOfRange {
+                what: "data".into(),
+                row: i,
+                label: l as f64,
+                num_classes,
+            })?;
+            bucket.push(i);
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (mut tr, mut va, mut te) = (Vec::new(), Vec::new(), Vec::new());
-        for c in 0..num_classes {
-            let mut idx: Vec<usize> = (0..all.len()).filter(|&i| all.labels[i] == c).collect();
+        for mut idx in by_class {
             idx.shuffle(&mut rng);
             let n = idx.len();
             let n_val = (n as f64 * 0.1).round() as usize;
@@ -328,8 +375,25 @@ impl Splits {
                 "synthetic data need at least 10 samples, 1 feature and 2 classes (got {samples}, {features}, {classes})"
             )));
         }
-        if samples.saturating_mul(features) > 1 << 28 {
-            return Err(Error::config("synthetic data: too many values"));
+        check_classes("synthetic data", classes)?;
+        if features > MAX_FEATURES {
+            return Err(Error::limit(
+                "synthetic data: features",
+                features,
+                MAX_FEATURES,
+            ));
+        }
+        for (what, n) in [
+            ("samples x features", samples.saturating_mul(features)),
+            ("classes x features", classes.saturating_mul(features)),
+        ] {
+            if n > MAX_SYNTHETIC_VALUES {
+                return Err(Error::limit(
+                    format!("synthetic data: {what}"),
+                    n,
+                    MAX_SYNTHETIC_VALUES,
+                ));
+            }
         }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         // Class means uniform in [-0.15, 0.15]^D, noise of standard deviation 1/2 per feature,
@@ -380,6 +444,16 @@ impl Splits {
         Splits::split("digits", &all, 10, seed)
     }
 
+    /// The same splits with `classes` classes (`None`: unchanged); every label must stay below
+    /// it, and it must be within [`check_classes`]'s limits. Lets `--classes` widen the class
+    /// count of data with a fixed one (the digits), or reject a count their labels exceed.
+    pub fn with_classes(self, classes: Option<usize>) -> Result<Splits> {
+        match classes {
+            None => Ok(self),
+            Some(c) => Splits::new(self.name, self.train, self.val, self.test, c),
+        }
+    }
+
     /// Keeps at most the first `train`, `val` and `test` samples of each split (for quick runs).
     pub fn truncated(&self, train: usize, val: usize, test: usize) -> Splits {
         let cut = |s: &Dataset, k: usize| s.slice(0..k.min(s.len()).max(1));
@@ -399,14 +473,31 @@ fn three(sets: Vec<Dataset>) -> Result<[Dataset; 3]> {
     })
 }
 
-fn infer_classes(labels: &[Vec<f64>]) -> usize {
-    let max = labels
+/// The class count of raw labels: the largest label plus one (at least 2). A finite label at or
+/// above [`MAX_CLASSES`] is an error naming it; other invalid labels (negative, fractional,
+/// non-finite) are left to [`Dataset::from_raw`], which names their row.
+fn infer_classes(labels: &[Vec<f64>]) -> Result<usize> {
+    let mut max = 0.0f64;
+    for (split, ls) in ["training set", "validation set", "test set"]
         .iter()
-        .flatten()
-        .copied()
-        .filter(|l| l.is_finite())
-        .fold(0.0f64, f64::max);
-    (max.max(0.0) as usize + 1).max(2)
+        .zip(labels)
+    {
+        for (row, &l) in ls.iter().enumerate() {
+            if l.is_finite() && l >= MAX_CLASSES as f64 {
+                return Err(Error::limit(
+                    format!(
+                        "{split}: label at row {row} (the class count is the largest label plus one)"
+                    ),
+                    l,
+                    format!("{} (use labels 0..{MAX_CLASSES})", MAX_CLASSES - 1),
+                ));
+            }
+            if l.is_finite() {
+                max = max.max(l);
+            }
+        }
+    }
+    Ok((max as usize + 1).max(2))
 }
 
 fn write_npy<T: WriteNpyExt>(path: &Path, a: &T) -> Result<()> {
@@ -433,9 +524,93 @@ fn npy_err(path: &Path, e: ReadNpyError) -> Error {
     }
 }
 
+/// Reads a `.npy` header and checks that the data it describes fit in the file, so that a
+/// header claiming a huge shape is an error before anything is allocated for it. Returns the
+/// shape. `O(header)`.
+pub fn check_npy_size(path: &Path) -> Result<Vec<usize>> {
+    use std::io::Read;
+    let bad = |reason: String| Error::Npy {
+        path: path.into(),
+        reason,
+    };
+    let mut f = open(path)?;
+    let file_len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut pre = [0u8; 12];
+    let mut got = 0;
+    while got < pre.len() {
+        match f.read(&mut pre[got..]).map_err(|e| Error::io(path, e))? {
+            0 => break,
+            k => got += k,
+        }
+    }
+    if got < 10 || &pre[..6] != b"\x93NUMPY" {
+        return Err(bad("not a .npy file (bad magic)".into()));
+    }
+    let (header_len, start) = match pre[6] {
+        1 => (u64::from(u16::from_le_bytes([pre[8], pre[9]])), 10u64),
+        2 | 3 if got == 12 => (
+            u64::from(u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]])),
+            12u64,
+        ),
+        v => return Err(bad(format!("unsupported .npy version {v}"))),
+    };
+    let data_start = start + header_len;
+    if header_len > 1 << 20 || data_start > file_len {
+        return Err(bad(format!(
+            "header of {header_len} bytes in a file of {file_len} bytes"
+        )));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    let mut f = open(path)?;
+    std::io::copy(&mut (&mut f).take(start), &mut std::io::sink())
+        .map_err(|e| Error::io(path, e))?;
+    f.read_exact(&mut header).map_err(|e| Error::io(path, e))?;
+    let header = String::from_utf8_lossy(&header);
+    let descr = header
+        .split("'descr'")
+        .nth(1)
+        .and_then(|r| r.split('\'').nth(1))
+        .ok_or_else(|| bad("no 'descr' in the header".into()))?;
+    let digits: String = descr
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let item: u64 = digits
+        .chars()
+        .rev()
+        .collect::<String>()
+        .parse()
+        .map_err(|_| bad(format!("unsupported element type {descr:?}")))?;
+    let shape_text = header
+        .split("'shape'")
+        .nth(1)
+        .and_then(|r| r.split('(').nth(1))
+        .and_then(|r| r.split(')').next())
+        .ok_or_else(|| bad("no 'shape' in the header".into()))?;
+    let shape = shape_text
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.trim_end_matches('L').parse::<usize>())
+        .collect::<std::result::Result<Vec<usize>, _>>()
+        .map_err(|_| bad(format!("unreadable shape ({shape_text})")))?;
+    let needed = shape
+        .iter()
+        .try_fold(item, |acc, &d| acc.checked_mul(d as u64));
+    let available = file_len - data_start;
+    match needed {
+        Some(n) if n <= available => Ok(shape),
+        _ => Err(bad(format!(
+            "the header claims a shape {shape:?} of {descr} values, more than the {available} data bytes of the file"
+        ))),
+    }
+}
+
 /// Tries each element type in turn; a wrong type descriptor moves on to the next one.
 macro_rules! read_any {
     ($path:expr, $($t:ty),+) => {{
+        check_npy_size($path)?;
         let mut result: Option<Result<ArrayD<f64>>> = None;
         $(
             if result.is_none() {
@@ -489,6 +664,11 @@ pub fn read_csv(path: &Path) -> Result<(Array2<f64>, Vec<f64>)> {
     let mut width: Option<usize> = None;
     for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| Error::io(path, e))?;
+        let line = if i == 0 {
+            line.strip_prefix('\u{feff}').unwrap_or(&line)
+        } else {
+            &line
+        };
         let line = line.trim();
         if line.is_empty() {
             continue;

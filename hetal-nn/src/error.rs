@@ -101,6 +101,17 @@ pub enum Error {
         /// Which data set.
         what: String,
     },
+    /// A size (class count, feature count, sample count, label, slot count, ...) above the
+    /// stated limit of this crate.
+    #[error("{what}: {value} is above the limit of {limit}")]
+    Limit {
+        /// Which size.
+        what: String,
+        /// The value asked for or read.
+        value: String,
+        /// The limit.
+        limit: String,
+    },
     /// An invalid training configuration.
     #[error("invalid configuration: {reason}")]
     Config {
@@ -128,6 +139,15 @@ impl Error {
     pub fn config(reason: impl Into<String>) -> Self {
         Error::Config {
             reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Limit`].
+    pub fn limit(what: impl Into<String>, value: impl ToString, limit: impl ToString) -> Self {
+        Error::Limit {
+            what: what.into(),
+            value: value.to_string(),
+            limit: limit.to_string(),
         }
     }
 

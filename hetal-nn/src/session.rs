@@ -4,7 +4,7 @@ use crate::client::{Client, ClientState};
 use crate::data::Splits;
 use crate::error::{Error, Result};
 use crate::plain::{ClassReport, Model};
-use crate::protocol::{Checkpoint, EncryptedModel, read_tagged, write_message, write_tagged};
+use crate::protocol::{Checkpoint, EncryptedModel, read_tagged, write_message, write_private};
 use crate::report::TrainReport;
 use crate::server::{Progress, Server, TrainingServer};
 use hetal_traits::{Decryptor, Encryptor, Evaluator};
@@ -45,14 +45,18 @@ pub fn client_state_path(dir: &Path) -> PathBuf {
     dir.join("client.state")
 }
 
-/// Saves the client's state.
+/// Saves the client's state (mode `0600`: it holds the validation losses).
 pub fn save_client_state(path: &Path, s: &ClientState) -> Result<()> {
-    write_tagged(path, "client-state", s)
+    write_private(path, "client-state", s)
 }
 
-/// Loads the client's state.
+/// Loads the client's state (checked with [`ClientState::validate`]; the caller checks the
+/// epoch count against its plan).
 pub fn load_client_state(path: &Path) -> Result<ClientState> {
-    read_tagged(path, "client-state")
+    let s: ClientState = read_tagged(path, "client-state")?;
+    s.validate(usize::MAX)
+        .map_err(|e| Error::format(path.display().to_string(), e.to_string()))?;
+    Ok(s)
 }
 
 /// Runs the protocol loop: epoch on the server, review on the client, decision on the server,

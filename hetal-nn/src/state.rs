@@ -102,8 +102,28 @@ impl<E: Evaluator> TrainState<E> {
         shape: UnitShape,
         ckpt: &Checkpoint<Ct<E>>,
     ) -> Result<()> {
+        if ckpt.plan.keys_digest != plan.keys_digest {
+            return Err(Error::protocol(
+                "the checkpoint was made under other evaluation keys (another keygen)",
+            ));
+        }
         if ckpt.plan != *plan {
             return Err(Error::protocol("the checkpoint belongs to another plan"));
+        }
+        if ckpt.epochs_done > plan.config.epochs
+            || ckpt
+                .best
+                .as_ref()
+                .is_some_and(|(e, _)| *e >= ckpt.epochs_done)
+            || ckpt
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.epoch.checked_add(1) != Some(ckpt.epochs_done))
+        {
+            return Err(Error::protocol(format!(
+                "the checkpoint's epochs are inconsistent ({} done of at most {})",
+                ckpt.epochs_done, plan.config.epochs
+            )));
         }
         let (c, width) = (plan.padded_classes, plan.width());
         let w = ckpt.w.to_packed()?;

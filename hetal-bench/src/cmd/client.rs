@@ -1,9 +1,15 @@
 //! `hetal client`: the client's side of the two-process protocol, through files in an exchange
 //! directory shared with `hetal server train`.
 //!
-//! | file (in `--dir`) | written by | read by |
+//! The client keeps its secret key, its own copy of the plan and backend, its state and the
+//! decrypted model in a private directory *outside* the exchange directory (`--client-dir`,
+//! default: the exchange directory's path with `.client` appended, e.g. `run` → `run.client`),
+//! created with mode `0700`, its files `0600`. It never reads the plan back from the exchange
+//! directory, and checks every message the server writes against it.
+//!
+//! | file | written by | read by |
 //! |---|---|---|
-//! | `client/secret.key`, `client/data.json`, `client/state` | client | client only |
+//! | `secret.key`, `plan.msg`, `backend.json`, `data.json`, `state`, `model.json` (in `--client-dir`) | client | client only |
 //! | `backend.json` (backend and preset), `plan.msg`, `eval.keys` | `client keygen` | server |
 //! | `data.msg` | `client encrypt` | server |
 //! | `epoch-E.result` | `server train` | `client evaluate` |
@@ -21,8 +27,8 @@ use hetal_nn::client::{Client, ClientState};
 use hetal_nn::config::TrainConfig;
 use hetal_nn::plain::ClassReport;
 use hetal_nn::protocol::{
-    Decision, EncMatrix, EncryptedModel, EpochResult, Plan, read_message, read_tagged,
-    write_message, write_tagged,
+    Decision, EncMatrix, EncryptedModel, EpochResult, MessageKind, Plan, read_message, read_tagged,
+    to_bytes, write_bytes, write_message, write_private, write_tagged,
 };
 use hetal_nn::report::loss_plot_svg;
 use hetal_nn::session;
@@ -58,8 +64,9 @@ struct CkksSecret {
 }
 
 /// Which backend an exchange directory uses: written by `client keygen`, read by every other
-/// command of both roles.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// command of both roles (the client reads its private copy). Unknown keys are rejected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BackendSpec {
     /// The backend.
     pub backend: Backend,
@@ -70,10 +77,20 @@ pub struct BackendSpec {
 impl BackendSpec {
     /// Reads `backend.json` of the exchange directory.
     pub fn load(files: &Files) -> CliResult<Self> {
-        let p = files.backend();
-        let text = std::fs::read_to_string(&p)
-            .map_err(|e| format!("{}: {e} (run `hetal client keygen` first)", p.display()))?;
-        Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?)
+        Self::load_from(&files.backend())
+    }
+
+    /// Reads a `backend.json` (at most 64 KiB; unknown keys are an error; a CKKS backend must
+    /// name its preset).
+    pub fn load_from(p: &Path) -> CliResult<Self> {
+        let bytes = hetal_nn::protocol::read_file_bounded(p, 1 << 16)
+            .map_err(|e| format!("{e} (run `hetal client keygen` first)"))?;
+        let spec: BackendSpec =
+            serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+        if spec.backend == Backend::Ckks && spec.preset.is_none() {
+            return Err(format!("{}: a CKKS backend needs a \"preset\"", p.display()).into());
+        }
+        Ok(spec)
     }
 
     /// The CKKS preset.
@@ -134,14 +151,155 @@ impl Files {
     pub fn server_dir(&self) -> PathBuf {
         self.dir.join("server")
     }
+    /// The server's lock file (one server per exchange directory).
+    pub fn server_lock(&self) -> PathBuf {
+        self.server_dir().join("lock")
+    }
+    /// The files of the exchange directory that belong to a session (for `keygen`'s check and
+    /// `--force`): the fixed names, the epochs' results and decisions, and the server's
+    /// checkpoint.
+    pub fn session_files(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = [
+            self.backend(),
+            self.plan(),
+            self.keys(),
+            self.data(),
+            self.model(),
+            self.infer_request(),
+            self.infer_result(),
+            hetal_nn::session::server_checkpoint_path(&self.server_dir()),
+        ]
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect();
+        if let Ok(rd) = std::fs::read_dir(&self.dir) {
+            let mut epochs: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    n.starts_with("epoch-") && (n.ends_with(".result") || n.ends_with(".decision"))
+                })
+                .collect();
+            epochs.sort();
+            v.extend(epochs);
+        }
+        v
+    }
+}
+
+/// The client's private directory: never inside the exchange directory.
+pub struct Private {
+    dir: PathBuf,
+}
+
+impl Private {
+    /// The private directory for `exchange`: `client_dir`, or by default the exchange
+    /// directory's path with `.client` appended. Refuses one inside the exchange directory.
+    pub fn resolve(exchange: &Path, client_dir: Option<&Path>) -> CliResult<Self> {
+        let ex = std::path::absolute(exchange)?;
+        let dir = match client_dir {
+            Some(d) => std::path::absolute(d)?,
+            None => {
+                let name = ex
+                    .file_name()
+                    .filter(|n| *n != "..")
+                    .ok_or_else(|| {
+                        format!(
+                            "--dir {}: cannot derive the client directory from it; pass --client-dir",
+                            exchange.display()
+                        )
+                    })?
+                    .to_string_lossy()
+                    .into_owned();
+                ex.with_file_name(format!("{name}.client"))
+            }
+        };
+        let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let (ce, cd) = (canon(&ex), canon(&dir));
+        if cd.starts_with(&ce) {
+            return Err(format!(
+                "the client directory {} lies inside the exchange directory {}: the server could read the secret key; choose another --client-dir",
+                dir.display(),
+                ex.display()
+            )
+            .into());
+        }
+        Ok(Private { dir })
+    }
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    /// Creates the directory, mode `0700` on Unix.
+    fn create(&self) -> CliResult {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(&self.dir)
+            .map_err(|e| format!("{}: {e}", self.dir.display()))?;
+        Ok(())
+    }
     fn secret(&self) -> PathBuf {
-        self.dir.join("client").join("secret.key")
+        self.dir.join("secret.key")
+    }
+    fn plan(&self) -> PathBuf {
+        self.dir.join("plan.msg")
+    }
+    fn backend(&self) -> PathBuf {
+        self.dir.join("backend.json")
     }
     fn data_args(&self) -> PathBuf {
-        self.dir.join("client").join("data.json")
+        self.dir.join("data.json")
     }
     fn state(&self) -> PathBuf {
-        self.dir.join("client").join("state")
+        self.dir.join("state")
+    }
+    fn model(&self) -> PathBuf {
+        self.dir.join("model.json")
+    }
+    fn lock(&self) -> PathBuf {
+        self.dir.join("lock")
+    }
+    fn session_files(&self) -> Vec<PathBuf> {
+        [
+            self.secret(),
+            self.plan(),
+            self.backend(),
+            self.data_args(),
+            self.state(),
+            self.model(),
+        ]
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect()
+    }
+}
+
+/// Takes the advisory lock `path` (created if needed) for the life of the returned file: a
+/// second process asking for it gets a clear error instead of racing the first. `who` names the
+/// role in the error.
+pub fn lock_file(path: &Path, who: &str) -> CliResult<std::fs::File> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another {who} is already running on this directory (it holds {})",
+            path.display()
+        )
+        .into()),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("{}: {e}", path.display()).into()),
     }
 }
 
@@ -172,12 +330,27 @@ pub struct ClientArgs {
     pub command: ClientCommand,
 }
 
-/// The exchange directory.
+/// The exchange directory and the client's private directory.
 #[derive(clap::Args, Debug)]
 pub struct DirArgs {
-    /// The exchange directory shared with the server.
+    /// The exchange directory shared with the server (it reads and writes there).
     #[arg(long)]
     pub dir: PathBuf,
+    /// The client's private directory (secret key, plan, state, decrypted model), outside the
+    /// exchange directory; default: the exchange directory's path with `.client` appended
+    /// (`--dir run` → `run.client`).
+    #[arg(long)]
+    pub client_dir: Option<PathBuf>,
+}
+
+impl DirArgs {
+    /// The exchange and private directories.
+    fn resolve(&self) -> CliResult<(Files, Private)> {
+        Ok((
+            Files::new(&self.dir),
+            Private::resolve(&self.dir, self.client_dir.as_deref())?,
+        ))
+    }
 }
 
 /// Arguments of `hetal client keygen`.
@@ -198,6 +371,11 @@ pub struct KeygenArgs {
     #[command(flatten)]
     /// Training method.
     pub method: MethodArgs,
+    /// Start a new session even where one exists, deleting its secret key, plan, state and
+    /// decrypted model and, in the exchange directory, its keys, encrypted data, results,
+    /// decisions, model and the server's checkpoint (the old model can then never be decrypted).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `hetal client evaluate`.
@@ -225,26 +403,33 @@ pub struct DecryptArgs {
     pub svg: Option<PathBuf>,
 }
 
-fn load_state<K>(files: &Files, backend: K) -> CliResult<(Client<K>, DataArgs)>
+/// The client's plan, state and data arguments, all from its private directory (the plan is
+/// checked for consistency and against the backend; the exchange directory's copy is never read).
+fn load_state<K>(private: &Private, backend: K) -> CliResult<(Client<K>, DataArgs)>
 where
     K: Encryptor + Decryptor<Ciphertext = <K as Encryptor>::Ciphertext>,
 {
-    let plan: Plan = read_message(&files.plan())?;
+    let plan: Plan = read_message(&private.plan())?;
+    plan.validate()?;
     let mut client = Client::new(backend, plan)?;
-    if files.state().exists() {
-        client.state = session::load_client_state(&files.state())?;
+    if private.state().exists() {
+        client.state = session::load_client_state(&private.state())?;
+        client.state.validate(client.plan.config.epochs)?;
     }
-    let data: DataArgs = serde_json::from_str(&std::fs::read_to_string(files.data_args())?)?;
+    let p = private.data_args();
+    let bytes = hetal_nn::protocol::read_file_bounded(&p, 1 << 16)?;
+    let data: DataArgs =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", p.display()))?;
     Ok((client, data))
 }
 
-fn mock_backend(files: &Files) -> CliResult<MockClient> {
-    let secret: MockSecret = read_tagged(&files.secret(), MOCK_SECRET_KIND)?;
+fn mock_backend(private: &Private) -> CliResult<MockClient> {
+    let secret: MockSecret = read_tagged(&private.secret(), MOCK_SECRET_KIND)?;
     Ok(MockClient::try_new(secret.params, secret.seed)?)
 }
 
-fn ckks_backend(files: &Files) -> CliResult<CkksClient> {
-    let secret: CkksSecret = read_tagged(&files.secret(), CKKS_SECRET_KIND)?;
+fn ckks_backend(private: &Private) -> CliResult<CkksClient> {
+    let secret: CkksSecret = read_tagged(&private.secret(), CKKS_SECRET_KIND)?;
     let preset = ckks_preset_by_name(&secret.preset)?;
     let params = CkksParams::new(&preset.params)?;
     let sk = SecretKey::from_bytes(&params, &secret.key)?;
@@ -253,23 +438,46 @@ fn ckks_backend(files: &Files) -> CliResult<CkksClient> {
 
 /// Runs `hetal client ...`.
 pub fn run(args: &ClientArgs) -> CliResult {
-    let dir = match &args.command {
+    let dirs = match &args.command {
         ClientCommand::Keygen(a) => return keygen(a),
         ClientCommand::Encrypt(a)
         | ClientCommand::InferRequest(a)
-        | ClientCommand::InferResult(a) => &a.dir,
-        ClientCommand::Evaluate(a) => &a.dir.dir,
-        ClientCommand::Decrypt(a) => &a.dir.dir,
+        | ClientCommand::InferResult(a) => a,
+        ClientCommand::Evaluate(a) => &a.dir,
+        ClientCommand::Decrypt(a) => &a.dir,
     };
-    let files = Files::new(dir);
-    match BackendSpec::load(&files)?.backend {
+    let (files, private) = dirs.resolve()?;
+    if !private.secret().exists() {
+        return Err(format!(
+            "no client session in {} (run `hetal client keygen --dir {}` first, with the same --client-dir)",
+            private.dir().display(),
+            dirs.dir.display()
+        )
+        .into());
+    }
+    let _lock = lock_file(&private.lock(), "client command")?;
+    match BackendSpec::load_from(&private.backend())?.backend {
         Backend::Mock => {
-            let (client, data) = load_state(&files, mock_backend(&files)?)?;
-            dispatch(&args.command, &files, client, data, "mock backend")
+            let (client, data) = load_state(&private, mock_backend(&private)?)?;
+            dispatch(
+                &args.command,
+                &files,
+                &private,
+                client,
+                data,
+                "mock backend",
+            )
         }
         Backend::Ckks => {
-            let (client, data) = load_state(&files, ckks_backend(&files)?)?;
-            dispatch(&args.command, &files, client, data, "CKKS backend")
+            let (client, data) = load_state(&private, ckks_backend(&private)?)?;
+            dispatch(
+                &args.command,
+                &files,
+                &private,
+                client,
+                data,
+                "CKKS backend",
+            )
         }
     }
 }
@@ -277,6 +485,7 @@ pub fn run(args: &ClientArgs) -> CliResult {
 fn dispatch<K, C>(
     command: &ClientCommand,
     files: &Files,
+    private: &Private,
     client: Client<K>,
     data: DataArgs,
     backend: &str,
@@ -288,15 +497,44 @@ where
     match command {
         ClientCommand::Keygen(_) => Err("keygen is not dispatched".into()),
         ClientCommand::Encrypt(_) => encrypt(files, client, data),
-        ClientCommand::Evaluate(a) => evaluate(a, files, client, data),
-        ClientCommand::Decrypt(a) => decrypt(a, files, client, data, backend),
+        ClientCommand::Evaluate(a) => evaluate(a, files, private, client, data),
+        ClientCommand::Decrypt(a) => decrypt(a, files, private, client, data, backend),
         ClientCommand::InferRequest(_) => infer_request(files, client, data),
         ClientCommand::InferResult(_) => infer_result(files, client, data),
     }
 }
 
+/// Refuses to overwrite an existing session unless `force`; with `force`, deletes its files.
+fn guard_session(files: &Files, private: &Private, force: bool) -> CliResult {
+    let mut old = private.session_files();
+    old.extend(files.session_files());
+    if old.is_empty() {
+        return Ok(());
+    }
+    let list = old
+        .iter()
+        .map(|p| format!("  {}", p.display()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if !force {
+        return Err(format!(
+            "a session exists already; a new keygen would destroy it (a new secret key: its encrypted data, results, checkpoint and model could never be decrypted):\n{list}\npass --force to delete it and start a new session, or use another --dir"
+        )
+        .into());
+    }
+    for p in &old {
+        std::fs::remove_file(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    eprintln!("--force: deleted the previous session:\n{list}");
+    Ok(())
+}
+
 fn keygen(a: &KeygenArgs) -> CliResult {
-    let files = Files::new(&a.dir.dir);
+    let (files, private) = a.dir.resolve()?;
+    if !a.force && (!private.session_files().is_empty() || !files.session_files().is_empty()) {
+        // Fail before any expensive work.
+        guard_session(&files, &private, false)?;
+    }
     let splits = a.data.load()?;
     let backend = a.backend.kind_or(Backend::Mock)?;
     let method = a.method.resolve(a.hyper.optimizer.as_deref())?;
@@ -318,7 +556,9 @@ fn keygen(a: &KeygenArgs) -> CliResult {
             None => plan,
         })
     };
-    std::fs::create_dir_all(files.secret().parent().unwrap_or(&a.dir.dir))?;
+    std::fs::create_dir_all(&a.dir.dir)?;
+    private.create()?;
+    let _lock = lock_file(&private.lock(), "client command")?;
     let spec = BackendSpec {
         backend,
         preset: match backend {
@@ -339,15 +579,19 @@ fn keygen(a: &KeygenArgs) -> CliResult {
             let req = plan.evaluation_keys(true)?;
             let mut backend = MockClient::try_new(params.clone(), a.backend.mock_key_seed())?;
             let keys = backend.generate_evaluation_keys(&req)?;
-            write_secret(
-                &files.secret(),
+            let key_bytes = to_bytes(MOCK_KEYS_KIND, &keys)?;
+            guard_session(&files, &private, a.force)?;
+            write_private(
+                &private.secret(),
                 MOCK_SECRET_KIND,
                 &MockSecret {
                     params,
                     seed: a.backend.mock_key_seed(),
                 },
             )?;
-            write_tagged(&files.keys(), MOCK_KEYS_KIND, &keys)?;
+            write_bytes(&files.keys(), &key_bytes, false)?;
+            let mut plan = plan;
+            plan.keys_digest = Some(message_digest(&key_bytes));
             (plan, req)
         }
         Backend::Ckks => {
@@ -368,15 +612,18 @@ fn keygen(a: &KeygenArgs) -> CliResult {
             let (keys, est) = generate_bootstrap_keys(&mut client, &preset.config, &req)?;
             // Encrypt at the bootstrapping output level (see `Plan::encrypt_level`).
             plan.encrypt_level = Some(hetal_ckks::presets::bootstrap_output_level(&preset));
-            write_secret(
-                &files.secret(),
+            let key_bytes = to_bytes(CKKS_KEYS_KIND, &keys.to_bytes(&params))?;
+            guard_session(&files, &private, a.force)?;
+            write_private(
+                &private.secret(),
                 CKKS_SECRET_KIND,
                 &CkksSecret {
                     preset: spec.preset.clone().unwrap_or_default(),
                     key: client.secret_key().to_bytes(),
                 },
             )?;
-            write_tagged(&files.keys(), CKKS_KEYS_KIND, &keys.to_bytes(&params))?;
+            write_bytes(&files.keys(), &key_bytes, false)?;
+            plan.keys_digest = Some(message_digest(&key_bytes));
             println!(
                 "CKKS {} keys: {} switching keys, estimated memory on the server {:.2} GiB",
                 preset.params.name,
@@ -386,10 +633,21 @@ fn keygen(a: &KeygenArgs) -> CliResult {
             (plan, req)
         }
     };
-    std::fs::write(files.backend(), serde_json::to_string_pretty(&spec)?)?;
-    std::fs::write(files.data_args(), serde_json::to_string_pretty(&a.data)?)?;
-    session::save_client_state(&files.state(), &ClientState::default())?;
+    let spec_json = serde_json::to_string_pretty(&spec)?;
+    write_bytes(&private.backend(), spec_json.as_bytes(), true)?;
+    write_bytes(
+        &private.data_args(),
+        serde_json::to_string_pretty(&a.data)?.as_bytes(),
+        true,
+    )?;
+    session::save_client_state(&private.state(), &ClientState::default())?;
+    write_private(&private.plan(), Plan::KIND, &plan)?;
+    write_bytes(&files.backend(), spec_json.as_bytes(), false)?;
     write_message(&files.plan(), &plan)?;
+    println!(
+        "client directory (secret key, plan, state): {}",
+        private.dir().display()
+    );
     println!(
         "keys for {} rotations{} written to {}; plan: {} batches, unit shape ({}, {})",
         req.rotations.len(),
@@ -406,15 +664,26 @@ fn keygen(a: &KeygenArgs) -> CliResult {
     Ok(())
 }
 
-/// Writes a secret file readable by its owner only.
-fn write_secret<T: Serialize>(path: &Path, kind: &str, value: &T) -> CliResult {
-    write_tagged(path, kind, value)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+/// The digest a plan records of its evaluation-key file: the file's SHA-256 trailer.
+fn message_digest(file_bytes: &[u8]) -> [u8; 32] {
+    let mut d = [0u8; 32];
+    d.copy_from_slice(&file_bytes[file_bytes.len().saturating_sub(32)..]);
+    d
+}
+
+/// The digest [`message_digest`] of the evaluation-key file `path` (its last 32 bytes; the
+/// whole file is verified when the keys are read).
+pub fn key_file_digest(path: &Path) -> CliResult<[u8; 32]> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let len = f.metadata()?.len();
+    if len < 32 {
+        return Err(format!("{}: truncated", path.display()).into());
     }
-    Ok(())
+    f.seek(SeekFrom::Start(len - 32))?;
+    let mut d = [0u8; 32];
+    f.read_exact(&mut d)?;
+    Ok(d)
 }
 
 fn encrypt<K, C>(files: &Files, mut client: Client<K>, data: DataArgs) -> CliResult
@@ -439,6 +708,7 @@ where
 fn evaluate<K, C>(
     a: &EvaluateArgs,
     files: &Files,
+    private: &Private,
     mut client: Client<K>,
     data: DataArgs,
 ) -> CliResult
@@ -471,7 +741,7 @@ where
         if rp.exists() && !files.decision(e).exists() {
             let r: EpochResult<C> = read_message(&rp)?;
             let (d, rec) = client.review_epoch(&r, &splits)?;
-            session::save_client_state(&files.state(), &client.state)?;
+            session::save_client_state(&private.state(), &client.state)?;
             write_message(&files.decision(e), &d)?;
             println!(
                 "epoch {}: train loss {:.5}, val loss {:.5}, val accuracy {:.2} %{}{}",
@@ -486,7 +756,7 @@ where
         }
         if files.model().exists() || !a.watch {
             if !files.model().exists() {
-                println!("no new epoch result in {}", a.dir.dir.display());
+                println!("no new epoch result in {}", files.dir.display());
             }
             return Ok(());
         }
@@ -500,6 +770,7 @@ where
 fn decrypt<K, C>(
     a: &DecryptArgs,
     files: &Files,
+    private: &Private,
     client: Client<K>,
     data: DataArgs,
     backend: &str,
@@ -516,18 +787,23 @@ where
         &splits,
         &format!("{} (two processes, {backend})", splits.name),
     )?;
-    println!("{report}");
-    let out = files.dir.join("client").join("model.json");
-    std::fs::write(&out, serde_json::to_string_pretty(&m)?)?;
-    println!("plaintext model: {}", out.display());
+    // Everything is written before anything is printed: a closed output pipe loses nothing.
+    let out = private.model();
+    write_bytes(&out, serde_json::to_string_pretty(&m)?.as_bytes(), true)?;
     if let Some(p) = &a.svg {
-        std::fs::write(
+        write_bytes(
             p,
             loss_plot_svg(
                 &[("encrypted", report.history.as_slice())],
                 Some(report.best_epoch),
-            ),
+            )
+            .as_bytes(),
+            true,
         )?;
+    }
+    println!("{report}");
+    println!("plaintext model: {}", out.display());
+    if let Some(p) = &a.svg {
         println!("loss plot: {}", p.display());
     }
     Ok(())
@@ -556,15 +832,7 @@ where
 {
     let splits = data.load()?;
     let z: EncMatrix<C> = read_tagged(&files.infer_result(), INFER_LOGITS_KIND)?;
-    let pred = client.predictions(&z)?;
-    if pred.len() != splits.test.len() {
-        return Err(format!(
-            "{} predictions for {} test rows",
-            pred.len(),
-            splits.test.len()
-        )
-        .into());
-    }
+    let pred = client.predictions_for(&z, splits.test.len())?;
     let report = ClassReport::new(&pred, &splits.test.labels, splits.num_classes);
     println!(
         "encrypted inference: test accuracy {:.2} %\n{report}",

@@ -4,6 +4,7 @@
 
 use super::client::{
     BackendSpec, CKKS_KEYS_KIND, Files, INFER_KIND, INFER_LOGITS_KIND, MOCK_KEYS_KIND,
+    key_file_digest, lock_file,
 };
 use super::train::{Backend, CliResult, on_progress, progress_bar};
 use hetal_ckks::bootstrap::BootstrappingEvaluator;
@@ -74,6 +75,7 @@ pub fn run(args: &ServerArgs) -> CliResult {
 
 fn train(a: &ServerTrainArgs) -> CliResult {
     let files = Files::new(&a.dir);
+    let _lock = lock_file(&files.server_lock(), "`hetal server`")?;
     match BackendSpec::load(&files)?.backend {
         Backend::Mock => train_with(a, &files, mock_evaluator(&files)?),
         Backend::Ckks => train_with(a, &files, ckks_evaluator(&files)?),
@@ -96,12 +98,30 @@ fn ckks_evaluator(files: &Files) -> CliResult<BootstrappingEvaluator> {
     Ok(BootstrappingEvaluator::new(params, keys, &preset.config)?)
 }
 
+/// The encrypted data, checked to belong to the evaluation keys of the directory (the plan
+/// records the digest of the key file it was made with).
+fn load_data<C: DeserializeOwned>(files: &Files) -> CliResult<EncryptedData<C>> {
+    let data: EncryptedData<C> = read_message(&files.data())?;
+    data.plan.validate()?;
+    if let Some(d) = data.plan.keys_digest
+        && d != key_file_digest(&files.keys())?
+    {
+        return Err(format!(
+            "{} was encrypted for other evaluation keys than {} (from another keygen)",
+            files.data().display(),
+            files.keys().display()
+        )
+        .into());
+    }
+    Ok(data)
+}
+
 fn train_with<E>(a: &ServerTrainArgs, files: &Files, ev: E) -> CliResult
 where
     E: Evaluator,
     E::Ciphertext: Serialize + DeserializeOwned,
 {
-    let data: EncryptedData<E::Ciphertext> = read_message(&files.data())?;
+    let data: EncryptedData<E::Ciphertext> = load_data(files)?;
     let ckpt_path = session::server_checkpoint_path(&files.server_dir());
     let ckpt: Option<Checkpoint<E::Ciphertext>> = if ckpt_path.exists() {
         Some(read_message(&ckpt_path)?)
@@ -171,6 +191,7 @@ where
 
 fn infer(a: &ServerInferArgs) -> CliResult {
     let files = Files::new(&a.dir);
+    let _lock = lock_file(&files.server_lock(), "`hetal server`")?;
     match BackendSpec::load(&files)?.backend {
         Backend::Mock => infer_with(&files, mock_evaluator(&files)?),
         Backend::Ckks => infer_with(&files, ckks_evaluator(&files)?),
@@ -182,7 +203,7 @@ where
     E: Evaluator,
     E::Ciphertext: Serialize + DeserializeOwned,
 {
-    let data: EncryptedData<E::Ciphertext> = read_message(&files.data())?;
+    let data: EncryptedData<E::Ciphertext> = load_data(files)?;
     let ckpt_path = session::server_checkpoint_path(&files.server_dir());
     let ckpt: Checkpoint<E::Ciphertext> = read_message(&ckpt_path)?;
     let mut server = Server::for_plan(ev, &data, Some(&ckpt))?;

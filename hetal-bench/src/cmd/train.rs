@@ -68,7 +68,7 @@ impl DataArgs {
     pub fn load(&self) -> CliResult<Splits> {
         let d = self.data.as_str();
         let splits = if d == "digits" {
-            Splits::digits(self.split_seed)?
+            Splits::digits(self.split_seed)?.with_classes(self.classes)?
         } else if let Some(spec) = d.strip_prefix("synthetic:") {
             let v: Vec<usize> = spec
                 .split(':')
@@ -81,7 +81,7 @@ impl DataArgs {
                         .into(),
                 );
             };
-            Splits::synthetic(*n, *f, *c, self.split_seed)?
+            Splits::synthetic(*n, *f, *c, self.split_seed)?.with_classes(self.classes)?
         } else if d.contains(',') {
             let parts: Vec<&str> = d.split(',').collect();
             let [tr, va, te] = parts.as_slice() else {
@@ -222,8 +222,8 @@ pub struct BackendArgs {
     /// precise) or the insecure test preset `insecure-boot-n12-l9` (N = 2^12).
     #[arg(long)]
     pub preset: Option<String>,
-    /// CKKS: worker threads (0: all cores).
-    #[arg(long, default_value_t = 0)]
+    /// CKKS: worker threads (0: all cores; at most 1024).
+    #[arg(long, default_value_t = 0, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
     pub threads: usize,
     /// Mock: slot count (a power of two; default 4096).
     #[arg(long)]
@@ -299,8 +299,16 @@ impl BackendArgs {
             return Err("--preset is for the CKKS backend".into());
         }
         let slots = self.slots.unwrap_or(4096);
-        if !slots.is_power_of_two() || slots < 16 {
-            return Err(format!("--slots {slots} must be a power of two >= 16").into());
+        let max = hetal_nn::protocol::MAX_SLOTS;
+        if !slots.is_power_of_two() || !(16..=max).contains(&slots) {
+            return Err(format!("--slots {slots} must be a power of two in 16..={max}").into());
+        }
+        if !(self.bootstrap_bound.is_finite() && self.bootstrap_bound > 0.0) {
+            return Err(format!(
+                "--bootstrap-bound {} must be finite and positive",
+                self.bootstrap_bound
+            )
+            .into());
         }
         let params = match &self.chain {
             None => MockParams::ideal(slots, self.levels, 40.0),
