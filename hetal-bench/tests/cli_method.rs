@@ -72,7 +72,7 @@ fn train_cnntraining_learns_and_resumes() {
         "--stop-after-epochs",
         "1",
     ]));
-    assert!(first.contains("stopped as asked"));
+    assert!(first.contains("stopped after epoch 1 as asked"), "{first}");
     let resumed = ok(&args(&["--method", "cnntraining", "--checkpoint-dir", d]));
     assert_eq!(line_value(&resumed, "test accuracy:"), acc);
 }

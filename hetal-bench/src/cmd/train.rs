@@ -112,9 +112,11 @@ impl DataArgs {
 /// Hyperparameters.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
 pub struct HyperArgs {
-    /// Learning rate.
-    #[arg(long, default_value_t = 1.0)]
-    pub lr: f64,
+    /// Learning rate (default: 1 on the mock and for HE.CNNtraining's method; 4 for HETAL's
+    /// method on CKKS, whose default steps are full-batch Nesterov steps on standardised
+    /// features, see `--scaling`).
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// Mini-batch size (default: 128 on the mock; on CKKS the whole training set up to 2048 rows,
     /// so that one ciphertext holds all logits of a step and the softmax runs once per step).
     #[arg(long)]
@@ -142,24 +144,29 @@ pub struct HyperArgs {
 }
 
 /// Defaults of the CKKS training run: full-batch steps (HETAL's unit shape then puts all logits
-/// of a step in one ciphertext) and few epochs, so that `hetal train` finishes within 30 minutes on
-/// 2 cores.
+/// of a step in one ciphertext), as many epochs as fit in 30 minutes on 2 cores, and a learning
+/// rate for full-batch Nesterov steps on standardised features (on the digits: 95.8 % test
+/// accuracy after 6 steps on the mock, 96.1 % after 10).
 pub const CKKS_DEFAULT_BATCH: usize = 2048;
 /// See [`CKKS_DEFAULT_BATCH`].
-pub const CKKS_DEFAULT_EPOCHS: usize = 2;
+pub const CKKS_DEFAULT_EPOCHS: usize = 6;
+/// See [`CKKS_DEFAULT_BATCH`].
+pub const CKKS_DEFAULT_LR: f64 = 4.0;
 
 impl HyperArgs {
     /// The training configuration with the defaults of `backend`.
     pub fn config_for(&self, backend: Backend) -> CliResult<TrainConfig> {
         match backend {
-            Backend::Mock => self.config_with(128, 10),
-            Backend::Ckks => self.config_with(CKKS_DEFAULT_BATCH, CKKS_DEFAULT_EPOCHS),
+            Backend::Mock => self.config_with(128, 10, 1.0),
+            Backend::Ckks => {
+                self.config_with(CKKS_DEFAULT_BATCH, CKKS_DEFAULT_EPOCHS, CKKS_DEFAULT_LR)
+            }
         }
     }
 
-    fn config_with(&self, batch: usize, epochs: usize) -> CliResult<TrainConfig> {
+    fn config_with(&self, batch: usize, epochs: usize, lr: f64) -> CliResult<TrainConfig> {
         let c = TrainConfig {
-            learning_rate: self.lr,
+            learning_rate: self.lr.unwrap_or(lr),
             batch_size: self.batch.unwrap_or(batch),
             epochs: self.epochs.unwrap_or(epochs),
             patience: (self.patience > 0).then_some(self.patience),
@@ -186,6 +193,7 @@ impl HyperArgs {
                 .config_for(backend)?;
                 let cfg = TrainConfig {
                     optimizer: m.update.optimizer(),
+                    learning_rate: self.lr.unwrap_or(1.0),
                     ..cfg
                 };
                 cfg.validate()?;
