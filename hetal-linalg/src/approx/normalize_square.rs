@@ -171,12 +171,16 @@ impl NormalizeSquareParams {
     }
 
     fn check(&self) -> Result<()> {
-        if !(self.bound.is_finite() && self.bound > 0.0 && self.bound <= 4096.0)
-            || !(1..=16).contains(&self.squarings)
-            || !(1..=63).contains(&self.exp_degree)
-            || !(self.crude > 0.0 && self.crude < 0.9)
-            || !(self.last > 0.0 && self.last <= self.crude)
-        {
+        let ok = self.bound.is_finite()
+            && self.bound > 0.0
+            && self.bound <= 4096.0
+            && (1..=16).contains(&self.squarings)
+            && (1..=63).contains(&self.exp_degree)
+            && self.crude > 0.0
+            && self.crude < 0.9
+            && self.last > 0.0
+            && self.last <= self.crude;
+        if !ok {
             return Err(Error::param(format!(
                 "normalize-square parameters out of range: {self:?}"
             )));
@@ -235,7 +239,8 @@ impl NormalizeSquareParams {
         let c = classes as f64;
         let (b, k) = (self.bound, self.squarings);
         let unit = f64::from(1u32 << k);
-        let raw = Polynomial::interpolate(|u| (b * (u - 1.0) / unit).exp(), -1.0, 1.0, self.exp_degree)?;
+        let raw =
+            Polynomial::interpolate(|u| (b * (u - 1.0) / unit).exp(), -1.0, 1.0, self.exp_degree)?;
         let (mut e_lo, mut e_hi) = (f64::INFINITY, 0.0f64);
         for i in 0..=8192 {
             let v = raw.eval(-1.0 + 2.0 * f64::from(i) / 8192.0);
@@ -339,7 +344,7 @@ impl NormalizeSquarePlan {
     /// under encryption it is the caller's precondition).
     pub fn eval_plain(&self, row: &[f64]) -> Vec<f64> {
         let b = self.params.bound;
-        if row.len() != self.classes || row.iter().any(|x| !(x.abs() <= b)) {
+        if row.len() != self.classes || row.iter().any(|x| x.is_nan() || x.abs() > b) {
             return vec![f64::NAN; row.len()];
         }
         let mut y: Vec<f64> = row.iter().map(|x| self.exp.eval(x / b)).collect();
@@ -463,21 +468,20 @@ impl NormalizeSquarePlan {
         let u = rf.poly(ev, &scale, x, Some(&mask_c), b, 1.0)?;
         let mut y = rf.poly(ev, &self.exp, &u, Some(&mask_c), 1.0, 1.0)?;
         let plan = match rf.info() {
-            Some(info) => self.bootstrap_plan(
-                y.level().0,
-                info.output_level.0,
-                rf.floor(1.0),
-            )?,
+            Some(info) => {
+                let (start, out, floor) = (y.level().0, info.output_level.0, rf.floor(1.0));
+                self.bootstrap_plan(start, out, floor)?
+            }
             None => vec![Refresh::None; self.steps.len()],
         };
         // 2. The squaring steps.
         for (st, r) in self.steps.iter().zip(plan) {
             if r == Refresh::Input {
-                y = ev.bootstrap(&y)?;
+                y = rf.bootstrap(ev, &y, 1.0)?;
             }
             let mut sq = ev.square_rescale(&y)?;
             if r == Refresh::Square {
-                sq = ev.bootstrap(&sq)?;
+                sq = rf.bootstrap(ev, &sq, 1.0)?;
             }
             let s = ev.inner_sum(&sq, 1, cp)?;
             let v = ev.mul_integer(&s, st.a)?;
@@ -485,10 +489,10 @@ impl NormalizeSquarePlan {
             let q = evaluate_weighted(ev, &st.poly, &v, Some(&w0))?;
             let mut q = ev.inner_sum(&q, -1, c)?;
             match r {
-                Refresh::Inverse => q = ev.bootstrap(&q)?,
+                Refresh::Inverse => q = rf.bootstrap(ev, &q, 1.0)?,
                 Refresh::Pair => {
                     let sql = crate::poly::drop_exact(ev, &sq, q.level())?;
-                    let (a, bq) = ev.bootstrap_pair(&sql, &q)?;
+                    let (a, bq) = rf.bootstrap_pair(ev, &sql, &q, 1.0)?;
                     sq = a;
                     q = bq;
                 }
@@ -566,9 +570,15 @@ mod tests {
         for i in 0..n {
             let row: Vec<f64> = (0..c)
                 .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     let r = (seed >> 11) as f64 / (1u64 << 53) as f64;
-                    match i % 3 { 0 => (r * 2.0 - 1.0) * b, 1 => -b + r * 8.0, _ => b - r * 3.0 }
+                    match i % 3 {
+                        0 => (r * 2.0 - 1.0) * b,
+                        1 => -b + r * 8.0,
+                        _ => b - r * 3.0,
+                    }
                 })
                 .collect();
             let got = p.eval_plain(&row);
@@ -590,15 +600,32 @@ mod tests {
                     for crude in [0.2, 0.3, 0.45, 0.6, 0.7] {
                         for last in [-11.0f64, -12.0, -13.0] {
                             for deg in [7usize, 15] {
-                            let pr = NormalizeSquareParams { bound: b, squarings: k, exp_degree: deg, crude, last: last.exp2() };
-                            let Ok(p) = pr.plan(c) else { continue };
-                            let w = worst(&p, 3000);
-                            if w > 5e-4 { continue; }
-                            let ds: Vec<u32> = p.steps.iter().map(|s| s.depth).collect();
-                            let d = p.depth();
-                            if best.as_ref().is_none_or(|x| d < x.0 || (d == x.0 && w < x.1)) {
-                                best = Some((d, w, format!("k={k} crude={crude} last=2^{last} deg={deg} steps {ds:?}")));
-                            }
+                                let pr = NormalizeSquareParams {
+                                    bound: b,
+                                    squarings: k,
+                                    exp_degree: deg,
+                                    crude,
+                                    last: last.exp2(),
+                                };
+                                let Ok(p) = pr.plan(c) else { continue };
+                                let w = worst(&p, 3000);
+                                if w > 5e-4 {
+                                    continue;
+                                }
+                                let ds: Vec<u32> = p.steps.iter().map(|s| s.depth).collect();
+                                let d = p.depth();
+                                if best
+                                    .as_ref()
+                                    .is_none_or(|x| d < x.0 || (d == x.0 && w < x.1))
+                                {
+                                    best = Some((
+                                        d,
+                                        w,
+                                        format!(
+                                            "k={k} crude={crude} last=2^{last} deg={deg} steps {ds:?}"
+                                        ),
+                                    ));
+                                }
                             }
                         }
                     }

@@ -360,11 +360,13 @@ impl WindowedInverse {
     /// interval that does not fit below 1.
     pub fn fit(alpha_log2: i32, z_range: (f64, f64), depth: u32, newton: u32) -> Result<Self> {
         let (z_lo, z_hi) = z_range;
-        if !(z_lo > 0.0 && z_lo <= z_hi && z_hi.is_finite())
-            || !(1..=10).contains(&depth)
-            || newton > 4
-            || !(1..=40).contains(&alpha_log2)
-        {
+        let ok = z_lo > 0.0
+            && z_lo <= z_hi
+            && z_hi.is_finite()
+            && (1..=10).contains(&depth)
+            && newton <= 4
+            && (1..=40).contains(&alpha_log2);
+        if !ok {
             return Err(Error::param(format!(
                 "windowed inverse: range [{z_lo}, {z_hi}], depth {depth}, {newton} Newton steps"
             )));
@@ -1294,7 +1296,15 @@ impl SoftmaxMethod {
     pub fn normalize_square_params(&self) -> Option<NormalizeSquareParams> {
         match self {
             SoftmaxMethod::NormalizeSquare(b) => Some(NormalizeSquareParams::for_bound(b.value())),
-            _ => None,
+            SoftmaxMethod::Asoftmax
+            | SoftmaxMethod::AsoftmaxPrecise
+            | SoftmaxMethod::AsoftmaxHetal
+            | SoftmaxMethod::AsoftmaxHetalPrecise
+            | SoftmaxMethod::AsoftmaxWindowed
+            | SoftmaxMethod::AsoftmaxOriginal
+            | SoftmaxMethod::Hong
+            | SoftmaxMethod::PrivGd
+            | SoftmaxMethod::Gumbel => None,
         }
     }
 
@@ -1378,9 +1388,13 @@ impl SoftmaxMethod {
             SoftmaxMethod::Hong => hong(ev, x, layout, &HongParams::script(), rf),
             SoftmaxMethod::PrivGd => privgd(ev, x, layout, rf),
             SoftmaxMethod::Gumbel => gumbel(ev, x, layout, &GumbelParams::script(), rf),
-            SoftmaxMethod::NormalizeSquare(b) => {
-                RowSoftmax::eval(&NormalizeSquareParams::for_bound(b.value()), ev, x, layout, rf)
-            }
+            SoftmaxMethod::NormalizeSquare(b) => RowSoftmax::eval(
+                &NormalizeSquareParams::for_bound(b.value()),
+                ev,
+                x,
+                layout,
+                rf,
+            ),
             SoftmaxMethod::Asoftmax
             | SoftmaxMethod::AsoftmaxPrecise
             | SoftmaxMethod::AsoftmaxHetal
