@@ -11,6 +11,8 @@
 //! | [`compare::Comparison::max`] | `a, b ∈ [-1/2, 1/2]` | 10 | `< 5.2e-3` |
 //! | [`domain::DomainExtension`] | `x ∈ [-r L^n, r L^n]` | `2n` (+3 precise) | see [`domain`] |
 //! | [`softmax::asoftmax`] | scores in `[-R_max, R_max]` | tuned 68, HETAL's 77 for `c = 10` | see [`softmax`] |
+//! | [`softmax::AsoftmaxParams::windowed`] | as tuned ASoftmax | tuned 64 for `c = 10` | as tuned ASoftmax |
+//! | [`normalize_square::NormalizeSquareParams`] | scores in `[-B, B]` (proven by the caller) | 42 / 37 / 32 / 27 for `B = 128 / 64 / 32 / 16`, `c = 10` | `< 5e-4` absolute |
 //! | [`sigmoid::SigmoidApprox`] | documented per variant | 2 or more | documented per variant |
 //!
 //! Depths are the levels consumed without bootstrapping. When an evaluator offers bootstrapping

@@ -422,7 +422,14 @@ pub fn run(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
                 let name = match key {
                     SoftmaxMethod::Asoftmax => "HETAL ASoftmax",
                     SoftmaxMethod::AsoftmaxPrecise => "HETAL ASoftmax precise",
-                    other => other.name(),
+                    other @ (SoftmaxMethod::AsoftmaxHetal
+                    | SoftmaxMethod::AsoftmaxHetalPrecise
+                    | SoftmaxMethod::AsoftmaxWindowed
+                    | SoftmaxMethod::AsoftmaxOriginal
+                    | SoftmaxMethod::NormalizeSquare(_)
+                    | SoftmaxMethod::Hong
+                    | SoftmaxMethod::PrivGd
+                    | SoftmaxMethod::Gumbel) => other.name(),
                 };
                 let mut line = format!("| {:<28} |", format!("  authors' script: {name}"));
                 for v in a {

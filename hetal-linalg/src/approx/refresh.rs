@@ -4,6 +4,19 @@ use crate::poly::{Polynomial, align, evaluate_weighted};
 use crate::{Error, Result};
 use hetal_traits::{BootstrapInfo, Evaluator, EvaluatorExt, Leveled};
 
+/// How far (in bits) a value is scaled below the bootstrap input bound before a bootstrap, when
+/// the ciphertext has a level to spare above the bootstrap's minimum (that level is discarded by
+/// the bootstrap anyway).
+///
+/// Why: the bootstrap's error is not a constant noise. On hetal-ckks's presets it is dominated by
+/// a deterministic, magnitude-dependent term (the sine's non-linearity in EvalMod): measured on
+/// the small insecure N = 2^12 preset, `bootstrap(m) - m ≈ -5.4e-7 m³` for `|m| ≤ 1`, against a
+/// random part near `1e-10`. A value near the bound therefore comes back with a *relative* error
+/// of about `5e-7 m²` that differs between slots of different size, which softmax pipelines then
+/// amplify (by the score scale, by `r`, by later squarings). Scaling by `2^-3` divides that term
+/// by 64 while multiplying the random part by 8.
+pub const QUIET_BITS: u32 = 3;
+
 /// Decides, stage by stage, whether a ciphertext must be bootstrapped first.
 ///
 /// With bootstrapping available, results are never taken below the lowest level bootstrapping
@@ -89,7 +102,14 @@ impl Refresher {
             });
         }
         if bound <= info.input_bound {
-            return Ok(ev.bootstrap(ct)?);
+            if level <= info.min_input_level.0 {
+                return Ok(ev.bootstrap(ct)?);
+            }
+            // A level above the bootstrap's minimum is discarded by the bootstrap anyway: spend
+            // it on scaling the value down by 2^QUIET_BITS, where the bootstrap's
+            // magnitude-dependent error is far smaller, and scale back up exactly.
+            let k = QUIET_BITS + (bound / info.input_bound).log2().ceil().max(0.0) as u32;
+            return self.bootstrap_scaled(ev, ct, k);
         }
         let k = (bound / info.input_bound).log2().ceil().max(1.0) as u32;
         if k > 60 || level < info.min_input_level.0 + 1 {
@@ -98,6 +118,78 @@ impl Refresher {
                 available: level,
             });
         }
+        self.bootstrap_scaled(ev, ct, k)
+    }
+
+    /// Bootstraps `ct` (values bounded by `bound ≤` the bootstrap input bound), scaled down by
+    /// [`QUIET_BITS`] first when it has a level above the bootstrap's minimum.
+    ///
+    /// Errors: no bootstrapping, a bound above the input bound, or the evaluator's errors.
+    pub fn bootstrap<E: Evaluator>(
+        &self,
+        ev: &E,
+        ct: &E::Ciphertext,
+        bound: f64,
+    ) -> Result<E::Ciphertext> {
+        let info = self.info.ok_or(Error::DepthExhausted {
+            needed: 1,
+            available: ct.level().0,
+        })?;
+        if bound > info.input_bound {
+            return Err(Error::param(format!(
+                "bootstrap of a value bounded by {bound} above the input bound {}",
+                info.input_bound
+            )));
+        }
+        if ct.level() <= info.min_input_level {
+            Ok(ev.bootstrap(ct)?)
+        } else {
+            self.bootstrap_scaled(ev, ct, QUIET_BITS)
+        }
+    }
+
+    /// [`Evaluator::bootstrap_pair`] of two real ciphertexts at the same level (values bounded
+    /// by `bound`), scaled down by [`QUIET_BITS`] first when they have a level to spare.
+    ///
+    /// Errors: as [`Refresher::bootstrap`], and the evaluator's (different levels or scales).
+    pub fn bootstrap_pair<E: Evaluator>(
+        &self,
+        ev: &E,
+        a: &E::Ciphertext,
+        b: &E::Ciphertext,
+        bound: f64,
+    ) -> Result<(E::Ciphertext, E::Ciphertext)> {
+        let info = self.info.ok_or(Error::DepthExhausted {
+            needed: 1,
+            available: a.level().0,
+        })?;
+        if bound > info.input_bound {
+            return Err(Error::param(format!(
+                "bootstrap of a value bounded by {bound} above the input bound {}",
+                info.input_bound
+            )));
+        }
+        if a.level() <= info.min_input_level {
+            return Ok(ev.bootstrap_pair(a, b)?);
+        }
+        let k = QUIET_BITS;
+        let down = Polynomial::power(vec![0.0, (-(k as f64)).exp2()])?;
+        let sa = evaluate_weighted(ev, &down, a, None)?;
+        let sb = evaluate_weighted(ev, &down, b, None)?;
+        let (fa, fb) = ev.bootstrap_pair(&sa, &sb)?;
+        Ok((
+            ev.mul_integer(&fa, 1i64 << k)?,
+            ev.mul_integer(&fb, 1i64 << k)?,
+        ))
+    }
+
+    /// `2^k · bootstrap(2^-k · ct)` (one level before the bootstrap).
+    fn bootstrap_scaled<E: Evaluator>(
+        &self,
+        ev: &E,
+        ct: &E::Ciphertext,
+        k: u32,
+    ) -> Result<E::Ciphertext> {
         let down = Polynomial::power(vec![0.0, (-(k as f64)).exp2()])?;
         let scaled = evaluate_weighted(ev, &down, ct, None)?;
         let fresh = ev.bootstrap(&scaled)?;

@@ -87,6 +87,39 @@
 //! are extremes of 10^6 draws that move by a few percent with the seed, on both sides of the
 //! authors' figures.
 //!
+//! # Lower-depth methods
+//!
+//! * `normalize-square` ([`SoftmaxMethod::NormalizeSquare`], [`super::normalize_square`]): no
+//!   maximum; one Chebyshev exp on the window `[-2B/2^k, 0]` after shifting by the public bound,
+//!   then `k` steps `y ← y² · q(Σ y²)` with crude windowed inverses and an accurate last one.
+//!   `-b64`, `-b32`, `-b16`: the same for scores *proven* to lie in `[-B, B]` (fewer squarings);
+//!   the caller must prove the bound, nothing checks encrypted scores.
+//! * `asoftmax-windowed` ([`AsoftmaxParams::windowed`]): tuned ASoftmax with the Goldschmidt
+//!   loop replaced by a windowed polynomial inverse of degree 127 and one Newton step
+//!   ([`WindowedInverse`]): 4 levels less, the same error.
+//! * `asoftmax-hetal` / `asoftmax-hetal-precise`: HETAL's exact configuration, selectable by name.
+//!
+//! Any of them, and any other implementor of [`RowSoftmax`], can be handed to the error harness
+//! and to training. Measured on the exact mock, `c = 10` (`hetal softmax-error --classes 10
+//! --samples 100000 --methods asoftmax,asoftmax-windowed,normalize-square,normalize-square-b64,
+//! normalize-square-b32,normalize-square-b16`; 10^5 rows per range, seed 0; the 10^6-row run did
+//! not fit this change's time; "boots" = bootstraps of one call from level 9 on a mirror of
+//! `boot_n16`'s chain, from the dry run, a pair counted as the evaluator counts it):
+//!
+//! | method | `[-4,4]` | up to `[-8,8]` | up to `[-32,32]` | up to `[-128,128]` | depth | boots |
+//! |---|---|---|---|---|---|---|
+//! | tuned `asoftmax` | 4.37e-5 / 1.34e-5 | 4.37e-5 / 1.18e-5 | 4.37e-5 / 8.90e-6 | 4.81e-5 / 6.90e-6 | 68 | 14 |
+//! | `asoftmax-windowed` | 4.37e-5 / 1.34e-5 | 4.37e-5 / 1.18e-5 | 4.37e-5 / 8.90e-6 | 4.81e-5 / 6.90e-6 | 64 | 13 |
+//! | `normalize-square` | 5.59e-5 / 1.77e-5 | 5.71e-5 / 2.12e-5 | 5.72e-5 / 2.51e-5 | 5.72e-5 / 2.72e-5 | 42 | 5 |
+//! | `normalize-square-b64` | 8.00e-5 / 2.56e-5 | 8.32e-5 / 3.08e-5 | 8.33e-5 / 3.66e-5 | — | 37 | 5 |
+//! | `normalize-square-b32` | 1.23e-4 / 3.95e-5 | 1.27e-4 / 4.69e-5 | 1.27e-4 / 5.48e-5 | — | 32 | 4 |
+//! | `normalize-square-b16` | 1.90e-4 / 6.17e-5 | 1.98e-4 / 7.32e-5 | — | — | 27 | 3 |
+//!
+//! Normalize-and-square trades precision for depth: 5.7e-5 against ASoftmax's 4.8e-5 here
+//! (6.2e-5 at 10^6 rows) at 42 levels instead of 68, 5 bootstraps per call instead of 14. Its
+//! error is set by the last inverse (target `2^-11`), not by the range; the documented bound
+//! (tests) is `5e-4` for every bound variant and `c ≤ 16`.
+//!
 //! ## Under CKKS with bootstrapping
 //!
 //! A bootstrap adds an independent error `η` to every slot (about `2^-22` on hetal-ckks's
@@ -106,6 +139,19 @@
 //! 9 bootstraps alone); tuned precise 7.2e-4 to 3.4e-3 (its extra 3 levels force the
 //! exponential's bootstrap right after the polynomial; not the variant to train with on CKKS);
 //! HETAL's 9.5e-3 to 1.4e-2 (`|CKKS - mock| ≤ 1.1e-4`, 10 bootstraps alone).
+//!
+//! **The cause of the excess.** The bootstrap's error is not an independent noise of fixed size:
+//! on hetal-ckks's presets it is dominated by a deterministic term that grows with the cube of
+//! the value (measured on the small insecure N = 2^12 preset: `bootstrap(m) - m ≈ -5.4e-7 m³`
+//! for `|m| ≤ 1`, a random part near `1e-10`). Values bootstrapped near the input bound (the
+//! normalised scores, the domain extension's output, the exponential's intermediate powers) come
+//! back with a relative error of about `5e-7 m²` that differs from slot to slot, and the stages
+//! after them amplify it (by `S`, by `r`, by the squarings). A noise model with an independent
+//! `2^-22` per bootstrap misses this. Fix: [`Refresher`] now spends the level a bootstrap would
+//! discard anyway on scaling the value down by `2^3` ([`super::refresh::QUIET_BITS`]) and scales it
+//! back up exactly afterwards. On the small preset the tuned ASoftmax at `c = 3` went from about
+//! `4e-5` to `1.9e-6` from the mock (`tests/approx_softmax_ckks.rs`). Not re-measured on
+//! `boot_n16` in this change.
 
 use super::Refresher;
 use super::compare::Comparison;
@@ -360,11 +406,13 @@ impl WindowedInverse {
     /// interval that does not fit below 1.
     pub fn fit(alpha_log2: i32, z_range: (f64, f64), depth: u32, newton: u32) -> Result<Self> {
         let (z_lo, z_hi) = z_range;
-        if !(z_lo > 0.0 && z_lo <= z_hi && z_hi.is_finite())
-            || !(1..=10).contains(&depth)
-            || newton > 4
-            || !(1..=40).contains(&alpha_log2)
-        {
+        let ok = z_lo > 0.0
+            && z_lo <= z_hi
+            && z_hi.is_finite()
+            && (1..=10).contains(&depth)
+            && newton <= 4
+            && (1..=40).contains(&alpha_log2);
+        if !ok {
             return Err(Error::param(format!(
                 "windowed inverse: range [{z_lo}, {z_hi}], depth {depth}, {newton} Newton steps"
             )));
@@ -1294,7 +1342,15 @@ impl SoftmaxMethod {
     pub fn normalize_square_params(&self) -> Option<NormalizeSquareParams> {
         match self {
             SoftmaxMethod::NormalizeSquare(b) => Some(NormalizeSquareParams::for_bound(b.value())),
-            _ => None,
+            SoftmaxMethod::Asoftmax
+            | SoftmaxMethod::AsoftmaxPrecise
+            | SoftmaxMethod::AsoftmaxHetal
+            | SoftmaxMethod::AsoftmaxHetalPrecise
+            | SoftmaxMethod::AsoftmaxWindowed
+            | SoftmaxMethod::AsoftmaxOriginal
+            | SoftmaxMethod::Hong
+            | SoftmaxMethod::PrivGd
+            | SoftmaxMethod::Gumbel => None,
         }
     }
 
