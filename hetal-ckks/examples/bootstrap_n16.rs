@@ -61,9 +61,7 @@ fn main() -> hetal_traits::Result<()> {
     let runs: usize = args
         .iter()
         .enumerate()
-        .filter(|(i, _)| {
-            *i == 0 || !matches!(args[i - 1].as_str(), "--preset" | "--budget-gib")
-        })
+        .filter(|(i, _)| *i == 0 || !matches!(args[i - 1].as_str(), "--preset" | "--budget-gib"))
         .find_map(|(_, a)| a.parse().ok())
         .unwrap_or(1);
     let mut cpu_runs: Vec<f64> = Vec::new();

@@ -34,7 +34,11 @@ fn boot_n16_deep_declares_14_levels_within_the_sparse_bound() {
     assert_eq!(deep.params.hamming_weight, 192);
     let p = CkksParams::new(&deep.params).unwrap();
     assert_eq!(p.slots, 1 << 15);
-    assert!(p.log_qp() <= f64::from(SPARSE_192_MAX_LOG_QP_N16), "{}", p.log_qp());
+    assert!(
+        p.log_qp() <= f64::from(SPARSE_192_MAX_LOG_QP_N16),
+        "{}",
+        p.log_qp()
+    );
     let out = bootstrap_output_level(&deep) as usize;
     assert_eq!(out, 14);
     assert_eq!(out + deep.config.circuit.depth() as usize, p.max_level());
@@ -57,12 +61,7 @@ fn boot_n16_deep_declares_14_levels_within_the_sparse_bound() {
 
 fn values(slots: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<Complex64> {
     (0..slots)
-        .map(|_| {
-            Complex64::new(
-                rng.random_range(-1.0..=1.0),
-                rng.random_range(-1.0..=1.0),
-            )
-        })
+        .map(|_| Complex64::new(rng.random_range(-1.0..=1.0), rng.random_range(-1.0..=1.0)))
         .collect()
 }
 
