@@ -5,9 +5,7 @@
 
 use hetal_linalg::approx::Refresher;
 use hetal_linalg::approx::normalize_square::{NormalizeSquareParams, Refresh};
-use hetal_linalg::approx::softmax::{
-    LogitBound, RowLayout, RowSoftmax, SoftmaxMethod, softmax_exact,
-};
+use hetal_linalg::approx::softmax::{LogitBound, RowLayout, RowSoftmax, SoftmaxMethod, softmax_exact};
 use hetal_linalg::poly::mirror_params;
 use hetal_traits::counting::{Counting, OpKind};
 use hetal_traits::mock::{MockClient, MockEvaluator, MockParams};

@@ -81,7 +81,10 @@ fn authors_method(m: &Row) -> Option<SoftmaxMethod> {
         M::AsoftmaxHetal => Some(M::Asoftmax),
         M::AsoftmaxHetalPrecise => Some(M::AsoftmaxPrecise),
         M::AsoftmaxOriginal | M::Hong | M::PrivGd | M::Gumbel => Some(*m),
-        M::Asoftmax | M::AsoftmaxPrecise | M::AsoftmaxWindowed | M::NormalizeSquare(_) => None,
+        M::Asoftmax
+        | M::AsoftmaxPrecise
+        | M::AsoftmaxWindowed
+        | M::NormalizeSquare(_) => None,
     }
 }
 
@@ -93,8 +96,7 @@ fn boot_n16_mirror() -> Result<(MockParams, Level), Box<dyn std::error::Error>> 
     let q = params.q_primes();
     let top = q.len() as u32 - 1;
     let out = top - preset.config.circuit.depth();
-    let m =
-        MockParams::from_chain(2, &q, preset.params.log_scale.exp2()).with_bootstrap(0, out, 1.0);
+    let m = MockParams::from_chain(2, &q, preset.params.log_scale.exp2()).with_bootstrap(0, out, 1.0);
     Ok((m, Level(out)))
 }
 
@@ -413,7 +415,9 @@ pub fn run(args: &SoftmaxErrorArgs) -> Result<(), Box<dyn std::error::Error>> {
             println!("{line}");
             // The authors' figures after the last row compared with them.
             let key = authors_method(m);
-            let last = methods.get(k + 1).is_none_or(|n| authors_method(n) != key);
+            let last = methods
+                .get(k + 1)
+                .is_none_or(|n| authors_method(n) != key);
             if standard
                 && last
                 && let Some(key) = key

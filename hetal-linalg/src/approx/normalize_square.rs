@@ -235,8 +235,7 @@ impl NormalizeSquareParams {
         let c = classes as f64;
         let (b, k) = (self.bound, self.squarings);
         let unit = f64::from(1u32 << k);
-        let raw =
-            Polynomial::interpolate(|u| (b * (u - 1.0) / unit).exp(), -1.0, 1.0, self.exp_degree)?;
+        let raw = Polynomial::interpolate(|u| (b * (u - 1.0) / unit).exp(), -1.0, 1.0, self.exp_degree)?;
         let (mut e_lo, mut e_hi) = (f64::INFINITY, 0.0f64);
         for i in 0..=8192 {
             let v = raw.eval(-1.0 + 2.0 * f64::from(i) / 8192.0);
@@ -464,7 +463,11 @@ impl NormalizeSquarePlan {
         let u = rf.poly(ev, &scale, x, Some(&mask_c), b, 1.0)?;
         let mut y = rf.poly(ev, &self.exp, &u, Some(&mask_c), 1.0, 1.0)?;
         let plan = match rf.info() {
-            Some(info) => self.bootstrap_plan(y.level().0, info.output_level.0, rf.floor(1.0))?,
+            Some(info) => self.bootstrap_plan(
+                y.level().0,
+                info.output_level.0,
+                rf.floor(1.0),
+            )?,
             None => vec![Refresh::None; self.steps.len()],
         };
         // 2. The squaring steps.
@@ -563,15 +566,9 @@ mod tests {
         for i in 0..n {
             let row: Vec<f64> = (0..c)
                 .map(|_| {
-                    seed = seed
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     let r = (seed >> 11) as f64 / (1u64 << 53) as f64;
-                    match i % 3 {
-                        0 => (r * 2.0 - 1.0) * b,
-                        1 => -b + r * 8.0,
-                        _ => b - r * 3.0,
-                    }
+                    match i % 3 { 0 => (r * 2.0 - 1.0) * b, 1 => -b + r * 8.0, _ => b - r * 3.0 }
                 })
                 .collect();
             let got = p.eval_plain(&row);
@@ -593,32 +590,15 @@ mod tests {
                     for crude in [0.2, 0.3, 0.45, 0.6, 0.7] {
                         for last in [-11.0f64, -12.0, -13.0] {
                             for deg in [7usize, 15] {
-                                let pr = NormalizeSquareParams {
-                                    bound: b,
-                                    squarings: k,
-                                    exp_degree: deg,
-                                    crude,
-                                    last: last.exp2(),
-                                };
-                                let Ok(p) = pr.plan(c) else { continue };
-                                let w = worst(&p, 3000);
-                                if w > 5e-4 {
-                                    continue;
-                                }
-                                let ds: Vec<u32> = p.steps.iter().map(|s| s.depth).collect();
-                                let d = p.depth();
-                                if best
-                                    .as_ref()
-                                    .is_none_or(|x| d < x.0 || (d == x.0 && w < x.1))
-                                {
-                                    best = Some((
-                                        d,
-                                        w,
-                                        format!(
-                                            "k={k} crude={crude} last=2^{last} deg={deg} steps {ds:?}"
-                                        ),
-                                    ));
-                                }
+                            let pr = NormalizeSquareParams { bound: b, squarings: k, exp_degree: deg, crude, last: last.exp2() };
+                            let Ok(p) = pr.plan(c) else { continue };
+                            let w = worst(&p, 3000);
+                            if w > 5e-4 { continue; }
+                            let ds: Vec<u32> = p.steps.iter().map(|s| s.depth).collect();
+                            let d = p.depth();
+                            if best.as_ref().is_none_or(|x| d < x.0 || (d == x.0 && w < x.1)) {
+                                best = Some((d, w, format!("k={k} crude={crude} last=2^{last} deg={deg} steps {ds:?}")));
+                            }
                             }
                         }
                     }

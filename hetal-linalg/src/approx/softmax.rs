@@ -1378,13 +1378,9 @@ impl SoftmaxMethod {
             SoftmaxMethod::Hong => hong(ev, x, layout, &HongParams::script(), rf),
             SoftmaxMethod::PrivGd => privgd(ev, x, layout, rf),
             SoftmaxMethod::Gumbel => gumbel(ev, x, layout, &GumbelParams::script(), rf),
-            SoftmaxMethod::NormalizeSquare(b) => RowSoftmax::eval(
-                &NormalizeSquareParams::for_bound(b.value()),
-                ev,
-                x,
-                layout,
-                rf,
-            ),
+            SoftmaxMethod::NormalizeSquare(b) => {
+                RowSoftmax::eval(&NormalizeSquareParams::for_bound(b.value()), ev, x, layout, rf)
+            }
             SoftmaxMethod::Asoftmax
             | SoftmaxMethod::AsoftmaxPrecise
             | SoftmaxMethod::AsoftmaxHetal
