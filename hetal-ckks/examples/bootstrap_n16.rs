@@ -2,10 +2,13 @@
 //! uniform inputs in [-1, 1], levels left, single-thread bootstrap time, key-generation time and
 //! peak memory.
 //!
-//! `cargo run --release -p hetal-ckks --example bootstrap_n16 [runs] [--json] [--dense] [--pair]`
-//! (`--dense`: `boot_n16_dense`, the dense-secret variant; `--pair`: also `runs` pair
-//! bootstraps of two real ciphertexts, timed on one thread, with the real parts' precision of
-//! both outputs over all slots)
+//! `cargo run --release -p hetal-ckks --example bootstrap_n16 [runs] [--json] [--dense] [--pair]
+//! [--preset NAME] [--budget-gib G]`
+//! (`--dense`: `boot_n16_dense`, the dense-secret variant; `--preset NAME`: any bootstrappable
+//! preset of the registry, e.g. `boot-n16-deep`; `--budget-gib G`: the key set's memory budget
+//! instead of 80% of the available memory; `--pair`: also `runs` pair bootstraps of two real
+//! ciphertexts, timed on one thread, with the real parts' precision of both outputs over all
+//! slots)
 
 use hetal_ckks::bootstrap::{
     BootstrappingEvaluator, estimate_memory, generate_bootstrap_keys, precision_bits, presets,
@@ -47,17 +50,36 @@ fn main() -> hetal_traits::Result<()> {
     // scripts/compare_peers.py --boot).
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
-    let runs: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(1);
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let preset_name = value_of("--preset");
+    let budget_gib: Option<f64> = value_of("--budget-gib").and_then(|v| v.parse().ok());
+    let runs: usize = args
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i == 0 || !matches!(args[i - 1].as_str(), "--preset" | "--budget-gib"))
+        .find_map(|(_, a)| a.parse().ok())
+        .unwrap_or(1);
     let mut cpu_runs: Vec<f64> = Vec::new();
     let mut wall_runs: Vec<f64> = Vec::new();
     let mut prec: Vec<(f64, f64)> = Vec::new();
     let mut levels_left = 0u32;
     // --dense: the dense-secret variant of the preset.
-    let preset = if args.iter().any(|a| a == "--dense") {
+    let mut preset = if let Some(name) = &preset_name {
+        hetal_ckks::presets::bootstrappable(name)
+            .map_err(|e| hetal_traits::Error::invalid(e.to_string()))?
+    } else if args.iter().any(|a| a == "--dense") {
         presets::boot_n16_dense()
     } else {
         presets::boot_n16()
     };
+    if let Some(g) = budget_gib {
+        preset.config.memory_budget_bytes = Some((g * 1073741824.0) as u64);
+    }
     let params = CkksParams::new(&preset.params)?;
     let q: Vec<String> = params
         .q_primes()
@@ -87,7 +109,7 @@ fn main() -> hetal_traits::Result<()> {
     println!(
         "scales: level 0 2^{:.3}, output level 2^{:.3}, top 2^{:.3}",
         params.scales[0].log2(),
-        params.scales[9].log2(),
+        params.scales[hetal_ckks::presets::bootstrap_output_level(&preset) as usize].log2(),
         params.scales[params.max_level()].log2()
     );
     println!(

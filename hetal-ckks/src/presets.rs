@@ -10,7 +10,9 @@
 //! | `n14-l7`, `n15-l16`, `n16-l12`, `n16-l20` | leveled | 2^14..2^16 | N/2 | 7, 16, 12, 20 | 128-bit (HE standard) |
 //! | `insecure-boot-n12`, `insecure-boot-n12-sparse` | bootstrapping | 2^12 | 2048, 128 | 2 after bootstrap | none (tests) |
 //! | `insecure-boot-n12-l9`, `insecure-boot-n12-sparse-l9` | bootstrapping | 2^12 | 2048, 128 | 9 after bootstrap | none (tests) |
+//! | `insecure-boot-n12-deep` | bootstrapping | 2^12 | 2048 | 14 after bootstrap (scale 2^36) | none (tests) |
 //! | `boot-n16`, `boot-n16-dense` | bootstrapping | 2^16 | 32768 | 9 after bootstrap | 128-bit (sparse rule, HE standard) |
+//! | `boot-n16-deep` | bootstrapping | 2^16 | 32768 | 14 after bootstrap (scale 2^36) | 128-bit (sparse rule) |
 //!
 //! Lookup ignores case and treats `_` as `-`, so the older spellings `N16_L12`, `BOOT_N16` still
 //! work; the older test names (`INSECURE_TEST_N12`, …) are aliases. `hetal presets` prints [`Preset::info`] of every
@@ -195,6 +197,13 @@ pub const REGISTRY: &[Preset] = &[
         kind: PresetKind::Bootstrapping(insecure_boot_n12_sparse_l9),
     },
     Preset {
+        name: "insecure-boot-n12-deep",
+        aliases: &["INSECURE_TEST_BOOT_N12_DEEP"],
+        summary: "tests of boot-n16-deep's chain (14 levels at 2^36)",
+        precision_bits: 18.0,
+        kind: PresetKind::Bootstrapping(insecure_boot_n12_deep),
+    },
+    Preset {
         name: "boot-n16",
         aliases: &[],
         summary: "training (default): sparse secret h = 192",
@@ -207,6 +216,13 @@ pub const REGISTRY: &[Preset] = &[
         summary: "training with a dense secret (HE standard)",
         precision_bits: 18.0,
         kind: PresetKind::Bootstrapping(boot_n16_dense),
+    },
+    Preset {
+        name: "boot-n16-deep",
+        aliases: &[],
+        summary: "deep training: 14 levels per bootstrap at scale 2^36, h = 192, larger keys",
+        precision_bits: 19.0,
+        kind: PresetKind::Bootstrapping(boot_n16_deep),
     },
 ];
 
@@ -523,6 +539,14 @@ fn boot_n16_dense() -> Result<BootstrapPreset, ParamsError> {
     Ok(bootstrap::presets::boot_n16_dense())
 }
 
+fn boot_n16_deep() -> Result<BootstrapPreset, ParamsError> {
+    Ok(bootstrap::presets::boot_n16_deep())
+}
+
+fn insecure_boot_n12_deep() -> Result<BootstrapPreset, ParamsError> {
+    Ok(bootstrap::presets::insecure_boot_n12_deep())
+}
+
 /// The chain of a bootstrappable preset by field, for
 /// [`crate::bootstrap::bootstrappable_literal`]: `q_0`, the user primes near the scale, one
 /// bootstrapping prime per circuit level, the special primes.
@@ -659,7 +683,16 @@ mod tests {
                     info.max_level
                 );
                 // The working scale after a bootstrap is the user scale.
-                assert!((info.log_working_scale - 40.0).abs() < 0.01, "{}", p.name);
+                let user = if p.name.ends_with("-deep") {
+                    bootstrap::presets::DEEP_CHAIN.user_bits
+                } else {
+                    40
+                };
+                assert!(
+                    (info.log_working_scale - f64::from(user)).abs() < 0.01,
+                    "{}",
+                    p.name
+                );
             } else {
                 assert_eq!(info.output_level, info.max_level);
                 assert_eq!(info.key_set_bytes, info.bytes_per_key);
@@ -671,6 +704,8 @@ mod tests {
         assert_eq!(by("insecure-boot-n12-sparse-l9"), 9);
         assert_eq!(by("boot-n16"), 9);
         assert_eq!(by("boot-n16-dense"), 9);
+        assert_eq!(by("boot-n16-deep"), 14);
+        assert_eq!(by("insecure-boot-n12-deep"), 14);
         assert_eq!(by("n16-l12"), 12);
     }
 
@@ -704,6 +739,7 @@ mod tests {
             ("n16-l20", 20, Security::Classic128),
             ("boot-n16", 24, Security::Sparse192Classic128),
             ("boot-n16-dense", 24, Security::Classic128),
+            ("boot-n16-deep", 29, Security::Sparse192Classic128),
         ] {
             let lit = by_name(name).unwrap().literal().unwrap();
             assert_eq!(lit.name, name);

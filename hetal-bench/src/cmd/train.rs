@@ -227,7 +227,7 @@ pub struct BackendArgs {
     pub backend: Option<String>,
     /// CKKS: the bootstrappable preset, `boot-n16` (N = 2^16, 32768 slots, 9 levels after each
     /// bootstrap, scale 2^40), `boot-n16-dense` (the same with a dense secret, about 4 bits less
-    /// precise) or the insecure test preset `insecure-boot-n12-l9` (N = 2^12).
+    /// precise), `boot-n16-deep` (14 levels per bootstrap at scale 2^36: fewer bootstraps, less precise, about 1.5x the key memory) or the insecure test preset `insecure-boot-n12-l9` (N = 2^12).
     #[arg(long)]
     pub preset: Option<String>,
     /// CKKS: worker threads (0: all cores; at most 1024).

@@ -223,6 +223,129 @@ pub mod presets {
         )
     }
 
+    /// The shape of the deep chain ([`boot_n16_deep`] and its small analogue
+    /// [`insecure_boot_n12_deep`]): `q_0` 44 bits, 14 user primes near 2^36 (message ratio
+    /// `q_0/Δ_0 = 2^8`), SlotToCoeff 3 × 48 bits, EvalMod 9 × 56, CoeffToSlot 3 × 56, three
+    /// 61-bit special primes, dnum 10 (digits of 3 primes: at most 168 bits, 15 bits below
+    /// `P`, so key switching adds little more than the rounding noise of a rescale). The
+    /// SlotToCoeff primes are what the precision is most sensitive to (at N = 2^12: 16.5 bits
+    /// minimum with 41-bit ones, 22.2 with 49-bit ones); the EvalMod and CoeffToSlot primes give
+    /// way for them.
+    pub const DEEP_CHAIN: DeepChain = DeepChain {
+        q0_bits: 44,
+        user_levels: 14,
+        user_bits: 36,
+        stc_bits: 48,
+        evalmod_bits: 56,
+        cts_bits: 56,
+        p_bits: &[61; 3],
+        dnum: 10,
+    };
+
+    /// A deep bootstrappable chain by field (see [`DEEP_CHAIN`]).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct DeepChain {
+        /// Bits of `q_0`.
+        pub q0_bits: u32,
+        /// Number of user levels (levels left after a bootstrap).
+        pub user_levels: usize,
+        /// Bits of the user primes (the working scale).
+        pub user_bits: u32,
+        /// Bits of each SlotToCoeff prime.
+        pub stc_bits: u32,
+        /// Bits of each EvalMod prime.
+        pub evalmod_bits: u32,
+        /// Bits of each CoeffToSlot prime.
+        pub cts_bits: u32,
+        /// Bits of the special primes.
+        pub p_bits: &'static [u32],
+        /// Key-switching digits.
+        pub dnum: usize,
+    }
+
+    /// N = 2^16, 32768 slots, **14 levels after bootstrapping at scale 2^36**, declared
+    /// precision 19 bits (measured 21.8 bits mean, 20.0 minimum). Chain ([`DEEP_CHAIN`]): `q_0`
+    /// 44 bits, 14 × 36, SlotToCoeff 3 × 48, EvalMod 9 × 56, CoeffToSlot 3 × 56; P = 3 × 61,
+    /// dnum 10; log QP ≈ 1547. The circuit,
+    /// the encapsulation (`h' = 32`, `K = 16`) and its failure probability are those of
+    /// [`boot_n16`].
+    ///
+    /// Main secret: Hamming weight 192, **128-bit secure** under [`Security::Sparse192Classic128`]
+    /// (log QP ≤ 1550). Against [`boot_n16`]: five more levels per bootstrap, a working scale
+    /// 2^36 instead of 2^40 (about 2.5 bits less precise), and keys of 10 digits over 33 primes
+    /// (330 MiB each, against 203 MiB).
+    pub fn boot_n16_deep() -> BootstrapPreset {
+        deep(
+            "BOOT_N16_DEEP",
+            16,
+            192,
+            Security::Sparse192Classic128,
+            19.0,
+        )
+    }
+
+    /// [`boot_n16_deep`]'s chain, circuit and configuration at N = 2^12 (2048 slots): 14 levels
+    /// after bootstrapping at scale 2^36, dense secret, declared precision 18 bits. **Insecure**
+    /// (log QP ≈ 1547 at N = 2^12): checks the shape in tests.
+    pub fn insecure_boot_n12_deep() -> BootstrapPreset {
+        deep(
+            "INSECURE_TEST_BOOT_N12_DEEP",
+            12,
+            dense_secret_weight(12),
+            Security::Insecure,
+            18.0,
+        )
+    }
+
+    fn deep(
+        name: &str,
+        log_n: u32,
+        h: usize,
+        security: Security,
+        precision_bits: f64,
+    ) -> BootstrapPreset {
+        let circuit = CircuitSpec {
+            cts_groups: 3,
+            stc_groups: 3,
+            evalmod: EvalModSpec {
+                k: 16.0,
+                degree: 63,
+                double_angle: 2,
+            },
+        };
+        let c = DEEP_CHAIN;
+        let evalmod = circuit.evalmod.depth() as usize;
+        let boot_bits: Vec<u32> = [
+            vec![c.stc_bits; circuit.stc_groups],
+            vec![c.evalmod_bits; evalmod],
+            vec![c.cts_bits; circuit.cts_groups],
+        ]
+        .concat();
+        let params = bootstrappable_literal(
+            name,
+            log_n,
+            None,
+            c.q0_bits,
+            c.user_levels,
+            c.user_bits,
+            &boot_bits,
+            c.p_bits,
+            c.dnum,
+            h,
+            security,
+        )
+        .unwrap_or_else(|e| panic!("preset {name}: {e}"));
+        BootstrapPreset {
+            params,
+            config: BootstrapConfig {
+                circuit,
+                precision_bits,
+                memory_budget_bytes: None,
+                sparse_secret_weight: Some(ENCAPSULATION_WEIGHT),
+            },
+        }
+    }
+
     fn n16(name: &str, h: usize, security: Security, precision_bits: f64) -> BootstrapPreset {
         let circuit = CircuitSpec {
             cts_groups: 3,
