@@ -44,10 +44,6 @@ fn two_processes(args: &[&str]) -> f64 {
         assert!(rounds <= 3, "more rounds than epochs");
     }
     let report = run(d, &["client", "decrypt"], &[]);
-    assert!(
-        report.contains("HE.CNNtraining") || report.contains("sigmoid"),
-        "{report}"
-    );
     test_accuracy(&report)
 }
 
