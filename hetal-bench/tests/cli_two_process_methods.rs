@@ -91,7 +91,7 @@ fn cnntraining_runs_in_two_processes_on_ckks() {
         "--limit-test",
         "60",
         "--epochs",
-        "2",
+        "1",
         "--patience",
         "0",
     ];
