@@ -5,7 +5,7 @@
 //! [`ParamsError`], which converts into [`hetal_traits::Error::InvalidInput`] (its message kept)
 //! wherever a caller works with the shared error type.
 
-use crate::params::Security;
+use crate::security::Security;
 
 /// Why a parameter literal was rejected or a preset could not be found.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -61,6 +61,7 @@ pub mod params;
 pub mod presets;
 pub mod ring;
 pub mod sampling;
+pub mod security;
 pub mod serial;
 pub mod simd;
 

@@ -4,6 +4,7 @@
 use crate::arith::{Modulus, PrimeWalk, bit_reverse, generate_primes, is_prime};
 use crate::error::ParamsError;
 use crate::ntt::{NttBackend, ScalarNtt, TfheNtt, backend_root};
+pub use crate::security::{SPARSE_192_MAX_LOG_QP_N16, Security, he_standard_max_log_qp};
 use hetal_traits::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -32,25 +33,6 @@ pub enum Moduli {
     },
 }
 
-/// The security claim a parameter set makes and is checked against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Security {
-    /// 128-bit classical security for a ternary secret: `log2(QP)` must not exceed the
-    /// HomomorphicEncryption.org bound for N (see [`he_standard_max_log_qp`]).
-    Classic128,
-    /// 128-bit classical security for a sparse ternary secret of Hamming weight at least 192 at
-    /// N = 2^16: `log2(QP)` must not exceed [`SPARSE_192_MAX_LOG_QP_N16`]. Sparse secrets are not
-    /// covered by the HomomorphicEncryption.org tables; the bound is Lattigo's statement for its
-    /// H = 192 bootstrapping parameters (`examples/singleparty/ckks_bootstrapping/basics`: with
-    /// N = 2^16 and H = 192, log QP ≤ 1550 is "well over 128-bit").
-    Sparse192Classic128,
-    /// No claim (test parameters only).
-    Insecure,
-}
-
-/// Largest `log2(QP)` of [`Security::Sparse192Classic128`] (N = 2^16, Hamming weight ≥ 192).
-pub const SPARSE_192_MAX_LOG_QP_N16: u32 = 1550;
-
 /// A parameter set as the user writes it (serde-able); [`CkksParams::new`] validates it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ParamsLiteral {
@@ -74,24 +56,6 @@ pub struct ParamsLiteral {
     /// The security claim, checked on validation.
     pub security: Security,
 }
-
-/// Largest `log2(QP)` for 128-bit classical security with a ternary secret
-/// (HomomorphicEncryption.org standard; 2^16 and 2^17 from OpenFHE's extension of the table).
-pub fn he_standard_max_log_qp(log_n: u32) -> Option<u32> {
-    match log_n {
-        10 => Some(27),
-        11 => Some(54),
-        12 => Some(109),
-        13 => Some(218),
-        14 => Some(438),
-        15 => Some(881),
-        16 => Some(1747),
-        17 => Some(3523),
-        _ => None,
-    }
-}
-
-pub use crate::presets;
 
 /// Precomputed context of a validated parameter set, shared by every object built from it.
 pub struct ParamsInner {
@@ -195,27 +159,6 @@ impl ResolvedModuli {
             .chain(&self.p)
             .map(|&x| (x as f64).log2())
             .sum()
-    }
-}
-
-impl Security {
-    /// The largest `log2(QP)` this rule allows at N = 2^`log_n`, `None` where it states no bound
-    /// (always for [`Security::Insecure`]).
-    pub fn max_log_qp(self, log_n: u32) -> Option<u32> {
-        match self {
-            Security::Classic128 => he_standard_max_log_qp(log_n),
-            Security::Sparse192Classic128 => (log_n == 16).then_some(SPARSE_192_MAX_LOG_QP_N16),
-            Security::Insecure => None,
-        }
-    }
-
-    /// A one-line statement of the rule, for tables.
-    pub fn rule(self) -> &'static str {
-        match self {
-            Security::Classic128 => "128-bit, HE standard (ternary secret)",
-            Security::Sparse192Classic128 => "128-bit, sparse secret h >= 192 (log QP <= 1550)",
-            Security::Insecure => "none (tests only)",
-        }
     }
 }
 
@@ -664,6 +607,7 @@ impl CkksParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::presets;
 
     #[test]
     fn presets_validate_and_secure_ones_meet_the_standard() {

@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn seeded_expansion_is_deterministic_and_in_range() {
-        let p = CkksParams::new(&crate::params::presets::insecure_test_n10()).unwrap();
+        let p = CkksParams::new(&crate::presets::insecure_test_n10()).unwrap();
         let basis: Vec<usize> = (0..p.moduli.len()).collect();
         let a = uniform_from_seed(&p, &[7; 32], &basis);
         let b = uniform_from_seed(&p, &[7; 32], &basis);

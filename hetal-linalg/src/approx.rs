@@ -25,6 +25,7 @@ pub mod compare;
 pub mod domain;
 pub mod exp;
 pub mod inverse;
+pub mod layout;
 pub mod normalize_square;
 pub mod refresh;
 pub mod sigmoid;

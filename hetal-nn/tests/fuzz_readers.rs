@@ -794,7 +794,7 @@ fn huge_length_prefixes_allocate_nothing() {
     assert!(peak <= 2 << 20, "{peak} bytes");
     msg.truncate(0);
 
-    let params = CkksParams::new(&hetal_ckks::params::presets::insecure_test_n10()).unwrap();
+    let params = CkksParams::new(&hetal_ckks::presets::insecure_test_n10()).unwrap();
     let c = CkksClient::from_seed(params.clone(), 1);
     let ct = c.public_key().to_bytes(&params);
     // Overwrite every 8-byte window with a fixed-width length of 2^32 in turn.

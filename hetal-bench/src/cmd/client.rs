@@ -19,8 +19,9 @@
 //! | `infer-logits.msg` | `server infer` | `client infer-result` |
 //! | `server/server.ckpt` | server | server only |
 
-use super::method::MethodArgs;
-use super::train::{Backend, BackendArgs, CliResult, DataArgs, HyperArgs, ckks_preset_by_name};
+use super::train::{
+    Backend, BackendArgs, CliResult, DataArgs, HyperArgs, MethodArgs, ckks_preset_by_name,
+};
 use hetal_ckks::bootstrap::{BootstrapPreset, generate_bootstrap_keys};
 use hetal_ckks::{CkksClient, CkksParams, SecretKey};
 use hetal_nn::client::{Client, ClientState};

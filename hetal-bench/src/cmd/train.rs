@@ -5,7 +5,7 @@ use hetal_ckks::bootstrap::{
     BootstrapPreset, BootstrappingEvaluator, estimate_memory, generate_bootstrap_keys,
 };
 use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams};
-use hetal_nn::config::{Activation, Method, Optimizer, TrainConfig};
+use hetal_nn::config::{Activation, Method, Optimizer, Products, TrainConfig, Update};
 use hetal_nn::data::Splits;
 use hetal_nn::plain;
 use hetal_nn::protocol::Plan;
@@ -109,6 +109,58 @@ impl DataArgs {
     }
 }
 
+/// The training method and its parts.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MethodArgs {
+    /// Training method: `hetal` (softmax, HETAL's Nesterov, DiagABT/DiagATB) or `cnntraining`
+    /// (HE.CNNtraining, Chiang: cubic sigmoid with the SLE loss, NAG with the quadratic
+    /// gradient, Volley Revolver). `--activation`, `--optimizer` and `--layout` override the
+    /// parts of `cnntraining`.
+    #[arg(long, default_value = "hetal")]
+    pub method: String,
+    /// Activation (with `--method cnntraining`): softmax (the `--softmax` approximation, with
+    /// cross-entropy), sigmoid-cubic (Chiang's cubic, SLE loss), sigmoid-cheb (Chebyshev of
+    /// degree 7 on [-16, 16], SLE loss) or sigmoid-cheb:RANGE:DEGREE.
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// Layout of both matrix products (with `--method cnntraining`): diag (HETAL's DiagABT and
+    /// DiagATB) or volley-revolver.
+    #[arg(long)]
+    pub layout: Option<String>,
+}
+
+impl MethodArgs {
+    /// The method, or `None` for HETAL's method on HETAL's server. `optimizer` is the
+    /// `--optimizer` flag (sgd, nesterov, nag, nag-qg; default nag-qg for `cnntraining`).
+    pub fn resolve(&self, optimizer: Option<&str>) -> CliResult<Option<Method>> {
+        let mut m = match self.method.trim().to_ascii_lowercase().as_str() {
+            "hetal" => {
+                if self.activation.is_some() || self.layout.is_some() {
+                    return Err(
+                        "--activation and --layout choose the parts of another method than HETAL's: add --method cnntraining"
+                            .into(),
+                    );
+                }
+                return Ok(None);
+            }
+            "cnntraining" | "he-cnntraining" | "chiang" => Method::cnntraining(),
+            other => {
+                return Err(format!("unknown --method {other:?} (hetal, cnntraining)").into());
+            }
+        };
+        if let Some(a) = &self.activation {
+            m.activation = Activation::parse(a)?;
+        }
+        if let Some(o) = optimizer {
+            m.update = Update::parse(o)?;
+        }
+        if let Some(l) = &self.layout {
+            m.products = Products::parse(l)?;
+        }
+        Ok(Some(m))
+    }
+}
+
 /// Hyperparameters.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
 pub struct HyperArgs {
@@ -181,7 +233,7 @@ impl HyperArgs {
     /// [`HyperArgs::config_for`], or the method's own update deciding the optimiser.
     pub fn config_and_method(
         &self,
-        method: &super::method::MethodArgs,
+        method: &MethodArgs,
         backend: Backend,
     ) -> CliResult<(TrainConfig, Method)> {
         Ok(match method.resolve(self.optimizer.as_deref())? {
@@ -382,7 +434,7 @@ pub struct TrainArgs {
     pub backend: BackendArgs,
     #[command(flatten)]
     /// The training method (HETAL's by default).
-    pub method: super::method::MethodArgs,
+    pub method: MethodArgs,
     /// Checkpoint directory: the state is saved after every epoch, and an existing checkpoint
     /// there is resumed.
     #[arg(long)]

@@ -10,7 +10,8 @@
 //! order, which EvalMod does not mind) and SlotToCoeff computes `z = B_L ⋯ B_1 (BR^-1 w)`.
 
 use super::ops::BootstrapOps;
-use hetal_traits::{Complex64, Encoder, Error, Level, Leveled, Result, RotStep};
+pub use super::ops::{GiantStep, bsgs_sum_generic};
+use hetal_traits::{Complex64, Encoder, Error, Level, Leveled, Result};
 use std::collections::BTreeMap;
 
 /// A square `n × n` complex matrix stored by its non-zero generalised diagonals:
@@ -231,10 +232,6 @@ pub struct PreparedTransform<P> {
     diagonals: usize,
 }
 
-/// One giant step of a baby-step giant-step transform: the giant rotation (normalised) and its
-/// `(baby rotation, plaintext diagonal rotated by −giant)` terms.
-pub type GiantStep<P> = (usize, Vec<(usize, P)>);
-
 /// How a set of diagonal indices splits into baby and giant rotations: `(n1 in strides, stride)`.
 fn bsgs_split(n: usize, indices: &[usize]) -> (usize, usize) {
     let stride = indices
@@ -384,51 +381,6 @@ pub fn apply<E: BootstrapOps + ?Sized>(
     }
     let sum = e.bsgs_sum(a, &t.babies, &t.giants)?;
     e.rescale(&sum)
-}
-
-/// The baby-step giant-step sum `Σ_j rot(Σ_i p_{j,i} ⊙ rot(a, i), j)` (not rescaled) with the
-/// baby steps hoisted (one decomposition) and one key switch per giant step, through the
-/// evaluator's generic operations; [`BootstrapOps::bsgs_sum`]'s default.
-pub fn bsgs_sum_generic<E: BootstrapOps + ?Sized>(
-    e: &E,
-    a: &E::Ciphertext,
-    babies: &[usize],
-    giants: &[GiantStep<E::Plaintext>],
-) -> Result<E::Ciphertext> {
-    let steps: Vec<RotStep> = babies
-        .iter()
-        .filter(|&&i| i != 0)
-        .map(|&i| RotStep(i as i64))
-        .collect();
-    let rotated = e.rotate_hoisted(a, &steps)?;
-    let baby = |i: usize| -> Result<&E::Ciphertext> {
-        if i == 0 {
-            return Ok(a);
-        }
-        steps
-            .iter()
-            .position(|s| s.0 == i as i64)
-            .map(|p| &rotated[p])
-            .ok_or_else(|| Error::invalid("missing baby step"))
-    };
-    let mut total: Option<E::Ciphertext> = None;
-    for (j, terms) in giants {
-        let products: Vec<(&E::Ciphertext, &E::Plaintext)> = terms
-            .iter()
-            .map(|(i, p)| Ok((baby(*i)?, p)))
-            .collect::<Result<_>>()?;
-        let inner = e.mul_plain_sum(&products)?;
-        let g = if *j == 0 {
-            inner
-        } else {
-            e.rotate(&inner, RotStep(*j as i64))?
-        };
-        total = Some(match total {
-            None => g,
-            Some(x) => e.add(&x, &g)?,
-        });
-    }
-    total.ok_or_else(|| Error::invalid("empty transform"))
 }
 
 #[cfg(test)]

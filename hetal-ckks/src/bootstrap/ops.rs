@@ -9,8 +9,57 @@ use crate::keyswitch;
 use crate::params::CkksParams;
 use crate::{ring, simd};
 use hetal_traits::mock::MockEvaluator;
-use hetal_traits::{Complex64, Error, Evaluator, Leveled, Operation, Result, Scale};
+use hetal_traits::{Complex64, Error, Evaluator, Leveled, Operation, Result, RotStep, Scale};
 use rayon::prelude::*;
+
+/// One giant step of a baby-step giant-step transform: the giant rotation (normalised) and its
+/// `(baby rotation, plaintext diagonal rotated by −giant)` terms.
+pub type GiantStep<P> = (usize, Vec<(usize, P)>);
+
+/// The baby-step giant-step sum `Σ_j rot(Σ_i p_{j,i} ⊙ rot(a, i), j)` (not rescaled) with the
+/// baby steps hoisted (one decomposition) and one key switch per giant step, through the
+/// evaluator's generic operations; [`BootstrapOps::bsgs_sum`]'s default.
+pub fn bsgs_sum_generic<E: BootstrapOps + ?Sized>(
+    e: &E,
+    a: &E::Ciphertext,
+    babies: &[usize],
+    giants: &[GiantStep<E::Plaintext>],
+) -> Result<E::Ciphertext> {
+    let steps: Vec<RotStep> = babies
+        .iter()
+        .filter(|&&i| i != 0)
+        .map(|&i| RotStep(i as i64))
+        .collect();
+    let rotated = e.rotate_hoisted(a, &steps)?;
+    let baby = |i: usize| -> Result<&E::Ciphertext> {
+        if i == 0 {
+            return Ok(a);
+        }
+        steps
+            .iter()
+            .position(|s| s.0 == i as i64)
+            .map(|p| &rotated[p])
+            .ok_or_else(|| Error::invalid("missing baby step"))
+    };
+    let mut total: Option<E::Ciphertext> = None;
+    for (j, terms) in giants {
+        let products: Vec<(&E::Ciphertext, &E::Plaintext)> = terms
+            .iter()
+            .map(|(i, p)| Ok((baby(*i)?, p)))
+            .collect::<Result<_>>()?;
+        let inner = e.mul_plain_sum(&products)?;
+        let g = if *j == 0 {
+            inner
+        } else {
+            e.rotate(&inner, RotStep(*j as i64))?
+        };
+        total = Some(match total {
+            None => g,
+            Some(x) => e.add(&x, &g)?,
+        });
+    }
+    total.ok_or_else(|| Error::invalid("empty transform"))
+}
 
 /// Fused sums of products used by the DFTs and EvalMod.
 pub trait BootstrapOps: Evaluator {
@@ -50,15 +99,15 @@ pub trait BootstrapOps: Evaluator {
 
     /// The baby-step giant-step sum `Σ_j rot(Σ_i p_{j,i} ⊙ rot(a, i), j)` over the giant
     /// rotations `j` with their `(baby rotation i, plaintext)` terms, not rescaled. `babies` lists
-    /// every baby rotation the terms use. The default ([`super::dft::bsgs_sum_generic`]) hoists
+    /// every baby rotation the terms use. The default ([`bsgs_sum_generic`]) hoists
     /// the baby steps and key-switches once per giant step; the CKKS evaluator double-hoists.
     fn bsgs_sum(
         &self,
         a: &Self::Ciphertext,
         babies: &[usize],
-        giants: &[super::dft::GiantStep<Self::Plaintext>],
+        giants: &[GiantStep<Self::Plaintext>],
     ) -> Result<Self::Ciphertext> {
-        super::dft::bsgs_sum_generic(self, a, babies, giants)
+        bsgs_sum_generic(self, a, babies, giants)
     }
 }
 
@@ -298,7 +347,7 @@ impl BootstrapOps for CkksEvaluator {
         &self,
         a: &Ciphertext,
         babies: &[usize],
-        giants: &[super::dft::GiantStep<Plaintext>],
+        giants: &[GiantStep<Plaintext>],
     ) -> Result<Ciphertext> {
         let p = self.params();
         self.check_ct(a)?;
@@ -311,7 +360,7 @@ impl BootstrapOps for CkksEvaluator {
         if extended && a.level > 0 {
             self.bsgs_sum_double_hoisted(a, babies, giants)
         } else {
-            super::dft::bsgs_sum_generic(self, a, babies, giants)
+            bsgs_sum_generic(self, a, babies, giants)
         }
     }
 
@@ -463,7 +512,7 @@ impl CkksEvaluator {
         &self,
         a: &Ciphertext,
         babies: &[usize],
-        giants: &[super::dft::GiantStep<Plaintext>],
+        giants: &[GiantStep<Plaintext>],
     ) -> Result<Ciphertext> {
         let p = self.params();
         let l = a.level;

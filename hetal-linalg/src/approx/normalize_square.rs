@@ -449,7 +449,7 @@ impl NormalizeSquarePlan {
         &self,
         ev: &E,
         x: &E::Ciphertext,
-        layout: &super::softmax::RowLayout,
+        layout: &super::layout::RowLayout,
         rf: &Refresher,
     ) -> Result<E::Ciphertext> {
         let c = self.classes;
