@@ -630,9 +630,9 @@ pub struct DryRun {
 }
 
 impl DryRun {
-    /// Number of bootstraps.
+    /// Number of bootstraps, a pair bootstrap ([`Evaluator::bootstrap_pair`]) counted as one.
     pub fn bootstraps(&self) -> u64 {
-        self.counts.get(OpKind::Bootstrap)
+        self.counts.get(OpKind::Bootstrap) + self.counts.get(OpKind::BootstrapPair)
     }
 }
 

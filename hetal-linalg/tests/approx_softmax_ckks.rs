@@ -140,7 +140,8 @@ fn normalize_square_on_ckks_matches_the_mock() {
         let out = method
             .eval(&ev, &ct, &layout, &Refresher::new(&ev))
             .unwrap();
-        let boots = ev.snapshot().since(&before).get(OpKind::Bootstrap);
+        let used = ev.snapshot().since(&before);
+        let boots = used.get(OpKind::Bootstrap) + used.get(OpKind::BootstrapPair);
         let got = layout.unpack(&client.decrypt_real(&out).unwrap(), n);
         let (mut vs_plain, mut vs_exact) = (0.0f64, 0.0f64);
         for (i, row) in x.chunks(c).enumerate() {

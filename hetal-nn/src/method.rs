@@ -98,7 +98,7 @@ where
     /// Per training batch, the quadratic-gradient preconditioner [`preconditioner`] of its design
     /// matrix, as a `padded_classes × (features + 1)` matrix whose rows `< classes` all hold it
     /// (padded rows zero), encrypted at the top level; empty unless the plan's optimiser is
-    /// [`Update::NagQg`]. One ciphertext per batch (the paper's single `B̄⁻¹` ciphertext when the
+    /// [`Update::NagQg`](crate::config::Update::NagQg). One ciphertext per batch (the paper's single `B̄⁻¹` ciphertext when the
     /// batch is the whole training set).
     pub fn encrypt_preconditioners(
         &mut self,

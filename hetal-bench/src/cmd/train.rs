@@ -187,8 +187,12 @@ pub struct HyperArgs {
     /// Seed of the per-epoch batch order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Softmax approximation: asoftmax, asoftmax-precise, asoftmax-original, hong, privgd, gumbel.
-    #[arg(long, default_value = "asoftmax")]
+    /// Softmax approximation: normalize-square (normalize-and-square, 44 levels, about 6
+    /// bootstraps per block at 9 levels per bootstrap; the default), normalize-square-b64/-b32/-b16
+    /// (only for logits proven within that bound), asoftmax (tuned ASoftmax, 68 levels),
+    /// asoftmax-hetal (HETAL's exact configuration), asoftmax-windowed, asoftmax-precise,
+    /// asoftmax-hetal-precise, asoftmax-original, hong, privgd, gumbel.
+    #[arg(long, default_value = "normalize-square")]
     pub softmax: String,
     /// Bound on |weight| (weights are scaled by a power of two into the bootstrapping range).
     #[arg(long, default_value_t = 64.0)]

@@ -142,18 +142,22 @@ pub struct NormalizeSquarePlan {
 }
 
 impl NormalizeSquareParams {
-    /// The full input range `[-128, 128]` of ASoftmax: `k = 6` (window `[-4, 0]`), exponential
+    /// The full input range `[-128, 128]` of ASoftmax: `k = 7` (window `[-2, 0]`), exponential
     /// of degree 15.
     pub fn full_range() -> Self {
         Self::for_bound(128.0)
     }
 
-    /// Parameters for a proven logit bound `B`: the least `k` with `2B/2^k ≤ 4`, exponential
+    /// Parameters for a proven logit bound `B`: the least `k` with `2B/2^k ≤ 2`, exponential
     /// degree 15, intermediate inverses up to 70 % relative error (the plan picks the target
     /// among 20, 30, 45, 60 and 70 % that gives the least depth), the last to `2^-11`.
     pub fn for_bound(bound: f64) -> Self {
         let mut k = 0u32;
-        while 2.0 * bound / f64::from(1u32 << k) > 4.0 && k < 16 {
+        // A window of width 2 keeps the first inverse at depth 5 (its row-sum window spans a
+        // factor of about e^4 instead of e^8 at width 4, which needs depth 8): then every step
+        // fits between two bootstraps of a chain with 9 levels per bootstrap (hetal-ckks's
+        // `boot-n16`) whatever level the exponentials arrive at, for 2 more levels in all.
+        while 2.0 * bound / f64::from(1u32 << k) > 2.0 && k < 16 {
             k += 1;
         }
         NormalizeSquareParams {
