@@ -173,7 +173,7 @@ pub struct HyperArgs {
     /// so that one ciphertext holds all logits of a step and the softmax runs once per step).
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Maximum number of epochs (default: 10 on the mock, 2 on CKKS).
+    /// Maximum number of epochs (default: 10 on the mock, 6 on CKKS).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Early-stopping patience in epochs (0: no early stopping).
