@@ -110,13 +110,18 @@
 //! |---|---|---|---|---|---|---|
 //! | tuned `asoftmax` | 4.37e-5 / 1.34e-5 | 4.37e-5 / 1.18e-5 | 4.37e-5 / 8.90e-6 | 4.81e-5 / 6.90e-6 | 68 | 14 |
 //! | `asoftmax-windowed` | 4.37e-5 / 1.34e-5 | 4.37e-5 / 1.18e-5 | 4.37e-5 / 8.90e-6 | 4.81e-5 / 6.90e-6 | 64 | 13 |
-//! | `normalize-square` | 5.59e-5 / 1.77e-5 | 5.71e-5 / 2.12e-5 | 5.72e-5 / 2.51e-5 | 5.72e-5 / 2.72e-5 | 42 | 5 |
-//! | `normalize-square-b64` | 8.00e-5 / 2.56e-5 | 8.32e-5 / 3.08e-5 | 8.33e-5 / 3.66e-5 | — | 37 | 5 |
-//! | `normalize-square-b32` | 1.23e-4 / 3.95e-5 | 1.27e-4 / 4.69e-5 | 1.27e-4 / 5.48e-5 | — | 32 | 4 |
-//! | `normalize-square-b16` | 1.90e-4 / 6.17e-5 | 1.98e-4 / 7.32e-5 | — | — | 27 | 3 |
+//! | `normalize-square` | 7.84e-5 / 2.53e-5 | 8.15e-5 / 3.03e-5 | 8.15e-5 / 3.60e-5 | 8.15e-5 / 3.92e-5 | 44 | 5 |
+//! | `normalize-square-b64` | 1.20e-4 / 3.85e-5 | 1.24e-4 / 4.59e-5 | 1.24e-4 / 5.35e-5 | — | 39 | 4 |
+//! | `normalize-square-b32` | 1.87e-4 / 5.97e-5 | 1.93e-4 / 7.13e-5 | 1.93e-4 / 8.49e-5 | — | 34 | 4 |
+//! | `normalize-square-b16` | 2.90e-4 / 9.25e-5 | 2.98e-4 / 1.10e-4 | — | — | 29 | 3 |
 //!
-//! Normalize-and-square trades precision for depth: 5.7e-5 against ASoftmax's 4.8e-5 here
-//! (6.2e-5 at 10^6 rows) at 42 levels instead of 68, 5 bootstraps per call instead of 14. Its
+//! (The normalize-square rows are for the default `2B/2^k ≤ 2`, i.e. `k = 7` at `B = 128`, whose
+//! steps all fit 9 levels per bootstrap; with `2B/2^k ≤ 4` (`k = 6`) they were 5.72e-5 / 2.72e-5
+//! at 42 levels, but its first inverse needs 8 levels and does not fit such a chain when the
+//! exponentials arrive at a low level.)
+//!
+//! Normalize-and-square trades precision for depth: 8.2e-5 against ASoftmax's 4.8e-5 here
+//! (6.2e-5 at 10^6 rows) at 44 levels instead of 68, 5 bootstraps per call instead of 14. Its
 //! error is set by the last inverse (target `2^-11`), not by the range; the documented bound
 //! (tests) is `5e-4` for every bound variant and `c ≤ 16`.
 //!
