@@ -239,6 +239,37 @@ pub trait Evaluator: Encoder {
         }
         Ok((self.bootstrap(a)?, self.bootstrap(b)?))
     }
+
+    /// Whether [`Evaluator::bootstrap_sparse`] runs a smaller (sparse-packing) circuit for
+    /// inputs whose slots repeat with period `slots`. The default has none: it answers `false`.
+    fn has_sparse_bootstrap(&self, slots: usize) -> bool {
+        let _ = slots;
+        false
+    }
+
+    /// Refreshes a **part-full** ciphertext: `a`'s slot vector repeats with period `slots` (a
+    /// power of two dividing the slot count), i.e. its meaningful values are the first `slots`
+    /// slots, replicated. Same output contract as [`Evaluator::bootstrap`].
+    ///
+    /// Backends with sparse-packing keys for `slots` ([`Evaluator::has_sparse_bootstrap`]) run
+    /// the smaller circuit (CoeffToSlot and SlotToCoeff over `slots` values, one EvalMod); this
+    /// default refreshes with [`Evaluator::bootstrap`] (the same result at the full cost).
+    fn bootstrap_sparse(&self, a: &Self::Ciphertext, slots: usize) -> Result<Self::Ciphertext> {
+        let _ = slots;
+        self.bootstrap(a)
+    }
+
+    /// [`Evaluator::bootstrap_pair`] for two part-full real ciphertexts of period `slots` (see
+    /// [`Evaluator::bootstrap_sparse`]); the default refreshes with [`Evaluator::bootstrap_pair`].
+    fn bootstrap_pair_sparse(
+        &self,
+        a: &Self::Ciphertext,
+        b: &Self::Ciphertext,
+        slots: usize,
+    ) -> Result<(Self::Ciphertext, Self::Ciphertext)> {
+        let _ = slots;
+        self.bootstrap_pair(a, b)
+    }
 }
 
 /// The client's encryption role.
