@@ -23,9 +23,15 @@ pub const QUIET_BITS: u32 = 3;
 /// accepts (`min_input_level`; one level more for a value whose bound exceeds the bootstrap input
 /// bound, which must first be scaled down by a power of two). Decisions depend on levels only,
 /// never on the encrypted values, so a [`crate::poly::dry_run`] on a mirrored chain predicts them.
+///
+/// A refresher for **part-full** ciphertexts ([`Refresher::with_period`]: slot vectors that repeat
+/// with a period `n` smaller than the slot count, e.g. the outputs of [`crate::compact`]) calls the
+/// evaluator's sparse bootstraps ([`Evaluator::bootstrap_sparse`],
+/// [`Evaluator::bootstrap_pair_sparse`]) with that period; every other decision is the same.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Refresher {
     info: Option<BootstrapInfo>,
+    period: Option<usize>,
 }
 
 impl Refresher {
@@ -33,12 +39,62 @@ impl Refresher {
     pub fn new<E: Evaluator>(ev: &E) -> Self {
         Refresher {
             info: ev.bootstrap_info(),
+            period: None,
         }
     }
 
     /// Never bootstraps.
     pub fn without_bootstrapping() -> Self {
-        Refresher { info: None }
+        Refresher {
+            info: None,
+            period: None,
+        }
+    }
+
+    /// The same refresher for ciphertexts whose slots repeat with period `period` (a power of
+    /// two): its bootstraps are [`Evaluator::bootstrap_sparse`] /
+    /// [`Evaluator::bootstrap_pair_sparse`] with that period (the full bootstrap for a period of
+    /// at least the slot count). The caller guarantees the periodicity of every ciphertext it
+    /// hands to this refresher (the stages of a row-wise softmax on a virtual layout of width
+    /// dividing `period` keep it).
+    ///
+    /// Errors: [`Error::InvalidParameter`] for a period that is not a power of two.
+    pub fn with_period(self, period: usize) -> Result<Self> {
+        if !period.is_power_of_two() {
+            return Err(Error::param(format!(
+                "bootstrap period {period} is not a power of two"
+            )));
+        }
+        Ok(Refresher {
+            period: Some(period),
+            ..self
+        })
+    }
+
+    /// The period of [`Refresher::with_period`], if any.
+    pub fn period(&self) -> Option<usize> {
+        self.period
+    }
+
+    /// One bootstrap: sparse with the period when there is one below the slot count.
+    fn boot<E: Evaluator>(&self, ev: &E, ct: &E::Ciphertext) -> Result<E::Ciphertext> {
+        Ok(match self.period {
+            Some(n) if n < ev.slots() => ev.bootstrap_sparse(ct, n)?,
+            _ => ev.bootstrap(ct)?,
+        })
+    }
+
+    /// One pair bootstrap: sparse with the period when there is one below the slot count.
+    fn boot_pair<E: Evaluator>(
+        &self,
+        ev: &E,
+        a: &E::Ciphertext,
+        b: &E::Ciphertext,
+    ) -> Result<(E::Ciphertext, E::Ciphertext)> {
+        Ok(match self.period {
+            Some(n) if n < ev.slots() => ev.bootstrap_pair_sparse(a, b, n)?,
+            _ => ev.bootstrap_pair(a, b)?,
+        })
     }
 
     /// The bootstrapping the decisions are based on, if any.
@@ -103,7 +159,7 @@ impl Refresher {
         }
         if bound <= info.input_bound {
             if level <= info.min_input_level.0 {
-                return Ok(ev.bootstrap(ct)?);
+                return self.boot(ev, ct);
             }
             // A level above the bootstrap's minimum is discarded by the bootstrap anyway: spend
             // it on scaling the value down by 2^QUIET_BITS, where the bootstrap's
@@ -142,7 +198,7 @@ impl Refresher {
             )));
         }
         if ct.level() <= info.min_input_level {
-            Ok(ev.bootstrap(ct)?)
+            self.boot(ev, ct)
         } else {
             self.bootstrap_scaled(ev, ct, QUIET_BITS)
         }
@@ -170,13 +226,13 @@ impl Refresher {
             )));
         }
         if a.level() <= info.min_input_level {
-            return Ok(ev.bootstrap_pair(a, b)?);
+            return self.boot_pair(ev, a, b);
         }
         let k = QUIET_BITS;
         let down = Polynomial::power(vec![0.0, (-(k as f64)).exp2()])?;
         let sa = evaluate_weighted(ev, &down, a, None)?;
         let sb = evaluate_weighted(ev, &down, b, None)?;
-        let (fa, fb) = ev.bootstrap_pair(&sa, &sb)?;
+        let (fa, fb) = self.boot_pair(ev, &sa, &sb)?;
         Ok((
             ev.mul_integer(&fa, 1i64 << k)?,
             ev.mul_integer(&fb, 1i64 << k)?,
@@ -192,7 +248,7 @@ impl Refresher {
     ) -> Result<E::Ciphertext> {
         let down = Polynomial::power(vec![0.0, (-(k as f64)).exp2()])?;
         let scaled = evaluate_weighted(ev, &down, ct, None)?;
-        let fresh = ev.bootstrap(&scaled)?;
+        let fresh = self.boot(ev, &scaled)?;
         Ok(ev.mul_integer(&fresh, 1i64 << k)?)
     }
 
