@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 impl Plan {
     /// Plans a run: HETAL's unit shape rule (`run.py`) for the batch size and the padded class
-    /// count, the batch boundaries of the training set, and the hyperparameters.
+    /// count, the batch boundaries of the training set, and the hyperparameters. Compaction of
+    /// the logits is decided as [`CompactionMode::Auto`](crate::config::CompactionMode::Auto)
+    /// without sparse bootstrapping ([`Plan::with_compaction`] decides otherwise).
     pub fn new(
         splits: &Splits,
         config: &TrainConfig,
@@ -39,7 +41,7 @@ impl Plan {
                 shape.s0, shape.s1
             )));
         }
-        Ok(Plan {
+        let mut plan = Plan {
             slots,
             unit: (shape.s0, shape.s1),
             features: splits.num_features(),
@@ -57,7 +59,10 @@ impl Plan {
             encrypt_level: None,
             method: crate::config::Method::hetal(config.optimizer),
             keys_digest: None,
-        })
+            compaction: false,
+        };
+        plan.compaction = plan.compaction_pays(false)?;
+        Ok(plan)
     }
 
     /// Checks that the plan is self-consistent and within the limits (a plan read back from a

@@ -329,6 +329,46 @@ impl Default for Method {
     }
 }
 
+/// Whether the server compacts the logits of a step before the softmax
+/// ([`hetal_linalg::compact`]): the `c'` meaningful columns of the `(s0, s1)` blocks moved
+/// together into as few ciphertexts as possible, periodic with their occupied size, the softmax
+/// run there, the probabilities spread back after it. Costs one level before and one after the
+/// softmax and `O(√(s1/c'))` rotations each way; pays when it reduces the ciphertexts the
+/// softmax runs on, or when the backend bootstraps part-full ciphertexts with a smaller circuit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompactionMode {
+    /// Compact when it pays ([`hetal_linalg::compact::Compaction::pays`]; the default).
+    #[default]
+    Auto,
+    /// Always compact (when the blocks are not already dense, `s1 > c'`).
+    On,
+    /// Never compact.
+    Off,
+}
+
+impl CompactionMode {
+    /// Parses `auto`, `on` or `off`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(CompactionMode::Auto),
+            "on" => Ok(CompactionMode::On),
+            "off" => Ok(CompactionMode::Off),
+            other => Err(Error::config(format!(
+                "unknown compaction {other:?} (auto, on, off)"
+            ))),
+        }
+    }
+
+    /// The name [`CompactionMode::parse`] accepts.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompactionMode::Auto => "auto",
+            CompactionMode::On => "on",
+            CompactionMode::Off => "off",
+        }
+    }
+}
+
 /// Hyperparameters of one training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -488,6 +528,13 @@ mod tests {
         assert!(matches!(Update::parse("adam"), Err(Error::Config { .. })));
         assert!(Optimizer::parse("nag-qg").is_err());
         assert_eq!(Products::parse("vr").unwrap(), Products::VolleyRevolver);
+        for m in [CompactionMode::Auto, CompactionMode::On, CompactionMode::Off] {
+            assert_eq!(CompactionMode::parse(m.name()).unwrap(), m);
+        }
+        assert!(matches!(
+            CompactionMode::parse("yes"),
+            Err(Error::Config { .. })
+        ));
         assert!(matches!(
             Products::parse("diagonal"),
             Err(Error::Config { .. })

@@ -8,7 +8,7 @@
 //! * [`sle_logits`], [`sle_probs`]: the squared-likelihood loss the client reports.
 
 use crate::client::{Client, design_matrix};
-use crate::config::{Activation, Method, Products};
+use crate::config::{Activation, CompactionMode, Method, Products};
 use crate::data::Splits;
 use crate::error::{Error, Result};
 use crate::plain::batch_ranges;
@@ -17,7 +17,10 @@ use crate::protocol::{EncMatrix, Plan};
 use crate::refresh::packing_rotations;
 use crate::softmax::LinalgSoftmax;
 use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm, MatmulDims};
-use hetal_linalg::packed::{Layout, Matrix, PackedMatrix, tile_columns_keys, tile_rows_keys};
+use hetal_linalg::compact::Compaction;
+use hetal_linalg::packed::{
+    Layout, Matrix, PackedMatrix, UnitShape, tile_columns_keys, tile_rows_keys,
+};
 use hetal_traits::{Decryptor, Encryptor, KeyRequest};
 use ndarray::Array2;
 
@@ -26,7 +29,89 @@ impl Plan {
     pub fn with_method(mut self, method: Method) -> Result<Plan> {
         method.validate(&self.config)?;
         self.method = method;
+        if method.activation != Activation::Softmax {
+            // Compaction is for the softmax's row layout.
+            self.compaction = false;
+        }
         Ok(self)
+    }
+
+    /// The compaction of the logits of a batch of `rows` rows ([`hetal_linalg::compact`]):
+    /// its `⌈rows / s0⌉` row blocks, `classes` classes.
+    pub fn compaction_of(&self, rows: usize) -> Result<Compaction> {
+        let shape = self.shape()?;
+        Ok(Compaction::new(
+            shape,
+            self.classes,
+            rows.div_ceil(shape.s0).max(1),
+        )?)
+    }
+
+    /// The distinct compactions of the plan's batches.
+    fn compactions(&self) -> Result<Vec<Compaction>> {
+        let mut v: Vec<Compaction> = Vec::new();
+        for &r in &self.batch_rows {
+            let c = self.compaction_of(r)?;
+            if !v.contains(&c) {
+                v.push(c);
+            }
+        }
+        Ok(v)
+    }
+
+    /// Whether compacting the logits pays for this plan ([`Compaction::pays`] for some batch):
+    /// a softmax activation, and either fewer ciphertexts for the softmax or, with
+    /// `sparse_bootstrap` (the backend bootstraps part-full ciphertexts with a smaller circuit),
+    /// blocks that are not dense.
+    pub fn compaction_pays(&self, sparse_bootstrap: bool) -> Result<bool> {
+        if self.method.activation != Activation::Softmax {
+            return Ok(false);
+        }
+        Ok(self
+            .compactions()?
+            .iter()
+            .any(|c| c.pays(sparse_bootstrap)))
+    }
+
+    /// The same plan with the compaction decided by `mode`: [`CompactionMode::Auto`] by
+    /// [`Plan::compaction_pays`]`(sparse_bootstrap)`, [`CompactionMode::On`] whenever the blocks
+    /// are not already dense (`s1 > c'`), [`CompactionMode::Off`] never.
+    ///
+    /// Errors: [`CompactionMode::On`] for a method without a softmax.
+    pub fn with_compaction(mut self, mode: CompactionMode, sparse_bootstrap: bool) -> Result<Plan> {
+        self.compaction = match mode {
+            CompactionMode::Off => false,
+            CompactionMode::Auto => self.compaction_pays(sparse_bootstrap)?,
+            CompactionMode::On => {
+                if self.method.activation != Activation::Softmax {
+                    return Err(Error::config(format!(
+                        "compaction is for the softmax; the method's activation is {}",
+                        self.method.activation.name()
+                    )));
+                }
+                self.compactions()?.iter().any(|c| !c.is_identity())
+            }
+        };
+        Ok(self)
+    }
+
+    /// A one-line description of the plan's compaction for reports, e.g. `on (1 block -> 1
+    /// ciphertext of period 1024 per step)`.
+    pub fn describe_compaction(&self) -> String {
+        if !self.compaction {
+            return "off".into();
+        }
+        match self.compaction_of(self.batch_rows.first().copied().unwrap_or(1)) {
+            Ok(c) => format!(
+                "on ({} block(s) -> {} ciphertext(s) of period {} per step, {} of {} slots)",
+                c.blocks(),
+                c.outputs(),
+                c.period(0),
+                c.blocks() * self.unit.0 * self.padded_classes,
+                self.slots
+            ),
+            Err(e) => format!("on ({e})"),
+        }
     }
 
     /// Every evaluation key a server needs for this plan: [`Plan::key_request`] with the keys of
@@ -35,7 +120,14 @@ impl Plan {
     pub fn evaluation_keys(&self, bootstrapping: bool) -> Result<KeyRequest> {
         let softmax_keys = match self.method.activation {
             Activation::Softmax => {
-                LinalgSoftmax::by_name(&self.softmax)?.required_keys(self.shape()?, self.classes)?
+                let sm = LinalgSoftmax::by_name(&self.softmax)?;
+                let mut k = sm.required_keys(self.shape()?, self.classes)?;
+                if self.compaction {
+                    // The softmax also runs on the compacted layout (rows of width c').
+                    let dense = UnitShape::with_rows(self.slots / self.padded_classes, self.slots)?;
+                    k.merge(&sm.required_keys(dense, self.classes)?);
+                }
+                k
             }
             Activation::SigmoidCubic | Activation::SigmoidChebyshev { .. } => KeyRequest::default(),
         };
@@ -43,8 +135,11 @@ impl Plan {
     }
 
     /// The evaluation keys the plan's method needs for its products and tilings, plus
-    /// `softmax_keys` for a softmax activation, and bootstrapping if asked for (in HETAL's
-    /// layout with the rotations that pack the weights' blocks for their refresh).
+    /// `softmax_keys` for a softmax activation (and, with [`Plan::compaction`], the rotations of
+    /// compacting and expanding the logits, [`Compaction::rotations`]; `softmax_keys` must then
+    /// cover the softmax on the compacted layout too, as [`Plan::evaluation_keys`]'s do), and
+    /// bootstrapping if asked for (in HETAL's layout with the rotations that pack the weights'
+    /// blocks for their refresh).
     pub fn key_request(
         &self,
         softmax_keys: &KeyRequest,
@@ -85,6 +180,11 @@ impl Plan {
         req.merge(&tile_columns_keys(c, shape));
         if self.method.activation == Activation::Softmax {
             req.merge(softmax_keys);
+            if self.compaction {
+                for c in self.compactions()? {
+                    req.merge(&c.key_request());
+                }
+            }
         }
         req.bootstrapping |= bootstrapping;
         Ok(req)

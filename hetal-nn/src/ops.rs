@@ -113,6 +113,32 @@ pub(crate) fn ensure_probs<E: Evaluator>(
     Ok(fresh.try_map(|c| Ok(ev.add_const(c, Complex64::new(0.5, 0.0))?))?)
 }
 
+/// [`ensure_probs`] for one ciphertext of activation outputs (e.g. a compacted one, refreshed
+/// through a refresher with its period): refreshed centred as `P − 1/2` when it has fewer than
+/// `need` levels above the floor of `bound`.
+pub(crate) fn ensure_probs_ct<E: Evaluator>(
+    rf: &Refresher,
+    ev: &E,
+    p: &Ct<E>,
+    need: u32,
+    output_bound: f64,
+    bound: f64,
+    stats: &mut ServerStats,
+) -> Result<Ct<E>> {
+    if p.level().0 >= need + rf.floor(bound) {
+        return Ok(p.clone());
+    }
+    let t = Instant::now();
+    let centred = ev.add_const(p, Complex64::new(-0.5, 0.0))?;
+    let half = (output_bound - 0.5).max(0.5);
+    let fresh = rf.ensure(ev, &centred, need, half, bound)?;
+    if fresh.level() > centred.level() {
+        stats.bootstraps += 1;
+        stats.bootstrap_time += t.elapsed();
+    }
+    Ok(ev.add_const(&fresh, Complex64::new(0.5, 0.0))?)
+}
+
 /// Block-wise [`linear_combination`] of packed matrices of equal shape.
 pub(crate) fn combine<E: Evaluator>(ev: &E, terms: &[(&Packed<E>, f64)]) -> Result<Packed<E>> {
     let first = terms[0].0;

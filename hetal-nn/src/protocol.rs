@@ -240,6 +240,11 @@ pub struct Plan {
     /// set by the two-process `keygen`; `None` in one process. Data, checkpoints and keys of
     /// different sessions therefore never match.
     pub keys_digest: Option<[u8; 32]>,
+    /// Whether the server compacts the logits of each step before the softmax
+    /// ([`Plan::with_compaction`], [`hetal_linalg::compact`]); the keys include its rotations.
+    /// `false` in plans written before compaction existed.
+    #[serde(default)]
+    pub compaction: bool,
 }
 
 impl Plan {

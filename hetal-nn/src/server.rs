@@ -11,7 +11,12 @@
 //! 1. `Z = X V^T`: DiagABT on the row-tiled `V` ([`Products::Diag`]) or Volley Revolver on the
 //!    Plain `V` ([`Products::VolleyRevolver`]); the depths come from the algorithms
 //!    ([`AbtAlgorithm::depths`]), 3 levels on each input for both.
-//! 2. `P`: the plan's softmax ([`SoftmaxApprox`], which may bootstrap inside), or the per-class
+//! 2. `P`: the plan's softmax ([`SoftmaxApprox`], which may bootstrap inside), with
+//!    [`Plan::compaction`] on the compacted logits (`Z`'s meaningful `c'` columns moved into as
+//!    few periodic ciphertexts as possible, [`hetal_linalg::compact`]: one level before the
+//!    softmax, which the weights are prepared for, and one after it, which the probabilities are
+//!    refreshed for while still compacted; bootstraps inside are sparse with the compacted
+//!    period), then expanded back into `Z`'s layout; or the per-class
 //!    sigmoid polynomial evaluated slot-wise with the 0/1 mask of the real entries (rows `< n`,
 //!    columns `< classes`) folded into its coefficients, so that `P` is exactly zero elsewhere at
 //!    no extra level (cubic: depth 2; Chebyshev of degree `d`: `⌈log2(d + 1)⌉ + 1`).
@@ -43,7 +48,7 @@
 use crate::config::{Activation, Products, Update};
 use crate::error::{Error, Result};
 pub use crate::ops::{Progress, linear_combination};
-use crate::ops::{check_matrix, ensure, ensure_probs, sub};
+use crate::ops::{check_matrix, ensure, ensure_probs, ensure_probs_ct, sub};
 use crate::plain::sigmoid_approx;
 use crate::protocol::{
     Checkpoint, Decision, EncMatrix, EncryptedData, EncryptedModel, EpochResult, Plan, ServerStats,
@@ -144,6 +149,8 @@ pub struct Server<E: Evaluator> {
     plan: Plan,
     shape: UnitShape,
     refresher: Refresher,
+    /// Whether the softmax runs on compacted logits ([`Plan::compaction`] with a softmax).
+    compaction: bool,
     train_x: Vec<Packed<E>>,
     train_y: Vec<Packed<E>>,
     precond: Vec<Packed<E>>,
@@ -218,11 +225,13 @@ impl<E: Evaluator> Server<E> {
             })
             .collect::<Result<Vec<_>>>()?;
         let refresher = Refresher::new(&ev);
+        let compaction = plan.compaction && matches!(act, Act::Softmax(_));
         Ok(Server {
             ev,
             act,
             shape,
             refresher,
+            compaction,
             train_x: inputs.train_x,
             train_y: inputs.train_y,
             precond,
@@ -293,7 +302,12 @@ impl<E: Evaluator> Server<E> {
     /// product's alone.
     fn weight_need(&self, activation: bool) -> u32 {
         let (_, db) = self.abt().depths();
-        let need = db + if activation { self.act.depth() } else { 0 };
+        let need = db
+            + if activation {
+                self.act.depth() + self.compaction as u32
+            } else {
+                0
+            };
         match self.ev.bootstrap_info() {
             Some(info)
                 if info.output_level.0 < need + self.refresher.floor(self.act.logit_bound()) =>
@@ -397,10 +411,73 @@ impl<E: Evaluator> Server<E> {
         Ok(z)
     }
 
-    /// The activation of the logits of a batch with `rows` real rows.
-    fn activate(&self, z: &Packed<E>, rows: usize) -> Result<Packed<E>> {
+    /// The softmax on the compacted logits ([`hetal_linalg::compact`]): the blocks of `z` are
+    /// refreshed if they lack the compaction's level, compacted into as few periodic
+    /// ciphertexts as possible, the softmax runs on each in the compacted layout (its
+    /// bootstraps sparse with the ciphertext's period), each result is refreshed (centred, as
+    /// [`ensure_probs`] does) if it has fewer than the expansion's level plus `need_after`
+    /// above the floor of the weight bound, and expanded back into `z`'s layout.
+    fn softmax_compacted(
+        &self,
+        s: &dyn SoftmaxApprox<E>,
+        z: &Packed<E>,
+        need_after: u32,
+        stats: &mut ServerStats,
+    ) -> Result<Packed<E>> {
+        let ev = &self.ev;
+        let cm = self.plan.compaction_of(z.rows())?;
+        let z = ensure(
+            &self.refresher,
+            ev,
+            z,
+            cm.depth(),
+            s.input_bound(),
+            s.input_bound(),
+            stats,
+        )?;
+        let layout = cm.layout()?;
+        let compacted = cm.compact(ev, z.blocks())?;
+        let probs = compacted
+            .iter()
+            .enumerate()
+            .map(|(o, c)| {
+                let rf = self.refresher.with_period(cm.period(o))?;
+                let p = s.apply_layout(ev, c, &layout, &rf)?;
+                ensure_probs_ct(
+                    &rf,
+                    ev,
+                    &p,
+                    need_after + cm.depth(),
+                    s.output_bound(),
+                    self.plan.weight_bound,
+                    stats,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let blocks = cm.expand(ev, &probs)?;
+        Ok(PackedMatrix::from_blocks(
+            z.rows(),
+            z.cols(),
+            z.shape(),
+            z.layout(),
+            blocks,
+        )?)
+    }
+
+    /// The activation of the logits of a batch with `rows` real rows; `need_after` is the
+    /// levels `P` needs afterwards (the compacted softmax refreshes before expanding).
+    fn activate(
+        &self,
+        z: &Packed<E>,
+        rows: usize,
+        need_after: u32,
+        stats: &mut ServerStats,
+    ) -> Result<Packed<E>> {
         let classes = self.plan.classes;
         match &self.act {
+            Act::Softmax(s) if self.compaction => {
+                self.softmax_compacted(s.as_ref(), z, need_after, stats)
+            }
             Act::Softmax(s) => s.apply(&self.ev, z, classes),
             Act::Sigmoid {
                 approx,
@@ -474,15 +551,19 @@ impl<E: Evaluator> Server<E> {
         }
         let x = &self.train_x[b];
         let z = self.forward(x, &self.st.v, true, &mut stats)?;
-        let t = Instant::now();
-        let p = self.activate(&z, rows)?;
-        stats.softmax_time += t.elapsed();
-
         // Levels D = P − Y needs: the A^T B product's on its first input, one for the quadratic
         // gradient, one for the update.
         let da = self.atb_depth();
         let qg = method.update.quadratic_gradient() as u32;
         let need = da + qg + 1;
+        let t = Instant::now();
+        let boot_before = stats.bootstrap_time;
+        let p = self.activate(&z, rows, need, &mut stats)?;
+        // Refreshes of the compacted logits and probabilities count as bootstrap time.
+        stats.softmax_time += t
+            .elapsed()
+            .saturating_sub(stats.bootstrap_time.saturating_sub(boot_before));
+
         let p = ensure_probs(
             &self.refresher,
             ev,

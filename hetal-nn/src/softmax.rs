@@ -31,6 +31,19 @@ pub trait SoftmaxApprox<E: Evaluator>: Send + Sync {
         classes: usize,
     ) -> Result<PackedMatrix<E::Ciphertext>>;
 
+    /// The softmax of one ciphertext in the row layout `layout` (every row of its `s1`-wide rows,
+    /// first `classes` columns), refreshed through `rf`: the server runs it on the compacted
+    /// logits ([`hetal_linalg::compact`]), with the compacted layout and a refresher with the
+    /// compacted ciphertext's period ([`Refresher::with_period`]). The output has the same
+    /// layout, zeros outside the first `layout.classes()` columns, and keeps the input's period.
+    fn apply_layout(
+        &self,
+        ev: &E,
+        x: &E::Ciphertext,
+        layout: &RowLayout,
+        rf: &Refresher,
+    ) -> Result<E::Ciphertext>;
+
     /// Scores must lie in `[-input_bound, input_bound]`.
     fn input_bound(&self) -> f64;
 
@@ -100,6 +113,16 @@ impl<E: Evaluator> SoftmaxApprox<E> for LinalgSoftmax {
         let layout = RowLayout::new(shape.s0, shape.s1, classes)?;
         let rf = Refresher::new(ev);
         Ok(z.try_map(|b| self.method.eval(ev, b, &layout, &rf))?)
+    }
+
+    fn apply_layout(
+        &self,
+        ev: &E,
+        x: &E::Ciphertext,
+        layout: &RowLayout,
+        rf: &Refresher,
+    ) -> Result<E::Ciphertext> {
+        Ok(self.method.eval(ev, x, layout, rf)?)
     }
 
     fn input_bound(&self) -> f64 {
