@@ -552,10 +552,11 @@ fn keygen(a: &KeygenArgs) -> CliResult {
         None => a.hyper.config_for(backend)?,
     };
     let with_method = |plan: Plan| -> CliResult<Plan> {
-        Ok(match method {
+        let plan = match method {
             Some(m) => plan.with_method(m)?,
             None => plan,
-        })
+        };
+        a.hyper.with_compaction(plan)
     };
     std::fs::create_dir_all(&a.dir.dir)?;
     private.create()?;
@@ -650,7 +651,7 @@ fn keygen(a: &KeygenArgs) -> CliResult {
         private.dir().display()
     );
     println!(
-        "keys for {} rotations{} written to {}; plan: {} batches, unit shape ({}, {})",
+        "keys for {} rotations{} written to {}; plan: {} batches, unit shape ({}, {}), compaction {}",
         req.rotations.len(),
         if req.bootstrapping {
             " and bootstrapping"
@@ -660,7 +661,8 @@ fn keygen(a: &KeygenArgs) -> CliResult {
         files.keys().display(),
         plan.batch_rows.len(),
         plan.unit.0,
-        plan.unit.1
+        plan.unit.1,
+        plan.describe_compaction()
     );
     Ok(())
 }

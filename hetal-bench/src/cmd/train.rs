@@ -5,7 +5,9 @@ use hetal_ckks::bootstrap::{
     BootstrapPreset, BootstrappingEvaluator, estimate_memory, generate_bootstrap_keys,
 };
 use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams};
-use hetal_nn::config::{Activation, Method, Optimizer, Products, TrainConfig, Update};
+use hetal_nn::config::{
+    Activation, CompactionMode, Method, Optimizer, Products, TrainConfig, Update,
+};
 use hetal_nn::data::Splits;
 use hetal_nn::plain;
 use hetal_nn::protocol::Plan;
@@ -197,6 +199,16 @@ pub struct HyperArgs {
     /// Bound on |weight| (weights are scaled by a power of two into the bootstrapping range).
     #[arg(long, default_value_t = 64.0)]
     pub weight_bound: f64,
+    /// Compaction of the logits before the softmax: auto (when it pays: fewer ciphertexts for
+    /// the softmax, or part-full blocks and a backend with sparse bootstrapping; the default),
+    /// on (whenever the blocks use fewer than all their columns), off. See docs/training.md.
+    #[arg(long, default_value = "auto")]
+    #[serde(default = "default_compaction")]
+    pub compaction: String,
+}
+
+fn default_compaction() -> String {
+    "auto".into()
 }
 
 /// Defaults of the CKKS training run: full-batch steps (HETAL's unit shape then puts all logits
@@ -210,6 +222,17 @@ pub const CKKS_DEFAULT_EPOCHS: usize = 6;
 pub const CKKS_DEFAULT_LR: f64 = 4.0;
 
 impl HyperArgs {
+    /// The `--compaction` mode.
+    pub fn compaction_mode(&self) -> CliResult<CompactionMode> {
+        Ok(CompactionMode::parse(&self.compaction)?)
+    }
+
+    /// `plan` with the `--compaction` decision. No backend of this build bootstraps part-full
+    /// ciphertexts with a smaller circuit yet, so `auto` decides without sparse bootstrapping.
+    pub fn with_compaction(&self, plan: Plan) -> CliResult<Plan> {
+        Ok(plan.with_compaction(self.compaction_mode()?, false)?)
+    }
+
     /// The training configuration with the defaults of `backend`.
     pub fn config_for(&self, backend: Backend) -> CliResult<TrainConfig> {
         match backend {
@@ -478,7 +501,7 @@ fn describe(splits: &Splits, plan: &Plan, backend: &str) {
         String::new()
     };
     println!(
-        "data {}: {} train / {} val / {} test, {} features, {} classes (padded to {}); unit shape ({}, {}), {} batches of up to {} rows, {} epochs; backend {backend}, {} slots; method {}{activation}",
+        "data {}: {} train / {} val / {} test, {} features, {} classes (padded to {}); unit shape ({}, {}), {} batches of up to {} rows, {} epochs; backend {backend}, {} slots; method {}{activation}; compaction {}",
         splits.name,
         splits.train.len(),
         splits.val.len(),
@@ -492,7 +515,8 @@ fn describe(splits: &Splits, plan: &Plan, backend: &str) {
         plan.config.batch_size,
         plan.config.epochs,
         plan.slots,
-        plan.method.describe()
+        plan.method.describe(),
+        plan.describe_compaction()
     );
 }
 
@@ -506,6 +530,7 @@ fn run_mock(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig, method: Method
         &args.hyper.softmax,
     )?
     .with_method(method)?;
+    let plan = args.hyper.with_compaction(plan)?;
     let req = plan.evaluation_keys(true)?;
     describe(splits, &plan, "mock");
     let t = Instant::now();
@@ -537,6 +562,7 @@ fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig, method: Method
         &args.hyper.softmax,
     )?
     .with_method(method)?;
+    let plan = args.hyper.with_compaction(plan)?;
     let req = plan.evaluation_keys(true)?;
     let threads = if args.backend.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -870,6 +896,7 @@ fn finish(
     }
     let mut json = serde_json::json!({
         "method": plan.method,
+        "compaction": plan.compaction,
         "encrypted": report,
         "encrypted_inference_accuracy": done.inference.accuracy,
     });
