@@ -148,7 +148,6 @@ fn small_blocks_share_ciphertexts() {
     assert!(!Compaction::new(UnitShape::new(64, 512).unwrap(), 10, 1).unwrap().pays(false));
     assert!(Compaction::new(UnitShape::new(64, 512).unwrap(), 10, 1).unwrap().pays(true));
     assert!(!Compaction::new(UnitShape::new(2048, 16).unwrap(), 10, 3).unwrap().pays(true));
-    let _ = cm;
 }
 
 #[test]
@@ -223,4 +222,189 @@ fn softmax_on_compacted_logits_equals_the_blockwise_softmax_bit_for_bit() {
         assert_eq!(client.decrypt_real(e).unwrap(), direct[b], "block {b}");
     }
     assert!(Refresher::new(&ev).with_period(3).is_err());
+}
+
+/// A mock that checks, at every sparse bootstrap, that the input really repeats with the
+/// period it is called with, and records the periods (the strict check a sparse-bootstrapping
+/// backend relies on); full bootstraps are recorded as period 0.
+struct SparseCheck<'a> {
+    inner: MockEvaluator,
+    client: &'a MockClient,
+    periods: std::sync::Mutex<Vec<usize>>,
+}
+
+mod sparse_check {
+    use super::SparseCheck;
+    use hetal_traits::mock::{MockCiphertext, MockPlaintext};
+    use hetal_traits::{
+        BootstrapInfo, Complex64, Decryptor, Encoder, Error, Evaluator, Level, Result, RotStep,
+        Scale,
+    };
+
+    impl SparseCheck<'_> {
+        fn check(&self, a: &MockCiphertext, n: usize) -> Result<()> {
+            let v = self.client.decrypt_values(a)?;
+            if let Some(t) = (0..v.len()).find(|&t| v[t] != v[t % n]) {
+                return Err(Error::invalid(format!("not periodic with {n} at slot {t}")));
+            }
+            self.periods.lock().unwrap().push(n);
+            Ok(())
+        }
+    }
+
+    impl Encoder for SparseCheck<'_> {
+        type Plaintext = MockPlaintext;
+        fn slots(&self) -> usize {
+            self.inner.slots()
+        }
+        fn max_level(&self) -> Level {
+            self.inner.max_level()
+        }
+        fn prime(&self, level: Level) -> f64 {
+            self.inner.prime(level)
+        }
+        fn canonical_scale(&self, level: Level) -> Scale {
+            self.inner.canonical_scale(level)
+        }
+        fn encode(&self, v: &[Complex64], level: Level, scale: Scale) -> Result<MockPlaintext> {
+            self.inner.encode(v, level, scale)
+        }
+        fn decode(&self, pt: &MockPlaintext) -> Result<Vec<Complex64>> {
+            self.inner.decode(pt)
+        }
+    }
+
+    type Ct = MockCiphertext;
+
+    impl Evaluator for SparseCheck<'_> {
+        type Ciphertext = Ct;
+        fn add(&self, a: &Ct, b: &Ct) -> Result<Ct> {
+            self.inner.add(a, b)
+        }
+        fn sub(&self, a: &Ct, b: &Ct) -> Result<Ct> {
+            self.inner.sub(a, b)
+        }
+        fn neg(&self, a: &Ct) -> Result<Ct> {
+            self.inner.neg(a)
+        }
+        fn add_plain(&self, a: &Ct, p: &MockPlaintext) -> Result<Ct> {
+            self.inner.add_plain(a, p)
+        }
+        fn sub_plain(&self, a: &Ct, p: &MockPlaintext) -> Result<Ct> {
+            self.inner.sub_plain(a, p)
+        }
+        fn add_const(&self, a: &Ct, c: Complex64) -> Result<Ct> {
+            self.inner.add_const(a, c)
+        }
+        fn mul(&self, a: &Ct, b: &Ct) -> Result<Ct> {
+            self.inner.mul(a, b)
+        }
+        fn mul_plain(&self, a: &Ct, p: &MockPlaintext) -> Result<Ct> {
+            self.inner.mul_plain(a, p)
+        }
+        fn mul_const(&self, a: &Ct, c: Complex64, s: Scale) -> Result<Ct> {
+            self.inner.mul_const(a, c, s)
+        }
+        fn mul_integer(&self, a: &Ct, k: i64) -> Result<Ct> {
+            self.inner.mul_integer(a, k)
+        }
+        fn mul_i(&self, a: &Ct) -> Result<Ct> {
+            self.inner.mul_i(a)
+        }
+        fn rescale(&self, a: &Ct) -> Result<Ct> {
+            self.inner.rescale(a)
+        }
+        fn drop_to_level(&self, a: &Ct, level: Level) -> Result<Ct> {
+            self.inner.drop_to_level(a, level)
+        }
+        fn rotate(&self, a: &Ct, step: RotStep) -> Result<Ct> {
+            self.inner.rotate(a, step)
+        }
+        fn rotate_hoisted(&self, a: &Ct, steps: &[RotStep]) -> Result<Vec<Ct>> {
+            self.inner.rotate_hoisted(a, steps)
+        }
+        fn conjugate(&self, a: &Ct) -> Result<Ct> {
+            self.inner.conjugate(a)
+        }
+        fn has_rotation_key(&self, step: RotStep) -> bool {
+            self.inner.has_rotation_key(step)
+        }
+        fn has_conjugation_key(&self) -> bool {
+            self.inner.has_conjugation_key()
+        }
+        fn bootstrap_info(&self) -> Option<BootstrapInfo> {
+            self.inner.bootstrap_info()
+        }
+        fn bootstrap(&self, a: &Ct) -> Result<Ct> {
+            self.periods.lock().unwrap().push(0);
+            self.inner.bootstrap(a)
+        }
+        fn bootstrap_pair(&self, a: &Ct, b: &Ct) -> Result<(Ct, Ct)> {
+            self.periods.lock().unwrap().push(0);
+            self.inner.bootstrap_pair(a, b)
+        }
+        fn has_sparse_bootstrap(&self, _slots: usize) -> bool {
+            true
+        }
+        fn bootstrap_sparse(&self, a: &Ct, n: usize) -> Result<Ct> {
+            self.check(a, n)?;
+            self.inner.bootstrap(a)
+        }
+        fn bootstrap_pair_sparse(&self, a: &Ct, b: &Ct, n: usize) -> Result<(Ct, Ct)> {
+            self.check(a, n)?;
+            self.check(b, n)?;
+            self.inner.bootstrap_pair(a, b)
+        }
+    }
+}
+
+#[test]
+fn every_refresh_of_a_compacted_softmax_is_sparse_and_periodic() {
+    let slots = 4096;
+    let (s0, s1, classes) = (64, 64, 7);
+    let shape = UnitShape::new(s0, s1).unwrap();
+    let cm = Compaction::new(shape, classes, 1).unwrap();
+    let dense = cm.layout().unwrap();
+    let n = cm.period(0);
+    assert_eq!(n, 512);
+    let block_layout = RowLayout::new(s0, s1, classes).unwrap();
+    for method in [
+        SoftmaxMethod::NormalizeSquare(hetal_linalg::approx::softmax::LogitBound::B128),
+        SoftmaxMethod::Asoftmax,
+    ] {
+        let mut req = cm.key_request();
+        req.add_rotations(method.rotations(&dense).iter().map(|r| r.0));
+        req.bootstrapping = true;
+        let params = MockParams::ideal(slots, 12, 40.0).with_bootstrap(3, 12, 1.0);
+        let mut client = MockClient::new(params, 5);
+        let keys = client.generate_evaluation_keys(&req).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let scores: Vec<f64> = (0..s0 * classes)
+            .map(|_| rng.random_range(-30.0..30.0))
+            .collect();
+        let z = client
+            .encrypt_real(&block_layout.pack(&scores).unwrap(), Level(8))
+            .unwrap();
+        let ev = SparseCheck {
+            inner: MockEvaluator::new(keys),
+            client: &client,
+            periods: std::sync::Mutex::new(Vec::new()),
+        };
+        let c = cm.compact(&ev, &[z]).unwrap();
+        let rf = Refresher::new(&ev).with_period(n).unwrap();
+        let p = method.eval(&ev, &c[0], &dense, &rf).unwrap();
+        let periods = ev.periods.lock().unwrap().clone();
+        assert!(!periods.is_empty(), "{}: no bootstrap", method.name());
+        assert!(
+            periods.iter().all(|&x| x == n),
+            "{}: {periods:?}",
+            method.name()
+        );
+        // A full-slot refresher never calls the sparse variants.
+        let before = periods.len();
+        let _ = method.eval(&ev, &c[0], &dense, &Refresher::new(&ev)).unwrap();
+        assert!(ev.periods.lock().unwrap()[before..].iter().all(|&x| x == 0));
+        let y = client.decrypt_real(&p).unwrap();
+        assert!((0..slots).all(|t| y[t] == y[t % n]), "{}", method.name());
+    }
 }
