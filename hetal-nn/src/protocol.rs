@@ -32,7 +32,9 @@ use std::time::Duration;
 const MAGIC: &[u8; 8] = b"HETALNN\0";
 /// Version 2: `Plan::method` and `EncryptedData::preconditioners` (training methods).
 /// Version 3: a SHA-256 trailer on every file, `Plan::keys_digest`.
-const VERSION: u32 = 3;
+/// Version 4: `Plan::compaction` (the binary encoding has no optional fields, so files of
+/// version 3 are refused with a version error rather than misread).
+const VERSION: u32 = 4;
 /// Bytes of the SHA-256 trailer.
 const DIGEST_BYTES: usize = 32;
 /// The largest message file read (16 GiB, bincode's cap below).
@@ -242,7 +244,8 @@ pub struct Plan {
     pub keys_digest: Option<[u8; 32]>,
     /// Whether the server compacts the logits of each step before the softmax
     /// ([`Plan::with_compaction`], [`hetal_linalg::compact`]); the keys include its rotations.
-    /// `false` in plans written before compaction existed.
+    /// Absent (`false`) in self-describing encodings (JSON) of plans written before it existed;
+    /// message files of the version before it are refused by their version.
     #[serde(default)]
     pub compaction: bool,
 }
