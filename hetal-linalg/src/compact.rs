@@ -496,7 +496,12 @@ mod tests {
 
     #[test]
     fn positions_are_a_permutation_into_the_first_period() {
-        for (s0, s1, c, k) in [(64, 512, 10, 1), (8, 64, 3, 5), (4, 64, 2, 3), (16, 16, 16, 2)] {
+        for (s0, s1, c, k) in [
+            (64, 512, 10, 1),
+            (8, 64, 3, 5),
+            (4, 64, 2, 3),
+            (16, 16, 16, 2),
+        ] {
             let cm = Compaction::new(UnitShape::new(s0, s1).unwrap(), c, k).unwrap();
             let cp = c.next_power_of_two();
             let mut seen = std::collections::HashSet::new();
@@ -515,8 +520,14 @@ mod tests {
     #[test]
     fn bad_shapes_are_errors() {
         let sh = UnitShape::new(8, 64).unwrap();
-        assert!(matches!(Compaction::new(sh, 1, 1), Err(Error::Shape { .. })));
-        assert!(matches!(Compaction::new(sh, 3, 0), Err(Error::Shape { .. })));
+        assert!(matches!(
+            Compaction::new(sh, 1, 1),
+            Err(Error::Shape { .. })
+        ));
+        assert!(matches!(
+            Compaction::new(sh, 3, 0),
+            Err(Error::Shape { .. })
+        ));
         assert!(matches!(
             Compaction::new(sh, 16, 1),
             Err(Error::Shape { .. })

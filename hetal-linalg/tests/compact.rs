@@ -61,7 +61,11 @@ fn check_case(s0: usize, classes: usize, k: usize, rng: &mut ChaCha8Rng) {
         let n = cm.period(o);
         assert!(n.is_power_of_two() && SLOTS.is_multiple_of(n), "{case}");
         for t in 0..SLOTS {
-            assert_eq!(y[t], y[t % n], "{case}: output {o} not periodic with {n} at {t}");
+            assert_eq!(
+                y[t],
+                y[t % n],
+                "{case}: output {o} not periodic with {n} at {t}"
+            );
         }
     }
     // Every row of every block sits where `position` says, exactly.
@@ -86,7 +90,10 @@ fn check_case(s0: usize, classes: usize, k: usize, rng: &mut ChaCha8Rng) {
     for (o, y) in ys.iter().enumerate() {
         for (row, occ) in occupied[o].iter().enumerate().take(cm.period(o) / cp) {
             if !occ {
-                assert!(y[row * cp..(row + 1) * cp].iter().all(|&x| x == 0.0), "{case}");
+                assert!(
+                    y[row * cp..(row + 1) * cp].iter().all(|&x| x == 0.0),
+                    "{case}"
+                );
             }
         }
     }
@@ -106,7 +113,11 @@ fn check_case(s0: usize, classes: usize, k: usize, rng: &mut ChaCha8Rng) {
         assert_eq!(e.level(), Level(lv - cm.depth()), "{case}");
         let got = client.decrypt_real(e).unwrap();
         for t in 0..SLOTS {
-            let want = if cm.is_identity() || t % s1 < cp { v[t] } else { 0.0 };
+            let want = if cm.is_identity() || t % s1 < cp {
+                v[t]
+            } else {
+                0.0
+            };
             assert_eq!(got[t], want, "{case}: block {b} slot {t}");
         }
     }
@@ -143,11 +154,26 @@ fn small_blocks_share_ciphertexts() {
     assert_eq!(cm.groups(), 4);
     check_case(4, 3, 40, &mut rng);
     let cm2 = Compaction::new(UnitShape::new(64, 512).unwrap(), 10, 33).unwrap();
-    assert_eq!((cm2.outputs(), cm2.period(0), cm2.period(1)), (2, SLOTS, 1024));
+    assert_eq!(
+        (cm2.outputs(), cm2.period(0), cm2.period(1)),
+        (2, SLOTS, 1024)
+    );
     assert!(cm2.pays(false));
-    assert!(!Compaction::new(UnitShape::new(64, 512).unwrap(), 10, 1).unwrap().pays(false));
-    assert!(Compaction::new(UnitShape::new(64, 512).unwrap(), 10, 1).unwrap().pays(true));
-    assert!(!Compaction::new(UnitShape::new(2048, 16).unwrap(), 10, 3).unwrap().pays(true));
+    assert!(
+        !Compaction::new(UnitShape::new(64, 512).unwrap(), 10, 1)
+            .unwrap()
+            .pays(false)
+    );
+    assert!(
+        Compaction::new(UnitShape::new(64, 512).unwrap(), 10, 1)
+            .unwrap()
+            .pays(true)
+    );
+    assert!(
+        !Compaction::new(UnitShape::new(2048, 16).unwrap(), 10, 3)
+            .unwrap()
+            .pays(true)
+    );
 }
 
 #[test]
@@ -402,7 +428,9 @@ fn every_refresh_of_a_compacted_softmax_is_sparse_and_periodic() {
         );
         // A full-slot refresher never calls the sparse variants.
         let before = periods.len();
-        let _ = method.eval(&ev, &c[0], &dense, &Refresher::new(&ev)).unwrap();
+        let _ = method
+            .eval(&ev, &c[0], &dense, &Refresher::new(&ev))
+            .unwrap();
         assert!(ev.periods.lock().unwrap()[before..].iter().all(|&x| x == 0));
         let y = client.decrypt_real(&p).unwrap();
         assert!((0..slots).all(|t| y[t] == y[t % n]), "{}", method.name());

@@ -528,7 +528,11 @@ mod tests {
         assert!(matches!(Update::parse("adam"), Err(Error::Config { .. })));
         assert!(Optimizer::parse("nag-qg").is_err());
         assert_eq!(Products::parse("vr").unwrap(), Products::VolleyRevolver);
-        for m in [CompactionMode::Auto, CompactionMode::On, CompactionMode::Off] {
+        for m in [
+            CompactionMode::Auto,
+            CompactionMode::On,
+            CompactionMode::Off,
+        ] {
             assert_eq!(CompactionMode::parse(m.name()).unwrap(), m);
         }
         assert!(matches!(

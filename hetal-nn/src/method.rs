@@ -16,8 +16,8 @@ pub use crate::plain::{QG_EPSILON, preconditioner, sigmoid_approx, sle_logits, s
 use crate::protocol::{EncMatrix, Plan};
 use crate::refresh::packing_rotations;
 use crate::softmax::LinalgSoftmax;
-use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm, MatmulDims};
 use hetal_linalg::compact::Compaction;
+use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm, MatmulDims};
 use hetal_linalg::packed::{
     Layout, Matrix, PackedMatrix, UnitShape, tile_columns_keys, tile_rows_keys,
 };
@@ -67,10 +67,7 @@ impl Plan {
         if self.method.activation != Activation::Softmax {
             return Ok(false);
         }
-        Ok(self
-            .compactions()?
-            .iter()
-            .any(|c| c.pays(sparse_bootstrap)))
+        Ok(self.compactions()?.iter().any(|c| c.pays(sparse_bootstrap)))
     }
 
     /// The same plan with the compaction decided by `mode`: [`CompactionMode::Auto`] by

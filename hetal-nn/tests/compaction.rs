@@ -10,7 +10,7 @@ use hetal_nn::protocol::Plan;
 use hetal_nn::server::{Server, TrainingServer};
 use hetal_nn::session::{self, Outcome, RunOptions};
 use hetal_traits::KeyGenerator;
-use hetal_traits::counting::{Counting, OpKind, OpCounts};
+use hetal_traits::counting::{Counting, OpCounts, OpKind};
 use hetal_traits::mock::{MockClient, MockEvaluator, MockParams};
 
 fn train(
@@ -72,8 +72,7 @@ fn compacted_training_gives_bit_identical_weights() {
         let params = common::fgb_like(8192);
         let (w_off, plan_off, ops_off, _) =
             train(&splits, &cfg, params.clone(), softmax, CompactionMode::Off);
-        let (w_on, plan_on, ops_on, _) =
-            train(&splits, &cfg, params, softmax, CompactionMode::On);
+        let (w_on, plan_on, ops_on, _) = train(&splits, &cfg, params, softmax, CompactionMode::On);
         assert!(!plan_off.compaction);
         assert!(plan_on.compaction);
         assert_eq!(plan_on.unit, (64, 128));
@@ -98,7 +97,10 @@ fn auto_compacts_only_when_it_pays() {
     };
     // One block per step, s1 = 32 > c' = 16: pays only with sparse bootstrapping.
     let plan = Plan::new(&splits, &cfg, 2048, 64.0, "asoftmax").unwrap();
-    assert!(!plan.compaction, "Plan::new decides auto without sparse bootstrapping");
+    assert!(
+        !plan.compaction,
+        "Plan::new decides auto without sparse bootstrapping"
+    );
     let with_sparse = plan
         .clone()
         .with_compaction(CompactionMode::Auto, true)
