@@ -4,7 +4,7 @@
 mod common;
 
 use hetal_nn::client::Client;
-use hetal_nn::config::{CompactionMode, Method, Optimizer, TrainConfig};
+use hetal_nn::config::{CompactionMode, Method, Optimizer, Products, TrainConfig};
 use hetal_nn::data::Splits;
 use hetal_nn::protocol::Plan;
 use hetal_nn::server::{Server, TrainingServer};
@@ -18,9 +18,12 @@ fn train(
     cfg: &TrainConfig,
     params: MockParams,
     softmax: &str,
+    method: Method,
     mode: CompactionMode,
 ) -> (Vec<f64>, Plan, OpCounts, u64) {
     let plan = Plan::new(splits, cfg, params.slots, 64.0, softmax)
+        .unwrap()
+        .with_method(method)
         .unwrap()
         .with_compaction(mode, false)
         .unwrap();
@@ -68,17 +71,39 @@ fn compacted_training_gives_bit_identical_weights() {
         optimizer: Optimizer::Nesterov,
         seed: 2,
     };
-    for softmax in ["normalize-square", "asoftmax"] {
+    let hetal = Method::hetal(Optimizer::Nesterov);
+    // HETAL's softmax and optimiser with Volley Revolver's products.
+    let vr = Method {
+        products: Products::VolleyRevolver,
+        ..hetal
+    };
+    for (softmax, method) in [
+        ("normalize-square", hetal),
+        ("asoftmax", hetal),
+        ("normalize-square", vr),
+    ] {
         let params = common::fgb_like(8192);
-        let (w_off, plan_off, ops_off, _) =
-            train(&splits, &cfg, params.clone(), softmax, CompactionMode::Off);
-        let (w_on, plan_on, ops_on, _) = train(&splits, &cfg, params, softmax, CompactionMode::On);
+        let (w_off, plan_off, ops_off, _) = train(
+            &splits,
+            &cfg,
+            params.clone(),
+            softmax,
+            method,
+            CompactionMode::Off,
+        );
+        let (w_on, plan_on, ops_on, _) =
+            train(&splits, &cfg, params, softmax, method, CompactionMode::On);
         assert!(!plan_off.compaction);
         assert!(plan_on.compaction);
         assert_eq!(plan_on.unit, (64, 128));
         assert!(plan_on.describe_compaction().contains("period 1024"));
         assert!(w_off.iter().all(|v| v.is_finite()) && w_off.iter().any(|&v| v != 0.0));
-        assert_eq!(bits(&w_on), bits(&w_off), "{softmax}: weights differ");
+        assert_eq!(
+            bits(&w_on),
+            bits(&w_off),
+            "{softmax} {}: weights differ",
+            method.describe()
+        );
         // Compaction did run: it adds plaintext masks and rotations.
         assert!(
             ops_on.get(OpKind::CMult) > ops_off.get(OpKind::CMult),
