@@ -775,6 +775,12 @@ fn real_values(n: usize, seed: u64, amp: f64) -> Vec<Complex64> {
 /// `sqrt(2·20) ≈ 2^2.7` times one refresh's error.
 pub const TWENTY_REFRESHES_LOSS_BITS: f64 = 3.0;
 
+/// Precision lost over ten sparse refreshes in a row, in bits: `log2 10 ≈ 3.32`, rounded up.
+/// A sparse bootstrap's error is dominated by the sine's non-linearity on the larger
+/// coefficients of a part-full vector, a deterministic function of the values, so the errors of
+/// consecutive refreshes add up rather than average out.
+pub const TEN_SPARSE_REFRESHES_LOSS_BITS: f64 = 3.4;
+
 /// Pair bootstrapping ([`Evaluator::bootstrap_pair`]): two real ciphertexts come back at the
 /// output level with the canonical scale, real-valued, each within the promised bootstrap
 /// precision, also after 20 pair bootstraps in a row (within
@@ -967,7 +973,7 @@ fn sparse_request(slots: usize, with_sparse: bool) -> KeyRequest {
 /// [`suite_sparse_slots`]: [`Evaluator::has_sparse_bootstrap`] answers `true` for them and
 /// `false` for the full slot count; a ciphertext replicated with such a period comes back at the
 /// output level with the canonical scale, periodic and within the promised sparse precision, also
-/// after ten sparse bootstraps in a row (within [`TWENTY_REFRESHES_LOSS_BITS`] less); the full
+/// after ten sparse bootstraps in a row (within [`TEN_SPARSE_REFRESHES_LOSS_BITS`] less); the full
 /// slot count is the full bootstrap; periods that are not powers of two dividing the slot count
 /// give [`Error::InvalidInput`]; a level below the minimum [`Error::LevelExhausted`]; an input
 /// that is not periodic [`Error::NotPeriodic`] on a backend that can see it, and otherwise the
@@ -1011,7 +1017,7 @@ pub fn bootstrap_sparse<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>) {
         let mut x = cl.encrypt_values(&a, info.output_level).unwrap();
         for i in 1..=10 {
             x = e.bootstrap_sparse(&x, p).unwrap();
-            let worn = bits - TWENTY_REFRESHES_LOSS_BITS;
+            let worn = bits - TEN_SPARSE_REFRESHES_LOSS_BITS;
             check(&cl, &x, &a, &format!("bootstrap_sparse({p}) {i}"), worn);
         }
         // Not periodic: refused where visible, else the class means.
@@ -1065,7 +1071,7 @@ pub fn bootstrap_sparse<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>) {
 /// Sparse pair bootstrapping ([`Evaluator::bootstrap_pair_sparse`]): two real ciphertexts
 /// replicated with a period of [`suite_sparse_slots`] come back at the output level with the
 /// canonical scale, real-valued, periodic, within the promised sparse precision, also after ten
-/// in a row (within [`TWENTY_REFRESHES_LOSS_BITS`] less); different levels or scales give typed
+/// in a row (within [`TEN_SPARSE_REFRESHES_LOSS_BITS`] less); different levels or scales give typed
 /// errors; an invalid period [`Error::InvalidInput`]; a complex input [`Error::ComplexInput`]
 /// where visible, else `(Re(a + i·b), Im(a + i·b))`.
 pub fn bootstrap_pair_sparse<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>) {
@@ -1107,7 +1113,7 @@ pub fn bootstrap_pair_sparse<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>
         let mut y = cl.encrypt_values(&b, info.output_level).unwrap();
         for i in 1..=10 {
             (x, y) = e.bootstrap_pair_sparse(&x, &y, p).unwrap();
-            let worn = bits - TWENTY_REFRESHES_LOSS_BITS;
+            let worn = bits - TEN_SPARSE_REFRESHES_LOSS_BITS;
             check(&cl, &x, &a, &format!("pair_sparse({p}) {i}: first"), worn);
             check(&cl, &y, &b, &format!("pair_sparse({p}) {i}: second"), worn);
         }
