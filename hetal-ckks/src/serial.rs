@@ -793,3 +793,84 @@ impl Ciphertext {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CkksClient;
+    use hetal_traits::{KeyGenerator, KeyRequest};
+
+    fn keys() -> (CkksParams, EvaluationKeys) {
+        let p = CkksParams::new(&crate::presets::insecure_test_n10()).unwrap();
+        let mut c = CkksClient::from_seed(p.clone(), 3);
+        let k = c
+            .generate_evaluation_keys(&KeyRequest::with_rotations([1, -1]))
+            .unwrap();
+        (p, k)
+    }
+
+    /// A format-3 blob (no sparse-bootstrap periods) written as version 3 wrote it.
+    fn v3_blob(k: &EvaluationKeys, p: &CkksParams) -> Vec<u8> {
+        let header = Header {
+            magic: MAGIC,
+            version: 3,
+            kind: Kind::EvaluationKeys,
+        };
+        let body = EvaluationKeysWireV3 {
+            params_id: k.params_id,
+            key_id: k.key_id,
+            relin: k.relin.as_ref().map(|x| switching_key_to_wire(x, p)),
+            rotations: k
+                .rotations
+                .iter()
+                .map(|(&g, x)| (g as u64, switching_key_to_wire(x, p)))
+                .collect(),
+            conjugation: None,
+            encapsulation: None,
+        };
+        bincode::serde::encode_to_vec((header, body), config()).unwrap()
+    }
+
+    #[test]
+    fn format_3_evaluation_keys_are_still_read() {
+        let (p, k) = keys();
+        let back = EvaluationKeys::from_bytes(&p, &v3_blob(&k, &p)).unwrap();
+        assert_eq!(back.galois_elements(), k.galois_elements());
+        assert!(back.sparse_bootstrap_slots().is_empty());
+        // Version 2 is refused with a message naming the readable versions.
+        let mut old = v3_blob(&k, &p);
+        old[4..6].copy_from_slice(&2u16.to_le_bytes());
+        let e = EvaluationKeys::from_bytes(&p, &old).unwrap_err().to_string();
+        assert!(e.contains("format version 2") && e.contains("3 to 4"), "{e}");
+    }
+
+    #[test]
+    fn hostile_sparse_periods_are_refused() {
+        let (p, mut k) = keys();
+        let slots = p.slots;
+        let bad: Vec<Vec<usize>> = vec![
+            vec![0],
+            vec![1],
+            vec![3],
+            vec![slots],
+            vec![2 * slots],
+            vec![16, 8],
+            vec![8, 8],
+            (0..65).map(|i| 1usize << (i % 8 + 1)).collect(),
+        ];
+        for list in bad {
+            k.sparse_bootstrap_slots = list.clone();
+            let bytes = k.to_bytes(&p);
+            assert!(
+                matches!(
+                    EvaluationKeys::from_bytes(&p, &bytes),
+                    Err(Error::InvalidInput { .. })
+                ),
+                "{list:?}"
+            );
+        }
+        k.sparse_bootstrap_slots = vec![8, slots / 2];
+        let back = EvaluationKeys::from_bytes(&p, &k.to_bytes(&p)).unwrap();
+        assert_eq!(back.sparse_bootstrap_slots(), &[8, slots / 2]);
+    }
+}

@@ -597,6 +597,80 @@ mod tests {
         }
     }
 
+    /// The sparse matrices on `2n` slots, with `y = u + conj(u)` in place of EvalMod, compute
+    /// on a period-`n` vector exactly what the `n`-slot matrices compute with the two real
+    /// parts recombined, replicated: the lifting, the `−i` fold and the recombination are exact.
+    #[test]
+    fn sparse_matrices_match_the_n_slot_circuit() {
+        let spec = CircuitSpec {
+            cts_groups: 3,
+            stc_groups: 3,
+            evalmod: EvalModSpec {
+                k: 12.0,
+                degree: 63,
+                double_angle: 2,
+            },
+        };
+        let n = 64;
+        let k = CircuitConstants {
+            q0: 2f64.powi(50),
+            top_scale: 2f64.powi(55),
+            input_scale: 2f64.powi(40),
+            trace_factor: 16.0,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let z: Vec<Complex64> = (0..n)
+            .map(|_| Complex64::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)))
+            .collect();
+        // Reference: the n-slot circuit with the identity for EvalMod.
+        let (cts, stc) = matrices(n, &spec, &k);
+        let mut v = z.clone();
+        for m in &cts {
+            v = m.apply(&v);
+        }
+        let y: Vec<Complex64> = v
+            .iter()
+            .map(|x| {
+                let (re, im) = (x + x.conj(), Complex64::new(0.0, 1.0) * (x.conj() - x));
+                re + Complex64::new(0.0, 1.0) * im
+            })
+            .collect();
+        let mut want = y;
+        for m in &stc {
+            want = m.apply(&want);
+        }
+        // Sparse: on 2n slots, the input replicated.
+        let (cts2, stc2) = sparse_matrices(n, &spec, &k);
+        assert_eq!(cts2.len(), cts.len());
+        assert_eq!(stc2.len(), stc.len());
+        let mut u: Vec<Complex64> = z.iter().chain(&z).copied().collect();
+        for m in &cts2 {
+            assert_eq!(m.slots(), 2 * n);
+            u = m.apply(&u);
+        }
+        let mut got: Vec<Complex64> = u.iter().map(|x| x + x.conj()).collect();
+        assert!(got.iter().all(|x| x.im.abs() < 1e-12), "EvalMod's input is real");
+        for m in &stc2 {
+            got = m.apply(&got);
+        }
+        let scale = want.iter().map(|x| x.norm()).fold(0.0, f64::max);
+        for t in 0..2 * n {
+            assert!(
+                (got[t] - want[t % n]).norm() <= 1e-9 * scale,
+                "slot {t}: {} vs {}",
+                got[t],
+                want[t % n]
+            );
+        }
+        // Rotations stay small in signed terms: none beyond ±n.
+        for m in cts2.iter().chain(&stc2) {
+            for r in PreparedTransform::<()>::rotations_of(m) {
+                let e = dft::embed_rotation(r, 2 * n, 1 << 10);
+                assert!(e <= n || e >= (1 << 10) - n, "rotation {r} -> {e}");
+            }
+        }
+    }
+
     #[test]
     fn pipeline_with_noise_keeps_precision() {
         let spec = CircuitSpec {
