@@ -20,6 +20,13 @@
 //! circuit with EvalMod's output halved ([`BootstrapCircuit::run_halved`], no extra level), then
 //! `a' = w + conj(w)`, `b' = i·(conj(w) − w)` (one conjugation at the output level).
 //!
+//! `bootstrap_sparse(a, n)` / `bootstrap_pair_sparse(a, b, n)` refresh ciphertexts whose slots
+//! repeat with period `n` through a smaller circuit ([`BootstrapCircuit::new_sparse`]): the trace
+//! onto period-`n` vectors ([`trace_elements_for`]), CoeffToSlot and SlotToCoeff over `2n`
+//! slots and one EvalMod, at the same depth. The key request's
+//! [`KeyRequest::sparse_bootstrap_slots`] asks for them; without those keys the full bootstrap
+//! runs. Declared precision: [`sparse_precision_bits`].
+//!
 //! Keys: [`generate_bootstrap_keys`] computes the key set's memory first ([`estimate_memory`]) and
 //! refuses with an error when it exceeds the budget. Presets: [`presets`]. The EvalMod range and
 //! its failure probability are derived in `docs/bootstrapping.md`.
