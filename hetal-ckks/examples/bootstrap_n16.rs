@@ -8,10 +8,13 @@
 //! preset of the registry, e.g. `boot-n16-deep`; `--budget-gib G`: the key set's memory budget
 //! instead of 80% of the available memory; `--pair`: also `runs` pair bootstraps of two real
 //! ciphertexts, timed on one thread, with the real parts' precision of both outputs over all
-//! slots)
+//! slots; `--sparse N1,N2,..`: also generate the sparse-bootstrap keys for these periods and
+//! time `runs` sparse bootstraps (and with `--pair` sparse pair bootstraps) of real inputs
+//! replicated with each period, with their precision over all slots)
 
 use hetal_ckks::bootstrap::{
     BootstrappingEvaluator, estimate_memory, generate_bootstrap_keys, precision_bits, presets,
+    sparse_precision_bits,
 };
 use hetal_ckks::{CkksClient, CkksParams};
 use hetal_traits::{Complex64, Decryptor, Encryptor, Evaluator, KeyRequest, Level, Leveled};
@@ -61,7 +64,9 @@ fn main() -> hetal_traits::Result<()> {
     let runs: usize = args
         .iter()
         .enumerate()
-        .filter(|(i, _)| *i == 0 || !matches!(args[i - 1].as_str(), "--preset" | "--budget-gib"))
+        .filter(|(i, _)| {
+            *i == 0 || !matches!(args[i - 1].as_str(), "--preset" | "--budget-gib" | "--sparse")
+        })
         .find_map(|(_, a)| a.parse().ok())
         .unwrap_or(1);
     let mut cpu_runs: Vec<f64> = Vec::new();
@@ -121,7 +126,19 @@ fn main() -> hetal_traits::Result<()> {
         "EvalMod design error (|x - I| <= 2^-9): 2^{:.1}",
         preset.config.circuit.evalmod.max_error(1.0 / 512.0).log2()
     );
-    let est = estimate_memory(&params, &preset.config, &KeyRequest::default())?;
+    let mut request = KeyRequest::default();
+    if let Some(list) = value_of("--sparse") {
+        let periods: Vec<usize> = list
+            .split(',')
+            .map(|x| {
+                x.trim()
+                    .parse()
+                    .map_err(|_| hetal_traits::Error::invalid(format!("bad period {x}")))
+            })
+            .collect::<hetal_traits::Result<_>>()?;
+        request.add_sparse_bootstrap_slots(periods);
+    }
+    let est = estimate_memory(&params, &preset.config, &request)?;
     println!(
         "memory estimate: {} keys x {:.1} MiB = {:.2} GiB, {} diagonals {:.2} GiB, working {:.2} GiB, total {:.2} GiB",
         est.keys,
@@ -132,9 +149,19 @@ fn main() -> hetal_traits::Result<()> {
         est.working_bytes as f64 / 1073741824.0,
         est.total_bytes() as f64 / 1073741824.0
     );
+    if !request.sparse_bootstrap_slots.is_empty() {
+        println!(
+            "of which sparse circuits {:?}: {} extra keys = {:.2} GiB, {} diagonals {:.2} GiB",
+            request.sparse_bootstrap_slots,
+            est.sparse_keys,
+            (est.sparse_keys as u64 * est.bytes_per_key) as f64 / 1073741824.0,
+            est.sparse_diagonals,
+            est.sparse_plaintext_bytes as f64 / 1073741824.0
+        );
+    }
     let mut client = CkksClient::from_seed(params.clone(), 2026);
     let t = Instant::now();
-    let (keys, _) = generate_bootstrap_keys(&mut client, &preset.config, &KeyRequest::default())?;
+    let (keys, _) = generate_bootstrap_keys(&mut client, &preset.config, &request)?;
     let keygen_s = t.elapsed().as_secs_f64();
     println!(
         "key generation: {:.1} s ({} Galois keys), VmHWM {}",
@@ -221,6 +248,108 @@ fn main() -> hetal_traits::Result<()> {
             );
         }
     }
+    let mut sparse_json = Vec::new();
+    for &n in &request.sparse_bootstrap_slots {
+        let declared = sparse_precision_bits(&params, &preset.config, n);
+        let mut periodic = || -> Vec<Complex64> {
+            let first: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..=1.0)).collect();
+            (0..params.slots)
+                .map(|t| Complex64::new(first[t % n], 0.0))
+                .collect()
+        };
+        let (mut cpus, mut worst) = (Vec::new(), (f64::INFINITY, f64::INFINITY));
+        for run in 0..runs {
+            let v = periodic();
+            let ct = client.encrypt_values(&v, Level(0))?;
+            let t = Instant::now();
+            let c = cpu_seconds();
+            let out = one.install(|| eval.bootstrap_sparse(&ct, n))?;
+            let secs = t.elapsed().as_secs_f64();
+            let cpu = cpu_seconds() - c;
+            let got = client.decrypt_values(&out)?;
+            let (min, mean) = precision_bits(&got, &v);
+            cpus.push(cpu);
+            worst = (worst.0.min(mean), worst.1.min(min));
+            println!(
+                "sparse n = {n} run {run}: bootstrap_sparse (1 thread) wall {secs:.2} s, CPU {cpu:.2} s; levels left {}; precision over {} slots: mean {mean:.2} bits, min {min:.2} bits (declared {declared:.2})",
+                out.level().0,
+                v.len()
+            );
+        }
+        let mut pair = String::new();
+        if args.iter().any(|a| a == "--pair") {
+            let mut pcpus = Vec::new();
+            let mut pworst = (f64::INFINITY, f64::INFINITY);
+            for run in 0..runs {
+                let (a, b) = (periodic(), periodic());
+                let ca = client.encrypt_values(&a, Level(0))?;
+                let cb = client.encrypt_values(&b, Level(0))?;
+                let c = cpu_seconds();
+                let (x, y) = one.install(|| eval.bootstrap_pair_sparse(&ca, &cb, n))?;
+                let cpu = cpu_seconds() - c;
+                let mut parts = Vec::new();
+                for (ct, want) in [(&x, &a), (&y, &b)] {
+                    let got = client.decrypt_values(ct)?;
+                    let re: Vec<Complex64> =
+                        got.iter().map(|z| Complex64::new(z.re, 0.0)).collect();
+                    parts.push(precision_bits(&re, want));
+                }
+                let (min, mean) = (parts[0].0.min(parts[1].0), parts[0].1.min(parts[1].1));
+                pcpus.push(cpu);
+                pworst = (pworst.0.min(mean), pworst.1.min(min));
+                println!(
+                    "sparse n = {n} pair run {run}: bootstrap_pair_sparse (1 thread) CPU {cpu:.2} s ({:.2} s per real ciphertext); real parts over {} slots: mean {mean:.2} min {min:.2} bits",
+                    cpu / 2.0,
+                    a.len()
+                );
+            }
+            pcpus.sort_by(f64::total_cmp);
+            pair = format!(
+                ", \"pair_cpu_s\": {:.2}, \"pair_precision_mean_bits\": {:.2}, \"pair_precision_min_bits\": {:.2}",
+                pcpus[pcpus.len() / 2],
+                pworst.0,
+                pworst.1
+            );
+        }
+        cpus.sort_by(f64::total_cmp);
+        if !cpus.is_empty() {
+            sparse_json.push(format!(
+                "{{\"period\": {n}, \"cpu_s\": {:.2}, \"precision_mean_bits\": {:.2}, \"precision_min_bits\": {:.2}, \"declared_bits\": {declared:.2}{pair}}}",
+                cpus[cpus.len() / 2],
+                worst.0,
+                worst.1
+            ));
+        }
+        // Breakdown of one sparse bootstrap (1 thread, CPU seconds).
+        if let Some(circuit) = eval.sparse_circuit(n) {
+            let v = periodic();
+            let ct = client.encrypt_values(&v, Level(0))?;
+            one.install(|| -> hetal_traits::Result<()> {
+                let c = cpu_seconds();
+                let raised = eval.raise(&ct)?;
+                let c1 = cpu_seconds();
+                let traced = eval.trace_for(&raised, n)?;
+                let c2 = cpu_seconds();
+                let x = circuit.coeff_to_slot(eval.inner(), &traced)?;
+                let c3 = cpu_seconds();
+                let y = circuit.eval_mod_sparse(eval.inner(), &x)?;
+                let c4 = cpu_seconds();
+                let _ = circuit.slot_to_coeff(eval.inner(), &y)?;
+                let c5 = cpu_seconds();
+                println!(
+                    "sparse n = {n} breakdown (1 thread, CPU s): encapsulation + ModRaise {:.2}, trace ({} automorphisms) {:.2}, CoeffToSlot {:.2} ({} diagonals in the circuit), EvalMod x1 {:.2}, SlotToCoeff {:.2}",
+                    c1 - c,
+                    hetal_ckks::bootstrap::trace_elements_for(&params, n).len(),
+                    c2 - c1,
+                    c3 - c2,
+                    circuit.diagonal_count(),
+                    c4 - c3,
+                    c5 - c4
+                );
+                Ok(())
+            })?;
+        }
+    }
     let v: Vec<Complex64> = (0..params.slots)
         .map(|_| Complex64::new(rng.random_range(-1.0..=1.0), 0.0))
         .collect();
@@ -283,7 +412,7 @@ fn main() -> hetal_traits::Result<()> {
                 (a.0.min(m), a.1.min(n))
             });
         println!(
-            "{{\"library\": \"hetal\", \"preset\": \"{}\", \"runs\": {}, \"bootstrap_cpu_s\": {:.2}, \"bootstrap_wall_s\": {:.2}, \"precision_mean_bits\": {:.2}, \"precision_min_bits\": {:.2}, \"levels_left\": {}, \"keygen_s\": {:.1}, \"vm_hwm\": \"{}\"{pair_json}}}",
+            "{{\"library\": \"hetal\", \"preset\": \"{}\", \"runs\": {}, \"bootstrap_cpu_s\": {:.2}, \"bootstrap_wall_s\": {:.2}, \"precision_mean_bits\": {:.2}, \"precision_min_bits\": {:.2}, \"levels_left\": {}, \"keygen_s\": {:.1}, \"vm_hwm\": \"{}\"{pair_json}, \"sparse\": [{}]}}",
             preset.params.name,
             cpu_runs.len(),
             med(&mut cpu_runs),
@@ -292,7 +421,8 @@ fn main() -> hetal_traits::Result<()> {
             min,
             levels_left,
             keygen_s,
-            vm_hwm().trim()
+            vm_hwm().trim(),
+            sparse_json.join(", ")
         );
     }
     Ok(())

@@ -210,7 +210,7 @@ impl KeyGenerator for CkksClient {
     type EvaluationKeys = EvaluationKeys;
 
     fn generate_evaluation_keys(&mut self, request: &KeyRequest) -> Result<EvaluationKeys> {
-        if request.bootstrapping {
+        if request.bootstrapping || !request.sparse_bootstrap_slots.is_empty() {
             return Err(Error::BootstrapUnavailable {
                 reason: "the leveled key generator makes no bootstrapping keys: use hetal_ckks::bootstrap::generate_bootstrap_keys with a bootstrappable preset from hetal_ckks::bootstrap::presets".into(),
             });
@@ -239,6 +239,7 @@ impl KeyGenerator for CkksClient {
             rotations,
             conjugation,
             encapsulation: None,
+            sparse_bootstrap_slots: Vec::new(),
         })
     }
 }

@@ -193,6 +193,9 @@ pub struct EvaluationKeys {
     pub(crate) rotations: BTreeMap<usize, SwitchingKey>,
     pub(crate) conjugation: Option<SwitchingKey>,
     pub(crate) encapsulation: Option<EncapsulationKeys>,
+    /// The periods `n` (sorted) for which these keys hold the sparse bootstrap's extra keys
+    /// (the trace's automorphisms and the `n`-slot DFT rotations, in `rotations`).
+    pub(crate) sparse_bootstrap_slots: Vec<usize>,
 }
 
 /// Sparse-secret encapsulation keys (Bossuat, Troncoso-Pastoriza, Hubaux; eprint 2022/024).
@@ -272,6 +275,13 @@ impl EvaluationKeys {
     /// The identity of the secret key these keys belong to.
     pub fn key_id(&self) -> u64 {
         self.key_id
+    }
+
+    /// The periods for which the sparse bootstrap's keys were generated
+    /// ([`crate::bootstrap::generate_bootstrap_keys`] with
+    /// [`hetal_traits::KeyRequest::sparse_bootstrap_slots`]), sorted; empty for a leveled key set.
+    pub fn sparse_bootstrap_slots(&self) -> &[usize] {
+        &self.sparse_bootstrap_slots
     }
 
     /// The sparse-secret encapsulation keys, if generated (bootstrappable presets that ask for

@@ -18,8 +18,15 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
 
 /// The current format version (2: evaluation keys carry the optional sparse-secret encapsulation
-/// keys; 3: the secret key carries a SHA-256 digest of its identity and coefficients).
-pub const FORMAT_VERSION: u16 = 3;
+/// keys; 3: the secret key carries a SHA-256 digest of its identity and coefficients; 4:
+/// evaluation keys carry the periods of their sparse-bootstrap keys). Version-3 blobs are still
+/// read (their evaluation keys have no sparse-bootstrap periods); older versions are refused
+/// with an error naming the version.
+pub const FORMAT_VERSION: u16 = 4;
+/// The oldest format version that is still read.
+pub const OLDEST_READABLE_VERSION: u16 = 3;
+/// The most sparse-bootstrap periods an evaluation-key blob may list (one per power of two).
+const MAX_SPARSE_PERIODS: usize = 64;
 const MAGIC: [u8; 4] = *b"HCKS";
 /// Upper bound on the size of one blob (16 GiB).
 const MAX_BYTES: usize = 1 << 34;
@@ -184,14 +191,22 @@ fn encode<T: Serialize>(kind: Kind, body: &T) -> Vec<u8> {
 }
 
 fn decode<T: DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T> {
+    let (_, read) = decode_header(kind, bytes)?;
+    decode_body(kind, bytes, read)
+}
+
+/// Reads and checks the header: magic, a readable version
+/// ([`OLDEST_READABLE_VERSION`]`..=`[`FORMAT_VERSION`]), the kind. Returns the version and the
+/// header's length.
+fn decode_header(kind: Kind, bytes: &[u8]) -> Result<(u16, usize)> {
     let (header, read): (Header, usize) =
         decode_limited(bytes).map_err(|e| bad(format!("header: {e}")))?;
     if header.magic != MAGIC {
         return Err(bad("not a hetal-ckks blob (bad magic)"));
     }
-    if header.version != FORMAT_VERSION {
+    if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&header.version) {
         return Err(bad(format!(
-            "format version {} is not supported (expected {FORMAT_VERSION})",
+            "format version {} is not supported (this build reads versions {OLDEST_READABLE_VERSION} to {FORMAT_VERSION})",
             header.version
         )));
     }
@@ -201,6 +216,11 @@ fn decode<T: DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T> {
             header.kind
         )));
     }
+    Ok((header.version, read))
+}
+
+/// Decodes the body after a header of `read` bytes; the body must end the blob.
+fn decode_body<T: DeserializeOwned>(kind: Kind, bytes: &[u8], read: usize) -> Result<T> {
     let (body, used): (T, usize) =
         decode_limited(&bytes[read..]).map_err(|e| bad(format!("{kind:?}: {e}")))?;
     if read + used != bytes.len() {
@@ -481,6 +501,40 @@ struct EvaluationKeysWire {
     rotations: Vec<(u64, SwitchingKeyWire)>,
     conjugation: Option<SwitchingKeyWire>,
     encapsulation: Option<EncapsulationWire>,
+    /// Format 4: the periods with sparse-bootstrap keys.
+    sparse_bootstrap_slots: Vec<u64>,
+}
+
+/// Evaluation keys in format 3 (no sparse-bootstrap periods).
+#[derive(Serialize, Deserialize)]
+struct EvaluationKeysWireV3 {
+    params_id: u64,
+    key_id: u64,
+    relin: Option<SwitchingKeyWire>,
+    rotations: Vec<(u64, SwitchingKeyWire)>,
+    conjugation: Option<SwitchingKeyWire>,
+    encapsulation: Option<EncapsulationWire>,
+}
+
+/// Checks the sparse-bootstrap periods of a blob: at most [`MAX_SPARSE_PERIODS`], strictly
+/// increasing, powers of two `n ≥ 2` with `2n` dividing the slot count (the evaluator checks
+/// the circuit's own conditions and that every key is present).
+fn sparse_periods_from_wire(p: &CkksParams, w: &[u64]) -> Result<Vec<usize>> {
+    if w.len() > MAX_SPARSE_PERIODS {
+        return Err(bad(format!("{} sparse-bootstrap periods", w.len())));
+    }
+    let slots = p.slots as u64;
+    let mut out = Vec::with_capacity(w.len());
+    for (i, &n) in w.iter().enumerate() {
+        if n < 2 || !n.is_power_of_two() || n.saturating_mul(2) > slots || slots % (2 * n) != 0 {
+            return Err(bad(format!("invalid sparse-bootstrap period {n}")));
+        }
+        if i > 0 && w[i - 1] >= n {
+            return Err(bad("sparse-bootstrap periods must be strictly increasing"));
+        }
+        out.push(n as usize);
+    }
+    Ok(out)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -544,14 +598,35 @@ impl EvaluationKeys {
                     .encapsulation
                     .as_ref()
                     .map(|k| encapsulation_to_wire(k, p)),
+                sparse_bootstrap_slots: self
+                    .sparse_bootstrap_slots
+                    .iter()
+                    .map(|&n| n as u64)
+                    .collect(),
             },
         )
     }
 
-    /// Reads and validates evaluation keys for `p` (re-expanding the `a` parts).
+    /// Reads and validates evaluation keys for `p` (re-expanding the `a` parts). Reads format
+    /// 4 and format 3 (whose keys have no sparse-bootstrap periods).
     pub fn from_bytes(p: &CkksParams, bytes: &[u8]) -> Result<Self> {
-        let w: EvaluationKeysWire = decode(Kind::EvaluationKeys, bytes)?;
+        let (version, read) = decode_header(Kind::EvaluationKeys, bytes)?;
+        let w: EvaluationKeysWire = if version >= 4 {
+            decode_body(Kind::EvaluationKeys, bytes, read)?
+        } else {
+            let v: EvaluationKeysWireV3 = decode_body(Kind::EvaluationKeys, bytes, read)?;
+            EvaluationKeysWire {
+                params_id: v.params_id,
+                key_id: v.key_id,
+                relin: v.relin,
+                rotations: v.rotations,
+                conjugation: v.conjugation,
+                encapsulation: v.encapsulation,
+                sparse_bootstrap_slots: Vec::new(),
+            }
+        };
         check_params(p, w.params_id, "evaluation keys")?;
+        let sparse_bootstrap_slots = sparse_periods_from_wire(p, &w.sparse_bootstrap_slots)?;
         let two_n = 2 * p.n as u64;
         let mut rotations = BTreeMap::new();
         for (g, k) in &w.rotations {
@@ -584,6 +659,7 @@ impl EvaluationKeys {
                 .as_ref()
                 .map(|k| encapsulation_from_wire(p, k))
                 .transpose()?,
+            sparse_bootstrap_slots,
         })
     }
 }
@@ -715,5 +791,86 @@ impl Ciphertext {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CkksClient;
+    use hetal_traits::{KeyGenerator, KeyRequest};
+
+    fn keys() -> (CkksParams, EvaluationKeys) {
+        let p = CkksParams::new(&crate::presets::insecure_test_n10()).unwrap();
+        let mut c = CkksClient::from_seed(p.clone(), 3);
+        let k = c
+            .generate_evaluation_keys(&KeyRequest::with_rotations([1, -1]))
+            .unwrap();
+        (p, k)
+    }
+
+    /// A format-3 blob (no sparse-bootstrap periods) written as version 3 wrote it.
+    fn v3_blob(k: &EvaluationKeys, p: &CkksParams) -> Vec<u8> {
+        let header = Header {
+            magic: MAGIC,
+            version: 3,
+            kind: Kind::EvaluationKeys,
+        };
+        let body = EvaluationKeysWireV3 {
+            params_id: k.params_id,
+            key_id: k.key_id,
+            relin: k.relin.as_ref().map(|x| switching_key_to_wire(x, p)),
+            rotations: k
+                .rotations
+                .iter()
+                .map(|(&g, x)| (g as u64, switching_key_to_wire(x, p)))
+                .collect(),
+            conjugation: None,
+            encapsulation: None,
+        };
+        bincode::serde::encode_to_vec((header, body), config()).unwrap()
+    }
+
+    #[test]
+    fn format_3_evaluation_keys_are_still_read() {
+        let (p, k) = keys();
+        let back = EvaluationKeys::from_bytes(&p, &v3_blob(&k, &p)).unwrap();
+        assert_eq!(back.galois_elements(), k.galois_elements());
+        assert!(back.sparse_bootstrap_slots().is_empty());
+        // Version 2 is refused with a message naming the readable versions.
+        let mut old = v3_blob(&k, &p);
+        old[4..6].copy_from_slice(&2u16.to_le_bytes());
+        let e = EvaluationKeys::from_bytes(&p, &old).unwrap_err().to_string();
+        assert!(e.contains("format version 2") && e.contains("3 to 4"), "{e}");
+    }
+
+    #[test]
+    fn hostile_sparse_periods_are_refused() {
+        let (p, mut k) = keys();
+        let slots = p.slots;
+        let bad: Vec<Vec<usize>> = vec![
+            vec![0],
+            vec![1],
+            vec![3],
+            vec![slots],
+            vec![2 * slots],
+            vec![16, 8],
+            vec![8, 8],
+            (0..65).map(|i| 1usize << (i % 8 + 1)).collect(),
+        ];
+        for list in bad {
+            k.sparse_bootstrap_slots = list.clone();
+            let bytes = k.to_bytes(&p);
+            assert!(
+                matches!(
+                    EvaluationKeys::from_bytes(&p, &bytes),
+                    Err(Error::InvalidInput { .. })
+                ),
+                "{list:?}"
+            );
+        }
+        k.sparse_bootstrap_slots = vec![8, slots / 2];
+        let back = EvaluationKeys::from_bytes(&p, &k.to_bytes(&p)).unwrap();
+        assert_eq!(back.sparse_bootstrap_slots(), &[8, slots / 2]);
     }
 }

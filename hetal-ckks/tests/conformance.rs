@@ -16,6 +16,7 @@ fn setup_for(lit: ParamsLiteral, request: &KeyRequest) -> Setup<CkksEvaluator, C
     // bootstrap_conformance.rs): the suite then checks that bootstrap() is refused.
     let mut request = request.clone();
     request.bootstrapping = false;
+    request.sparse_bootstrap_slots.clear();
     let keys = client
         .generate_evaluation_keys(&request)
         .expect("key generation");
@@ -30,6 +31,7 @@ fn setup_for(lit: ParamsLiteral, request: &KeyRequest) -> Setup<CkksEvaluator, C
         mul_precision_bits: fresh - 1.0,
         keyswitch_precision_bits: fresh - 1.0,
         bootstrap_precision_bits: 0.0,
+        sparse_bootstrap_precision_bits: 0.0,
         foreign,
         cases: 8,
     }

@@ -630,9 +630,10 @@ pub struct DryRun {
 }
 
 impl DryRun {
-    /// Number of bootstraps, a pair bootstrap ([`Evaluator::bootstrap_pair`]) counted as one.
+    /// Number of bootstraps of every kind ([`OpCounts::bootstraps`]), a pair bootstrap
+    /// ([`Evaluator::bootstrap_pair`]) counted as one.
     pub fn bootstraps(&self) -> u64 {
-        self.counts.get(OpKind::Bootstrap) + self.counts.get(OpKind::BootstrapPair)
+        self.counts.bootstraps()
     }
 }
 

@@ -42,6 +42,10 @@ pub struct Setup<E: Evaluator, C> {
     pub keyswitch_precision_bits: f64,
     /// Promised precision after bootstrapping a fresh ciphertext (ignored without bootstrapping).
     pub bootstrap_precision_bits: f64,
+    /// Promised precision after a sparse bootstrap ([`Evaluator::bootstrap_sparse`]) of a fresh
+    /// ciphertext replicated with each period of [`suite_sparse_slots`] (ignored without
+    /// bootstrapping).
+    pub sparse_bootstrap_precision_bits: f64,
     /// A ciphertext from other parameters or another secret key, if the backend can make one.
     pub foreign: Option<E::Ciphertext>,
     /// Number of cases per property test.
@@ -54,6 +58,14 @@ pub type SetupFn<E, C> = fn(&KeyRequest) -> Setup<E, C>;
 /// The rotation steps the suite asks for (it never asks for 6 or 7).
 pub fn suite_rotations(slots: usize) -> Vec<i64> {
     vec![1, 2, 3, 4, 5, -1, -4, 8, (slots / 2) as i64]
+}
+
+/// The periods of the sparse-bootstrap tests: `slots/4` and `slots/16`, those of at least 8.
+pub fn suite_sparse_slots(slots: usize) -> Vec<usize> {
+    [slots / 16, slots / 4]
+        .into_iter()
+        .filter(|&n| n >= 8)
+        .collect()
 }
 
 /// The key request of most tests.
@@ -763,6 +775,12 @@ fn real_values(n: usize, seed: u64, amp: f64) -> Vec<Complex64> {
 /// `sqrt(2·20) ≈ 2^2.7` times one refresh's error.
 pub const TWENTY_REFRESHES_LOSS_BITS: f64 = 3.0;
 
+/// Precision lost over ten sparse refreshes in a row, in bits: `log2 10 ≈ 3.32`, rounded up.
+/// A sparse bootstrap's error is dominated by the sine's non-linearity on the larger
+/// coefficients of a part-full vector, a deterministic function of the values, so the errors of
+/// consecutive refreshes add up rather than average out.
+pub const TEN_SPARSE_REFRESHES_LOSS_BITS: f64 = 3.4;
+
 /// Pair bootstrapping ([`Evaluator::bootstrap_pair`]): two real ciphertexts come back at the
 /// output level with the canonical scale, real-valued, each within the promised bootstrap
 /// precision, also after 20 pair bootstraps in a row (within
@@ -915,6 +933,281 @@ pub fn bootstrap_pair_without_keys<E: Evaluator, C: ClientFor<E>>(setup: SetupFn
     ));
 }
 
+/// Seeded complex values in the unit box, replicated with period `period` over `n` slots.
+fn periodic_values(n: usize, period: usize, seed: u64, real: bool) -> Vec<Complex64> {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let first: Vec<Complex64> = (0..period)
+        .map(|_| {
+            let im = if real {
+                0.0
+            } else {
+                rng.random_range(-1.0..=1.0)
+            };
+            Complex64::new(rng.random_range(-1.0..=1.0), im)
+        })
+        .collect();
+    (0..n).map(|t| first[t % period]).collect()
+}
+
+/// The mean of each residue class of `v` modulo `period`, replicated (what a sparse bootstrap
+/// computes from a vector that is not periodic, on a backend that cannot see it).
+fn class_means(v: &[Complex64], period: usize) -> Vec<Complex64> {
+    let copies = (v.len() / period) as f64;
+    let mut first = vec![Complex64::new(0.0, 0.0); period];
+    for (t, x) in v.iter().enumerate() {
+        first[t % period] += x / copies;
+    }
+    (0..v.len()).map(|t| first[t % period]).collect()
+}
+
+fn sparse_request(slots: usize, with_sparse: bool) -> KeyRequest {
+    let mut r = suite_request(slots, false, true);
+    if with_sparse {
+        r.add_sparse_bootstrap_slots(suite_sparse_slots(slots));
+    }
+    r
+}
+
+/// Sparse bootstrapping ([`Evaluator::bootstrap_sparse`]) with keys for the periods of
+/// [`suite_sparse_slots`]: [`Evaluator::has_sparse_bootstrap`] answers `true` for them and
+/// `false` for the full slot count; a ciphertext replicated with such a period comes back at the
+/// output level with the canonical scale, periodic and within the promised sparse precision, also
+/// after ten sparse bootstraps in a row (within [`TEN_SPARSE_REFRESHES_LOSS_BITS`] less); the full
+/// slot count is the full bootstrap; periods that are not powers of two dividing the slot count
+/// give [`Error::InvalidInput`]; a level below the minimum [`Error::LevelExhausted`]; an input
+/// that is not periodic [`Error::NotPeriodic`] on a backend that can see it, and otherwise the
+/// class means ([`Evaluator::bootstrap_sparse`]'s contract). Without bootstrapping it is
+/// [`Error::BootstrapUnavailable`].
+pub fn bootstrap_sparse<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>) {
+    let probe = setup(&KeyRequest::default());
+    let n = probe.evaluator.slots();
+    drop(probe);
+    let s = setup(&sparse_request(n, true));
+    let e = &s.evaluator;
+    let mut cl = s.client;
+    let periods = suite_sparse_slots(n);
+    let Some(info) = e.bootstrap_info() else {
+        let ca = cl
+            .encrypt_values(&periodic_values(n, 8, 1, false), e.max_level())
+            .unwrap();
+        assert!(matches!(
+            e.bootstrap_sparse(&ca, 8),
+            Err(Error::BootstrapUnavailable { .. })
+        ));
+        return;
+    };
+    let bits = s.sparse_bootstrap_precision_bits;
+    let check = |cl: &C, x: &E::Ciphertext, want: &[Complex64], what: &str, bits: f64| {
+        assert_eq!(x.level(), info.output_level, "{what}: level");
+        assert!(
+            x.scale().matches(e.canonical_scale(info.output_level)),
+            "{what}: scale {} is not canonical",
+            x.scale()
+        );
+        assert_bits(what, &cl.decrypt_values(x).unwrap(), want, bits);
+    };
+    assert!(!e.has_sparse_bootstrap(n), "the full slot count is no sparse circuit");
+    for (k, &p) in periods.iter().enumerate() {
+        assert!(e.has_sparse_bootstrap(p), "no sparse bootstrap for period {p}");
+        let a = periodic_values(n, p, 10 + k as u64, false);
+        let ca = cl.encrypt_values(&a, info.min_input_level).unwrap();
+        let b = e.bootstrap_sparse(&ca, p).unwrap();
+        check(&cl, &b, &a, &format!("bootstrap_sparse({p})"), bits);
+        let mut x = cl.encrypt_values(&a, info.output_level).unwrap();
+        for i in 1..=10 {
+            x = e.bootstrap_sparse(&x, p).unwrap();
+            let worn = bits - TEN_SPARSE_REFRESHES_LOSS_BITS;
+            check(&cl, &x, &a, &format!("bootstrap_sparse({p}) {i}"), worn);
+        }
+        // Not periodic: refused where visible, else the class means.
+        let mut bumped = a.clone();
+        bumped[n - 1] += Complex64::new(0.25, 0.0);
+        let cb = cl.encrypt_values(&bumped, info.output_level).unwrap();
+        match e.bootstrap_sparse(&cb, p) {
+            Err(Error::NotPeriodic {
+                period,
+                max_deviation,
+                ..
+            }) => {
+                assert_eq!(period, p);
+                assert!(max_deviation > 0.2);
+            }
+            Ok(y) => check(
+                &cl,
+                &y,
+                &class_means(&bumped, p),
+                &format!("bootstrap_sparse({p}) of a non-periodic input"),
+                bits,
+            ),
+            Err(other) => panic!("non-periodic input to bootstrap_sparse: unexpected {other}"),
+        }
+    }
+    // The full slot count is the full bootstrap.
+    let a = periodic_values(n, n, 20, false);
+    let ca = cl.encrypt_values(&a, info.min_input_level).unwrap();
+    let b = e.bootstrap_sparse(&ca, n).unwrap();
+    check(&cl, &b, &a, "bootstrap_sparse(slots)", s.bootstrap_precision_bits);
+    for bad in [0, 3, 2 * n, n - 1] {
+        assert!(
+            matches!(e.bootstrap_sparse(&ca, bad), Err(Error::InvalidInput { .. })),
+            "period {bad}"
+        );
+    }
+    if let (Some(below), Some(&p)) = (info.min_input_level.below(), periods.first()) {
+        let low = cl
+            .encrypt_values(&periodic_values(n, p, 21, false), below)
+            .unwrap();
+        assert!(matches!(
+            e.bootstrap_sparse(&low, p),
+            Err(Error::LevelExhausted {
+                op: Operation::Bootstrap,
+                ..
+            })
+        ));
+    }
+}
+
+/// Sparse pair bootstrapping ([`Evaluator::bootstrap_pair_sparse`]): two real ciphertexts
+/// replicated with a period of [`suite_sparse_slots`] come back at the output level with the
+/// canonical scale, real-valued, periodic, within the promised sparse precision, also after ten
+/// in a row (within [`TEN_SPARSE_REFRESHES_LOSS_BITS`] less); different levels or scales give typed
+/// errors; an invalid period [`Error::InvalidInput`]; a complex input [`Error::ComplexInput`]
+/// where visible, else `(Re(a + i·b), Im(a + i·b))`.
+pub fn bootstrap_pair_sparse<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>) {
+    let probe = setup(&KeyRequest::default());
+    let n = probe.evaluator.slots();
+    drop(probe);
+    let s = setup(&sparse_request(n, true));
+    let e = &s.evaluator;
+    let mut cl = s.client;
+    let Some(info) = e.bootstrap_info() else {
+        let ca = cl
+            .encrypt_values(&periodic_values(n, 8, 1, true), e.max_level())
+            .unwrap();
+        assert!(matches!(
+            e.bootstrap_pair_sparse(&ca, &ca, 8),
+            Err(Error::BootstrapUnavailable { .. })
+        ));
+        return;
+    };
+    let bits = s.sparse_bootstrap_precision_bits;
+    let check = |cl: &C, x: &E::Ciphertext, want: &[Complex64], what: &str, bits: f64| {
+        assert_eq!(x.level(), info.output_level, "{what}: level");
+        assert!(
+            x.scale().matches(e.canonical_scale(info.output_level)),
+            "{what}: scale {} is not canonical",
+            x.scale()
+        );
+        assert_bits(what, &cl.decrypt_values(x).unwrap(), want, bits);
+    };
+    for (k, &p) in suite_sparse_slots(n).iter().enumerate() {
+        let a = periodic_values(n, p, 30 + k as u64, true);
+        let b = periodic_values(n, p, 40 + k as u64, true);
+        let ca = cl.encrypt_values(&a, info.min_input_level).unwrap();
+        let cb = cl.encrypt_values(&b, info.min_input_level).unwrap();
+        let (x, y) = e.bootstrap_pair_sparse(&ca, &cb, p).unwrap();
+        check(&cl, &x, &a, &format!("bootstrap_pair_sparse({p}): first"), bits);
+        check(&cl, &y, &b, &format!("bootstrap_pair_sparse({p}): second"), bits);
+        let mut x = cl.encrypt_values(&a, info.output_level).unwrap();
+        let mut y = cl.encrypt_values(&b, info.output_level).unwrap();
+        for i in 1..=10 {
+            (x, y) = e.bootstrap_pair_sparse(&x, &y, p).unwrap();
+            let worn = bits - TEN_SPARSE_REFRESHES_LOSS_BITS;
+            check(&cl, &x, &a, &format!("pair_sparse({p}) {i}: first"), worn);
+            check(&cl, &y, &b, &format!("pair_sparse({p}) {i}: second"), worn);
+        }
+        assert!(matches!(
+            e.bootstrap_pair_sparse(&ca, &cb, 3),
+            Err(Error::InvalidInput { .. })
+        ));
+        if let Some(below) = info.output_level.below()
+            && below >= info.min_input_level
+        {
+            let hi = cl.encrypt_values(&a, info.output_level).unwrap();
+            let lo = cl.encrypt_values(&b, below).unwrap();
+            assert!(matches!(
+                e.bootstrap_pair_sparse(&hi, &lo, p),
+                Err(Error::LevelMismatch {
+                    op: Operation::Bootstrap,
+                    ..
+                })
+            ));
+        }
+        if info.output_level.0 >= 1 {
+            let ca = cl.encrypt_values(&a, info.output_level).unwrap();
+            let cb = cl.encrypt_values(&b, info.output_level).unwrap();
+            let doubled = e
+                .mul_const(&cb, Complex64::new(0.5, 0.0), Scale(2.0))
+                .unwrap();
+            assert!(matches!(
+                e.bootstrap_pair_sparse(&ca, &doubled, p),
+                Err(Error::ScaleMismatch {
+                    op: Operation::Bootstrap,
+                    ..
+                })
+            ));
+        }
+        // A complex input (components small enough that a + i·b stays in range).
+        let half: Vec<Complex64> = a.iter().map(|v| v * 0.5).collect();
+        let cplx: Vec<Complex64> = periodic_values(n, p, 50 + k as u64, false)
+            .iter()
+            .map(|v| Complex64::new(v.re * 0.5, v.im * 0.25))
+            .collect();
+        let ca = cl.encrypt_values(&half, info.output_level).unwrap();
+        let cb = cl.encrypt_values(&cplx, info.output_level).unwrap();
+        match e.bootstrap_pair_sparse(&ca, &cb, p) {
+            Err(Error::ComplexInput { max_abs_imag, .. }) => assert!(max_abs_imag > 0.0),
+            Ok((x, y)) => {
+                let z = zip(&half, &cplx, |p, q| p + q * Complex64::new(0.0, 1.0));
+                check(&cl, &x, &map(&z, |v| Complex64::new(v.re, 0.0)), "Re", bits);
+                check(&cl, &y, &map(&z, |v| Complex64::new(v.im, 0.0)), "Im", bits);
+            }
+            Err(other) => panic!("complex input to bootstrap_pair_sparse: unexpected {other}"),
+        }
+    }
+}
+
+/// Sparse bootstrapping with bootstrapping keys but no sparse keys:
+/// [`Evaluator::has_sparse_bootstrap`] answers `false`, and `bootstrap_sparse` /
+/// `bootstrap_pair_sparse` either refuse with [`Error::BootstrapUnavailable`] (the strict mock)
+/// or refresh with the full bootstrap within its promised precision (CKKS, the trait's default).
+pub fn bootstrap_sparse_without_keys<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>) {
+    let probe = setup(&KeyRequest::default());
+    let n = probe.evaluator.slots();
+    drop(probe);
+    let s = setup(&sparse_request(n, false));
+    let e = &s.evaluator;
+    let Some(info) = e.bootstrap_info() else {
+        return;
+    };
+    let mut cl = s.client;
+    let bits = s.bootstrap_precision_bits;
+    for p in suite_sparse_slots(n) {
+        assert!(!e.has_sparse_bootstrap(p), "period {p} without keys");
+        let a = periodic_values(n, p, 60, true);
+        let b = periodic_values(n, p, 61, true);
+        let ca = cl.encrypt_values(&a, info.min_input_level).unwrap();
+        let cb = cl.encrypt_values(&b, info.min_input_level).unwrap();
+        match e.bootstrap_sparse(&ca, p) {
+            Err(Error::BootstrapUnavailable { .. }) => {}
+            Ok(x) => {
+                assert_eq!(x.level(), info.output_level);
+                assert_bits("full fallback", &cl.decrypt_values(&x).unwrap(), &a, bits);
+            }
+            Err(other) => panic!("bootstrap_sparse without sparse keys: unexpected {other}"),
+        }
+        match e.bootstrap_pair_sparse(&ca, &cb, p) {
+            Err(Error::BootstrapUnavailable { .. }) => {}
+            Ok((x, y)) => {
+                assert_bits("pair fallback", &cl.decrypt_values(&x).unwrap(), &a, bits);
+                assert_bits("pair fallback", &cl.decrypt_values(&y).unwrap(), &b, bits);
+            }
+            Err(other) => panic!("bootstrap_pair_sparse without sparse keys: unexpected {other}"),
+        }
+    }
+}
+
 /// Instantiates the conformance suite for a setup function, in a module named after the
 /// parameter set.
 #[macro_export]
@@ -977,6 +1270,18 @@ macro_rules! conformance_suite {
             #[test]
             fn bootstrap_pair_without_keys() {
                 $crate::conformance::bootstrap_pair_without_keys($setup)
+            }
+            #[test]
+            fn bootstrap_sparse() {
+                $crate::conformance::bootstrap_sparse($setup)
+            }
+            #[test]
+            fn bootstrap_pair_sparse() {
+                $crate::conformance::bootstrap_pair_sparse($setup)
+            }
+            #[test]
+            fn bootstrap_sparse_without_keys() {
+                $crate::conformance::bootstrap_sparse_without_keys($setup)
             }
         }
     };

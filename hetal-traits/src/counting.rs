@@ -57,13 +57,21 @@ pub enum OpKind {
     /// One pair bootstrap ([`Evaluator::bootstrap_pair`]: two real ciphertexts through one
     /// bootstrap), counted once.
     BootstrapPair,
+    /// One sparse bootstrap ([`Evaluator::bootstrap_sparse`]) that ran the smaller circuit
+    /// (the inner evaluator [`has_sparse_bootstrap`](Evaluator::has_sparse_bootstrap) for its
+    /// period). One that fell back to the full circuit is counted as [`OpKind::Bootstrap`].
+    BootstrapSparse,
+    /// One sparse pair bootstrap ([`Evaluator::bootstrap_pair_sparse`]) that ran the smaller
+    /// circuit, counted once; a fallback to the full circuit is counted as
+    /// [`OpKind::BootstrapPair`].
+    BootstrapPairSparse,
     /// Key switches (relinearisation, rotation, conjugation); bootstrapping's internal ones are not included.
     KeySwitch,
 }
 
 impl OpKind {
     /// Every kind, in display order.
-    pub const ALL: [OpKind; 17] = [
+    pub const ALL: [OpKind; 19] = [
         OpKind::Mult,
         OpKind::CMult,
         OpKind::ConstMult,
@@ -79,6 +87,8 @@ impl OpKind {
         OpKind::DropLevel,
         OpKind::Bootstrap,
         OpKind::BootstrapPair,
+        OpKind::BootstrapSparse,
+        OpKind::BootstrapPairSparse,
         OpKind::KeySwitch,
         OpKind::Encode,
     ];
@@ -132,6 +142,14 @@ impl OpCounts {
             out.record(k, l, n.saturating_sub(before));
         }
         out
+    }
+
+    /// Every bootstrap, of any kind (full, pair, sparse, sparse pair), each counted once.
+    pub fn bootstraps(&self) -> u64 {
+        self.get(OpKind::Bootstrap)
+            + self.get(OpKind::BootstrapPair)
+            + self.get(OpKind::BootstrapSparse)
+            + self.get(OpKind::BootstrapPairSparse)
     }
 
     /// Whether nothing was counted.
@@ -367,6 +385,38 @@ impl<E: Evaluator> Evaluator for Counting<E> {
         self.rec(OpKind::BootstrapPair, a.level(), 1);
         Ok(r)
     }
+    fn has_sparse_bootstrap(&self, slots: usize) -> bool {
+        self.inner.has_sparse_bootstrap(slots)
+    }
+    /// Forwards to the inner evaluator; counted as [`OpKind::BootstrapSparse`] when it has the
+    /// sparse circuit for `slots`, else as [`OpKind::Bootstrap`] (what ran).
+    fn bootstrap_sparse(&self, a: &Self::Ciphertext, slots: usize) -> Result<Self::Ciphertext> {
+        let r = self.inner.bootstrap_sparse(a, slots)?;
+        let kind = if self.inner.has_sparse_bootstrap(slots) {
+            OpKind::BootstrapSparse
+        } else {
+            OpKind::Bootstrap
+        };
+        self.rec(kind, a.level(), 1);
+        Ok(r)
+    }
+    /// Forwards to the inner evaluator; counted once, as [`OpKind::BootstrapPairSparse`] when it
+    /// has the sparse circuit for `slots`, else as [`OpKind::BootstrapPair`].
+    fn bootstrap_pair_sparse(
+        &self,
+        a: &Self::Ciphertext,
+        b: &Self::Ciphertext,
+        slots: usize,
+    ) -> Result<(Self::Ciphertext, Self::Ciphertext)> {
+        let r = self.inner.bootstrap_pair_sparse(a, b, slots)?;
+        let kind = if self.inner.has_sparse_bootstrap(slots) {
+            OpKind::BootstrapPairSparse
+        } else {
+            OpKind::BootstrapPair
+        };
+        self.rec(kind, a.level(), 1);
+        Ok(r)
+    }
 }
 
 #[cfg(test)]
@@ -382,6 +432,7 @@ mod tests {
         let mut req = KeyRequest::with_rotations([1, 2, 3]);
         req.conjugation = true;
         req.bootstrapping = true;
+        req.add_sparse_bootstrap_slots([2]);
         let e = Counting::new(MockEvaluator::new(
             client.generate_evaluation_keys(&req).unwrap(),
         ));
@@ -398,6 +449,11 @@ mod tests {
         let _ = e.mul_scalar(&m, 2.0).unwrap(); // ConstMult@2, Rescale@2
         let _ = e.bootstrap(&m).unwrap(); // Bootstrap@2
         let _ = e.bootstrap_pair(&m, &m).unwrap(); // BootstrapPair@2 (not two Bootstraps)
+        let p = e.drop_to_level(&x, Level(1)).unwrap(); // DropLevel@4
+        let _ = e.bootstrap_sparse(&p, 2).unwrap(); // BootstrapSparse@1
+        let _ = e.bootstrap_pair_sparse(&p, &p, 2).unwrap(); // BootstrapPairSparse@1
+        let _ = e.bootstrap_sparse(&p, 8).unwrap(); // the full period: Bootstrap@1
+        assert!(e.bootstrap_sparse(&p, 4).is_err()); // no keys for 4: not counted
         assert!(e.rotate(&x, RotStep(5)).is_err()); // failed: not counted
         let c = e.snapshot();
         assert_eq!(c.get(OpKind::Mult), 1);
@@ -407,7 +463,7 @@ mod tests {
             c.levels(OpKind::Rescale),
             vec![(Level(2), 1), (Level(3), 1), (Level(4), 1)]
         );
-        assert_eq!(c.get(OpKind::DropLevel), 1);
+        assert_eq!(c.get(OpKind::DropLevel), 2);
         assert_eq!(c.at_level(OpKind::Add, Level(3)), 1);
         assert_eq!(c.get(OpKind::Rot), 1);
         assert_eq!(c.get(OpKind::HoistedRot), 2);
@@ -417,11 +473,15 @@ mod tests {
         assert_eq!(c.get(OpKind::Encode), 1);
         assert_eq!(c.get(OpKind::CMult), 1);
         assert_eq!(c.get(OpKind::ConstMult), 1);
-        assert_eq!(c.get(OpKind::Bootstrap), 1);
+        assert_eq!(c.get(OpKind::Bootstrap), 2);
+        assert_eq!(c.at_level(OpKind::Bootstrap, Level(1)), 1);
         assert_eq!(c.at_level(OpKind::BootstrapPair, Level(2)), 1);
+        assert_eq!(c.at_level(OpKind::BootstrapSparse, Level(1)), 1);
+        assert_eq!(c.at_level(OpKind::BootstrapPairSparse, Level(1)), 1);
+        assert_eq!(c.bootstraps(), 5);
         assert_eq!(
             c.to_string(),
-            "Mult=1 CMult=1 ConstMult=1 Add=1 Rot=1 HoistedRot=2 Conj=1 Rescale=3 DropLevel=1 Bootstrap=1 BootstrapPair=1 KeySwitch=5 Encode=1"
+            "Mult=1 CMult=1 ConstMult=1 Add=1 Rot=1 HoistedRot=2 Conj=1 Rescale=3 DropLevel=2 Bootstrap=2 BootstrapPair=1 BootstrapSparse=1 BootstrapPairSparse=1 KeySwitch=5 Encode=1"
         );
         let before = e.snapshot();
         let _ = e.rotate(&x, RotStep(2)).unwrap();

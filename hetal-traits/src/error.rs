@@ -124,6 +124,23 @@ pub enum Error {
         /// The largest |imaginary part| accepted as zero.
         tolerance: f64,
     },
+    /// A sparse bootstrap ([`crate::Evaluator::bootstrap_sparse`]) got a ciphertext whose slots
+    /// do not repeat with the declared period. Backends that can see the values (the mock)
+    /// report it; CKKS cannot, and refreshes the average of each residue class of slots modulo
+    /// the period instead.
+    #[error(
+        "input to {op:?} is not periodic with period {period}: max |slot - slot of the first period| = {max_deviation:.3e} exceeds {tolerance:.3e}"
+    )]
+    NotPeriodic {
+        /// The operation that failed.
+        op: Operation,
+        /// The declared period (the sparse slot count).
+        period: usize,
+        /// The largest `|x[t] - x[t mod period]|` over the slots.
+        max_deviation: f64,
+        /// The largest deviation accepted as noise.
+        tolerance: f64,
+    },
     /// The operands come from different parameter sets or different key sets.
     #[error("parameter mismatch: {what}")]
     ParameterMismatch {

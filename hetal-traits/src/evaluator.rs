@@ -241,35 +241,61 @@ pub trait Evaluator: Encoder {
     }
 
     /// Whether [`Evaluator::bootstrap_sparse`] runs a smaller (sparse-packing) circuit for
-    /// inputs whose slots repeat with period `slots`. The default has none: it answers `false`.
+    /// inputs whose slots repeat with period `slots`: `true` only for a valid period below
+    /// [`Encoder::slots`] whose keys the evaluator holds (requested with
+    /// [`KeyRequest::sparse_bootstrap_slots`]). The default has none: it answers `false`.
     fn has_sparse_bootstrap(&self, slots: usize) -> bool {
         let _ = slots;
         false
     }
 
     /// Refreshes a **part-full** ciphertext: `a`'s slot vector repeats with period `slots` (a
-    /// power of two dividing the slot count), i.e. its meaningful values are the first `slots`
-    /// slots, replicated. Same output contract as [`Evaluator::bootstrap`].
+    /// power of two dividing [`Encoder::slots`]), i.e. its meaningful values are the first
+    /// `slots` slots, replicated. Same output contract as [`Evaluator::bootstrap`] (output level
+    /// [`BootstrapInfo::output_level`] at its canonical scale, same input level and range
+    /// rules, one bootstrap's depth); the output repeats with the same period.
     ///
     /// Backends with sparse-packing keys for `slots` ([`Evaluator::has_sparse_bootstrap`]) run
-    /// the smaller circuit (CoeffToSlot and SlotToCoeff over `slots` values, one EvalMod); this
-    /// default refreshes with [`Evaluator::bootstrap`] (the same result at the full cost).
+    /// the smaller circuit (CKKS: a trace of `log2(slots()/slots)` automorphisms, CoeffToSlot and
+    /// SlotToCoeff over `slots` values, one EvalMod instead of two); `slots == slots()` is the
+    /// full bootstrap. Without such keys a backend either refreshes with the full bootstrap (this
+    /// default, and CKKS) or refuses with [`Error::BootstrapUnavailable`] (the strict mock).
+    ///
+    /// Errors: [`Error::InvalidInput`] for a period that is not a power of two dividing the slot
+    /// count ([`check_sparse_slots`]); [`Error::NotPeriodic`] where the backend can see that the
+    /// input is not periodic (the mock; CKKS refreshes the average of each residue class of
+    /// slots modulo `slots` instead); the errors of [`Evaluator::bootstrap`].
     fn bootstrap_sparse(&self, a: &Self::Ciphertext, slots: usize) -> Result<Self::Ciphertext> {
-        let _ = slots;
+        check_sparse_slots(slots, self.slots())?;
         self.bootstrap(a)
     }
 
     /// [`Evaluator::bootstrap_pair`] for two part-full real ciphertexts of period `slots` (see
-    /// [`Evaluator::bootstrap_sparse`]); the default refreshes with [`Evaluator::bootstrap_pair`].
+    /// [`Evaluator::bootstrap_sparse`]): both come back at the output level with its canonical
+    /// scale, real-valued and periodic, for one sparse bootstrap and one conjugation. The
+    /// default refreshes with [`Evaluator::bootstrap_pair`].
+    ///
+    /// Errors: those of [`Evaluator::bootstrap_sparse`] and of [`Evaluator::bootstrap_pair`].
     fn bootstrap_pair_sparse(
         &self,
         a: &Self::Ciphertext,
         b: &Self::Ciphertext,
         slots: usize,
     ) -> Result<(Self::Ciphertext, Self::Ciphertext)> {
-        let _ = slots;
+        check_sparse_slots(slots, self.slots())?;
         self.bootstrap_pair(a, b)
     }
+}
+
+/// Checks the period of a sparse bootstrap: `slots` must be a power of two that divides
+/// `total` (the evaluator's slot count). Errors: [`Error::InvalidInput`].
+pub fn check_sparse_slots(slots: usize, total: usize) -> Result<()> {
+    if slots == 0 || !slots.is_power_of_two() || slots > total || total % slots != 0 {
+        return Err(Error::invalid(format!(
+            "sparse bootstrap period {slots} is not a power of two dividing the {total} slots"
+        )));
+    }
+    Ok(())
 }
 
 /// The client's encryption role.

@@ -43,7 +43,7 @@ pub mod conformance;
 pub use error::{Error, Operation, Result};
 pub use evaluator::{
     Ciphertext, Client, ClientFor, Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Leveled,
-    Plaintext, check_encode_input, drop_scale_factor,
+    Plaintext, check_encode_input, check_sparse_slots, drop_scale_factor,
 };
 pub use ext::EvaluatorExt;
 pub use types::{BootstrapInfo, Complex64, KeyRequest, Level, RotStep, Scale};

@@ -17,7 +17,7 @@
 use crate::error::{Error, Operation, Result};
 use crate::evaluator::{
     Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Leveled, check_encode_input,
-    drop_scale_factor,
+    check_sparse_slots, drop_scale_factor,
 };
 use crate::types::{BootstrapInfo, Complex64, KeyRequest, Level, RotStep, Scale};
 use rand::SeedableRng;
@@ -368,6 +368,14 @@ pub struct MockEvaluationKeys {
     rotations: Option<BTreeSet<usize>>,
     conjugation: bool,
     bootstrapping: bool,
+    /// Periods with sparse-bootstrap keys; `None` means every period. Absent in keys serialised
+    /// before sparse bootstrapping: none.
+    #[serde(default = "no_sparse_bootstrap")]
+    sparse_bootstrap: Option<BTreeSet<usize>>,
+}
+
+fn no_sparse_bootstrap() -> Option<BTreeSet<usize>> {
+    Some(BTreeSet::new())
 }
 
 impl KeyGenerator for MockClient {
@@ -378,6 +386,14 @@ impl KeyGenerator for MockClient {
             return Err(Error::BootstrapUnavailable {
                 reason: "the parameters are not bootstrappable".into(),
             });
+        }
+        if !request.sparse_bootstrap_slots.is_empty() && !request.bootstrapping {
+            return Err(Error::invalid(
+                "sparse bootstrapping keys are requested without bootstrapping keys",
+            ));
+        }
+        for &n in &request.sparse_bootstrap_slots {
+            check_sparse_slots(n, self.ctx.params.slots)?;
         }
         Ok(MockEvaluationKeys {
             params: self.ctx.params.clone(),
@@ -390,6 +406,7 @@ impl KeyGenerator for MockClient {
             ),
             conjugation: request.conjugation,
             bootstrapping: request.bootstrapping,
+            sparse_bootstrap: Some(request.sparse_bootstrap_slots.iter().copied().collect()),
         })
     }
 }
@@ -404,6 +421,7 @@ impl MockClient {
             rotations: None,
             conjugation: true,
             bootstrapping: self.ctx.params.bootstrap.is_some(),
+            sparse_bootstrap: None,
         }
     }
 }
@@ -819,18 +837,7 @@ impl Evaluator for MockEvaluator {
                 level: a.level,
             });
         }
-        let max_abs_imag = a
-            .values
-            .iter()
-            .chain(&b.values)
-            .fold(0.0f64, |m, v| m.max(v.im.abs()));
-        if max_abs_imag > PAIR_IMAGINARY_TOLERANCE {
-            return Err(Error::ComplexInput {
-                op: Operation::Bootstrap,
-                max_abs_imag,
-                tolerance: PAIR_IMAGINARY_TOLERANCE,
-            });
-        }
+        check_real(a, b)?;
         self.check_bootstrap_input(a, &info)?;
         self.check_bootstrap_input(b, &info)?;
         // z = a + i·b, refreshed, then Re z and Im z (exactly what CKKS's split computes, so
@@ -862,12 +869,175 @@ impl Evaluator for MockEvaluator {
             },
         ))
     }
+
+    fn has_sparse_bootstrap(&self, slots: usize) -> bool {
+        self.keys.bootstrapping
+            && self.ctx.params.bootstrap.is_some()
+            && slots < self.ctx.params.slots
+            && check_sparse_slots(slots, self.ctx.params.slots).is_ok()
+            && self
+                .keys
+                .sparse_bootstrap
+                .as_ref()
+                .is_none_or(|s| s.contains(&slots))
+    }
+
+    /// As CKKS computes it with the sparse circuit: the input is projected onto the slot
+    /// vectors of period `slots` (each slot replaced by the mean of its residue class modulo
+    /// `slots`, which is what CKKS's trace computes) and refreshed; noise is drawn for the first
+    /// `slots` slots and replicated, so the output is exactly periodic.
+    ///
+    /// Errors, in this order: a foreign ciphertext ([`Error::ParameterMismatch`]); a period that
+    /// is not a power of two dividing the slot count ([`Error::InvalidInput`]); no bootstrapping,
+    /// or no sparse-bootstrap keys for `slots` ([`Error::BootstrapUnavailable`]; the mock is
+    /// strict where CKKS falls back to the full bootstrap); a level below `min_input_level`
+    /// ([`Error::LevelExhausted`]); a slot farther than [`PERIODIC_TOLERANCE`] from its
+    /// representative in the first period ([`Error::NotPeriodic`]); a component outside the
+    /// input bound ([`Error::BootstrapRange`]). `slots` equal to the slot count is
+    /// [`Evaluator::bootstrap`].
+    fn bootstrap_sparse(&self, a: &MockCiphertext, slots: usize) -> Result<MockCiphertext> {
+        self.check_ct(a)?;
+        check_sparse_slots(slots, self.ctx.params.slots)?;
+        if slots == self.ctx.params.slots {
+            return self.bootstrap(a);
+        }
+        let info = self.sparse_ready(slots)?;
+        if a.level < info.min_input_level {
+            return Err(Error::LevelExhausted {
+                op: Operation::Bootstrap,
+                level: a.level,
+            });
+        }
+        check_periodic(&a.values, slots)?;
+        self.check_bootstrap_input(a, &info)?;
+        let values = self.periodic_refresh(&a.values, slots);
+        let level = info.output_level;
+        Ok(MockCiphertext {
+            values,
+            level,
+            scale: self.canonical_scale(level),
+            ..a.clone()
+        })
+    }
+
+    /// [`Evaluator::bootstrap_pair`]'s rules and output (`Re` and `Im` of the refreshed
+    /// `a + i·b`) with [`Evaluator::bootstrap_sparse`]'s projection, periodic noise and errors.
+    ///
+    /// Errors, in this order: a foreign ciphertext; an invalid period; no (sparse) bootstrapping
+    /// keys; different levels or scales ([`Error::LevelMismatch`], [`Error::ScaleMismatch`]); a
+    /// level below `min_input_level`; a complex input ([`Error::ComplexInput`]); a non-periodic
+    /// input ([`Error::NotPeriodic`]); an input out of range ([`Error::BootstrapRange`]).
+    fn bootstrap_pair_sparse(
+        &self,
+        a: &MockCiphertext,
+        b: &MockCiphertext,
+        slots: usize,
+    ) -> Result<(MockCiphertext, MockCiphertext)> {
+        self.check_ct(a)?;
+        self.check_ct(b)?;
+        check_sparse_slots(slots, self.ctx.params.slots)?;
+        if slots == self.ctx.params.slots {
+            return self.bootstrap_pair(a, b);
+        }
+        let info = self.sparse_ready(slots)?;
+        if a.level != b.level {
+            return Err(Error::LevelMismatch {
+                op: Operation::Bootstrap,
+                expected: a.level,
+                actual: b.level,
+            });
+        }
+        if !a.scale.matches(b.scale) {
+            return Err(Error::ScaleMismatch {
+                op: Operation::Bootstrap,
+                lhs: a.scale,
+                rhs: b.scale,
+            });
+        }
+        if a.level < info.min_input_level {
+            return Err(Error::LevelExhausted {
+                op: Operation::Bootstrap,
+                level: a.level,
+            });
+        }
+        check_real(a, b)?;
+        check_periodic(&a.values, slots)?;
+        check_periodic(&b.values, slots)?;
+        self.check_bootstrap_input(a, &info)?;
+        self.check_bootstrap_input(b, &info)?;
+        let z: Vec<Complex64> = a
+            .values
+            .iter()
+            .zip(&b.values)
+            .map(|(x, y)| x + y * Complex64::new(0.0, 1.0))
+            .collect();
+        let re: Vec<Complex64> = z.iter().map(|v| Complex64::new(v.re, 0.0)).collect();
+        let im: Vec<Complex64> = z.iter().map(|v| Complex64::new(v.im, 0.0)).collect();
+        let level = info.output_level;
+        let scale = self.canonical_scale(level);
+        Ok((
+            MockCiphertext {
+                values: self.periodic_refresh(&re, slots),
+                level,
+                scale,
+                ..a.clone()
+            },
+            MockCiphertext {
+                values: self.periodic_refresh(&im, slots),
+                level,
+                scale,
+                ..b.clone()
+            },
+        ))
+    }
 }
 
 /// The largest |imaginary part| [`MockEvaluator`]'s `bootstrap_pair` accepts as zero: `2^-12`.
 /// Noise-level imaginary parts pass; genuinely complex slots are refused with
 /// [`Error::ComplexInput`].
 pub const PAIR_IMAGINARY_TOLERANCE: f64 = 1.0 / 4096.0;
+
+/// The largest `|x[t] − x[t mod n]|` [`MockEvaluator`]'s `bootstrap_sparse` and
+/// `bootstrap_pair_sparse` accept for a period `n`: `2^-12`. Noise-level differences between
+/// the copies pass; a vector that is not replicated with period `n` is refused with
+/// [`Error::NotPeriodic`].
+pub const PERIODIC_TOLERANCE: f64 = 1.0 / 4096.0;
+
+/// [`Error::NotPeriodic`] if a slot is farther than [`PERIODIC_TOLERANCE`] from its copy in the
+/// first `period` slots.
+fn check_periodic(values: &[Complex64], period: usize) -> Result<()> {
+    let max_deviation = values
+        .iter()
+        .enumerate()
+        .fold(0.0f64, |m, (t, v)| m.max((v - values[t % period]).norm()));
+    if max_deviation > PERIODIC_TOLERANCE {
+        return Err(Error::NotPeriodic {
+            op: Operation::Bootstrap,
+            period,
+            max_deviation,
+            tolerance: PERIODIC_TOLERANCE,
+        });
+    }
+    Ok(())
+}
+
+/// [`Error::ComplexInput`] if a slot of `a` or `b` has an imaginary part above
+/// [`PAIR_IMAGINARY_TOLERANCE`].
+fn check_real(a: &MockCiphertext, b: &MockCiphertext) -> Result<()> {
+    let max_abs_imag = a
+        .values
+        .iter()
+        .chain(&b.values)
+        .fold(0.0f64, |m, v| m.max(v.im.abs()));
+    if max_abs_imag > PAIR_IMAGINARY_TOLERANCE {
+        return Err(Error::ComplexInput {
+            op: Operation::Bootstrap,
+            max_abs_imag,
+            tolerance: PAIR_IMAGINARY_TOLERANCE,
+        });
+    }
+    Ok(())
+}
 
 impl MockEvaluator {
     /// The bootstrap configuration, or why bootstrapping is unavailable.
@@ -881,6 +1051,29 @@ impl MockEvaluator {
             }),
             (Some(info), true) => Ok(info),
         }
+    }
+
+    /// The bootstrap configuration if sparse bootstrapping with period `slots` is available.
+    fn sparse_ready(&self, slots: usize) -> Result<BootstrapInfo> {
+        let info = self.bootstrap_ready()?;
+        if !self.has_sparse_bootstrap(slots) {
+            return Err(Error::BootstrapUnavailable {
+                reason: format!("no sparse bootstrapping keys for period {slots} were generated"),
+            });
+        }
+        Ok(info)
+    }
+
+    /// The mean of each residue class of `values` modulo `period` (CKKS's trace), with one
+    /// bootstrap's noise drawn per class, replicated to every slot.
+    fn periodic_refresh(&self, values: &[Complex64], period: usize) -> Vec<Complex64> {
+        let copies = (values.len() / period) as f64;
+        let mut first = vec![Complex64::new(0.0, 0.0); period];
+        for (t, v) in values.iter().enumerate() {
+            first[t % period] += v / copies;
+        }
+        self.noisy(&mut first);
+        (0..values.len()).map(|t| first[t % period]).collect()
     }
 
     /// The level and range conditions of a bootstrap input.
@@ -1015,6 +1208,82 @@ mod tests {
         assert!(matches!(
             plain.bootstrap_pair(&a, &b),
             Err(Error::BootstrapUnavailable { .. })
+        ));
+    }
+
+    #[test]
+    fn sparse_bootstrap_follows_the_rules() {
+        let mut req = KeyRequest {
+            bootstrapping: true,
+            ..KeyRequest::default()
+        };
+        req.add_sparse_bootstrap_slots([2]);
+        let (mut c, e) = setup(&req);
+        assert!(e.has_sparse_bootstrap(2));
+        assert!(!e.has_sparse_bootstrap(4));
+        assert!(!e.has_sparse_bootstrap(8));
+        let periodic = [0.5, -0.25, 0.5, -0.25, 0.5, -0.25, 0.5, -0.25];
+        let x = c.encrypt_real(&periodic, Level(1)).unwrap();
+        let y = e.bootstrap_sparse(&x, 2).unwrap();
+        assert_eq!(y.level(), Level(3));
+        assert!(y.scale().matches(e.canonical_scale(Level(3))));
+        assert_eq!(c.decrypt_real(&y).unwrap(), periodic);
+        let b = c.encrypt_real(&[-1.0, 0.75].repeat(4), Level(1)).unwrap();
+        let (p, q) = e.bootstrap_pair_sparse(&x, &b, 2).unwrap();
+        assert_eq!(c.decrypt_real(&p).unwrap(), periodic);
+        assert_eq!(c.decrypt_real(&q).unwrap(), [-1.0, 0.75].repeat(4));
+        // Invalid periods, missing keys, a vector that is not periodic.
+        for bad in [0, 3, 16] {
+            assert!(matches!(
+                e.bootstrap_sparse(&x, bad),
+                Err(Error::InvalidInput { .. })
+            ));
+        }
+        assert!(matches!(
+            e.bootstrap_sparse(&x, 4),
+            Err(Error::BootstrapUnavailable { .. })
+        ));
+        let mut almost = periodic;
+        almost[5] += 0.01;
+        let z = c.encrypt_real(&almost, Level(1)).unwrap();
+        assert!(matches!(
+            e.bootstrap_sparse(&z, 2),
+            Err(Error::NotPeriodic {
+                period: 2,
+                max_deviation,
+                ..
+            }) if (max_deviation - 0.01).abs() < 1e-9
+        ));
+        assert!(matches!(
+            e.bootstrap_pair_sparse(&x, &z, 2),
+            Err(Error::NotPeriodic { .. })
+        ));
+        // The full period is the full bootstrap.
+        assert_eq!(
+            c.decrypt_real(&e.bootstrap_sparse(&z, 8).unwrap()).unwrap(),
+            almost
+        );
+        let low = c.encrypt_real(&periodic, Level(0)).unwrap();
+        assert!(matches!(
+            e.bootstrap_sparse(&low, 2),
+            Err(Error::LevelExhausted { .. })
+        ));
+        let complex = c
+            .encrypt_values(&[Complex64::new(0.5, 0.5); 8], Level(1))
+            .unwrap();
+        assert!(matches!(
+            e.bootstrap_pair_sparse(&x, &complex, 2),
+            Err(Error::ComplexInput { .. })
+        ));
+        // Sparse keys need bootstrapping keys and valid periods.
+        let mut bad = KeyRequest::default();
+        bad.add_sparse_bootstrap_slots([2]);
+        assert!(c.generate_evaluation_keys(&bad).is_err());
+        let mut bad = req.clone();
+        bad.add_sparse_bootstrap_slots([3]);
+        assert!(matches!(
+            c.generate_evaluation_keys(&bad),
+            Err(Error::InvalidInput { .. })
         ));
     }
 

@@ -140,6 +140,13 @@ pub struct KeyRequest {
     pub conjugation: bool,
     /// Whether bootstrapping keys are needed.
     pub bootstrapping: bool,
+    /// Slot counts `n` (powers of two below the slot count) for which the server wants the
+    /// sparse bootstrap of ciphertexts whose slots repeat with period `n`
+    /// ([`Evaluator::bootstrap_sparse`](crate::Evaluator::bootstrap_sparse)); needs
+    /// `bootstrapping`. Backends with a sparse circuit generate its extra keys (CKKS: the trace's
+    /// automorphisms and the `n`-slot DFT rotations). Absent in older serialised requests: empty.
+    #[serde(default)]
+    pub sparse_bootstrap_slots: Vec<usize>,
 }
 
 impl KeyRequest {
@@ -147,9 +154,20 @@ impl KeyRequest {
     pub fn with_rotations<I: IntoIterator<Item = i64>>(steps: I) -> Self {
         KeyRequest {
             rotations: steps.into_iter().map(RotStep).collect(),
-            conjugation: false,
-            bootstrapping: false,
+            ..KeyRequest::default()
         }
+    }
+
+    /// Adds slot counts to [`KeyRequest::sparse_bootstrap_slots`] (kept sorted, without
+    /// duplicates).
+    pub fn add_sparse_bootstrap_slots<I: IntoIterator<Item = usize>>(
+        &mut self,
+        slots: I,
+    ) -> &mut Self {
+        self.sparse_bootstrap_slots.extend(slots);
+        self.sparse_bootstrap_slots.sort_unstable();
+        self.sparse_bootstrap_slots.dedup();
+        self
     }
 
     /// Adds rotation steps (duplicates are kept out).
@@ -167,6 +185,7 @@ impl KeyRequest {
         self.add_rotations(other.rotations.iter().map(|r| r.0));
         self.conjugation |= other.conjugation;
         self.bootstrapping |= other.bootstrapping;
+        self.add_sparse_bootstrap_slots(other.sparse_bootstrap_slots.iter().copied());
         self
     }
 
@@ -210,5 +229,19 @@ mod tests {
         let mut r = KeyRequest::with_rotations([1, 2, -1]);
         r.add_rotations([2, 3, 7]);
         assert_eq!(r.normalized_rotations(8), vec![1, 2, 3, 7]);
+    }
+
+    #[test]
+    fn key_request_merge_unions_sparse_slots() {
+        let mut a = KeyRequest::default();
+        a.add_sparse_bootstrap_slots([64, 8]);
+        let mut b = KeyRequest {
+            bootstrapping: true,
+            ..KeyRequest::default()
+        };
+        b.add_sparse_bootstrap_slots([8, 16]);
+        a.merge(&b);
+        assert!(a.bootstrapping);
+        assert_eq!(a.sparse_bootstrap_slots, vec![8, 16, 64]);
     }
 }

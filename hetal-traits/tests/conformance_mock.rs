@@ -15,6 +15,9 @@ fn build(
     // Bootstrapping keys are generated only where the parameters allow them.
     let mut request = request.clone();
     request.bootstrapping &= params.bootstrap.is_some();
+    if !request.bootstrapping {
+        request.sparse_bootstrap_slots.clear();
+    }
     let evaluator = MockEvaluator::new(client.generate_evaluation_keys(&request).expect("keys"));
     // A ciphertext under another secret key of the same parameters.
     let mut other = MockClient::new(params, seed + 1);
@@ -27,6 +30,7 @@ fn build(
         mul_precision_bits: bits[1],
         keyswitch_precision_bits: bits[2],
         bootstrap_precision_bits: bits[3],
+        sparse_bootstrap_precision_bits: bits[3],
         foreign,
         cases: 64,
     }

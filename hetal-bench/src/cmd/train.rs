@@ -845,6 +845,11 @@ impl OpCosts {
             OpKind::KeySwitch | OpKind::Encode => 0.0, // inside the counted operations
             OpKind::Neg | OpKind::DropLevel => find(OpKind::Add).unwrap_or(0.0) * 0.5,
             OpKind::IntMult | OpKind::MulI => find(OpKind::Add).unwrap_or(0.0),
+            // Not measured here: at most the full bootstrap's time (an upper bound).
+            OpKind::BootstrapSparse => find(kind).or_else(|| find(OpKind::Bootstrap)).unwrap_or(0.0),
+            OpKind::BootstrapPairSparse => find(kind)
+                .or_else(|| find(OpKind::BootstrapPair))
+                .unwrap_or(0.0),
             // Measured kinds (OpKind is non-exhaustive: a future kind counts as unmeasured).
             _ => find(kind).unwrap_or(0.0),
         }
@@ -857,7 +862,13 @@ impl OpCosts {
         for kind in OpKind::ALL {
             let t = self.get(kind);
             for (level, count) in ops.levels(kind) {
-                let factor = if matches!(kind, OpKind::Bootstrap | OpKind::BootstrapPair) {
+                let factor = if matches!(
+                    kind,
+                    OpKind::Bootstrap
+                        | OpKind::BootstrapPair
+                        | OpKind::BootstrapSparse
+                        | OpKind::BootstrapPairSparse
+                ) {
                     1.0
                 } else {
                     f64::from(level.0 + 1) / f64::from(self.level + 1)

@@ -13,7 +13,7 @@
 use super::dft::{self, DiagMatrix, PreparedTransform};
 use super::evalmod::{EvalModSpec, eval_mod_with};
 use super::ops::BootstrapOps;
-use hetal_traits::{Encoder, Error, Level, Leveled, Result};
+use hetal_traits::{Complex64, Encoder, Error, Level, Leveled, Result};
 use std::f64::consts::PI;
 
 /// The shape of the circuit.
@@ -61,6 +61,107 @@ pub fn matrices(
     )
 }
 
+/// The matrices of the **sparse** circuit for slot vectors of period `n` (before encoding), on
+/// `2n` slots (the ciphertext's slot vector repeats with period `2n` between CoeffToSlot and
+/// SlotToCoeff, with the real parts of the `n` packed coefficients in the first `n` slots of
+/// each period and their imaginary parts in the next `n`, so that one EvalMod covers all `2n`
+/// real coefficients):
+///
+/// * CoeffToSlot: the `n`-slot factors of [`matrices`] ([`DiagMatrix::lift_periodic`]), the last
+///   one multiplied by `diag(1, …, 1, −i, …, −i)`: its output `u` has `u + conj(u)` = `2 Re v`
+///   in the first half of each period and `2 Im v` in the second;
+/// * SlotToCoeff: the first `n`-slot factor composed with the recombination
+///   `z_t = y_t + i·y_{t+n}` (first half) / `z_t = i·y_t + y_{t+n}` (second half), which makes
+///   the vector `n`-periodic again, then the other factors lifted.
+///
+/// `k.trace_factor` must be `N/(2n)`. Needs `n ≥ 2` a power of two.
+pub fn sparse_matrices(
+    n: usize,
+    spec: &CircuitSpec,
+    k: &CircuitConstants,
+) -> (Vec<DiagMatrix>, Vec<DiagMatrix>) {
+    let (cts, stc) = matrices(n, spec, k);
+    let one = Complex64::new(1.0, 0.0);
+    let i = Complex64::new(0.0, 1.0);
+    let half = |a: Complex64, b: Complex64| -> Vec<Complex64> {
+        (0..2 * n).map(|t| if t < n { a } else { b }).collect()
+    };
+    let last = cts.len().saturating_sub(1);
+    let cts = cts
+        .iter()
+        .enumerate()
+        .map(|(j, m)| {
+            let lifted = m.lift_periodic();
+            if j == last {
+                DiagMatrix::diagonal(half(one, -i)).compose(&lifted)
+            } else {
+                lifted
+            }
+        })
+        .collect();
+    let recombine = DiagMatrix::from_diagonals(
+        2 * n,
+        [(0, half(one, i)), (n, half(i, one))].into_iter().collect(),
+    )
+    .unwrap_or_else(|| DiagMatrix::identity(2 * n));
+    let stc = stc
+        .iter()
+        .enumerate()
+        .map(|(j, m)| {
+            let lifted = m.lift_periodic();
+            if j == 0 {
+                lifted.compose(&recombine)
+            } else {
+                lifted
+            }
+        })
+        .collect();
+    (cts, stc)
+}
+
+/// An encoder for vectors of period `period` inside a larger slot vector: it encodes `period`
+/// values replicated to every slot of the wrapped encoder (and decodes the first period).
+struct Periodic<'a, E: ?Sized> {
+    inner: &'a E,
+    period: usize,
+}
+
+impl<E: Encoder + ?Sized> Encoder for Periodic<'_, E> {
+    type Plaintext = E::Plaintext;
+    fn slots(&self) -> usize {
+        self.period
+    }
+    fn max_level(&self) -> Level {
+        self.inner.max_level()
+    }
+    fn prime(&self, level: Level) -> f64 {
+        self.inner.prime(level)
+    }
+    fn canonical_scale(&self, level: Level) -> hetal_traits::Scale {
+        self.inner.canonical_scale(level)
+    }
+    fn encode(
+        &self,
+        values: &[Complex64],
+        level: Level,
+        scale: hetal_traits::Scale,
+    ) -> Result<E::Plaintext> {
+        if values.len() > self.period {
+            return Err(Error::invalid("more values than the period"));
+        }
+        let zero = Complex64::new(0.0, 0.0);
+        let full: Vec<Complex64> = (0..self.inner.slots())
+            .map(|t| values.get(t % self.period).copied().unwrap_or(zero))
+            .collect();
+        self.inner.encode(&full, level, scale)
+    }
+    fn decode(&self, pt: &E::Plaintext) -> Result<Vec<Complex64>> {
+        let mut v = self.inner.decode(pt)?;
+        v.truncate(self.period);
+        Ok(v)
+    }
+}
+
 /// A circuit with its plaintext matrices encoded at their levels.
 #[derive(Clone, Debug)]
 pub struct BootstrapCircuit<P> {
@@ -69,6 +170,8 @@ pub struct BootstrapCircuit<P> {
     cts: Vec<PreparedTransform<P>>,
     stc: Vec<PreparedTransform<P>>,
     coeffs: Vec<f64>,
+    /// `Some(n)`: the sparse circuit for slot vectors of period `n` ([`sparse_matrices`]).
+    sparse: Option<usize>,
 }
 
 impl<P> BootstrapCircuit<P> {
@@ -87,17 +190,60 @@ impl<P> BootstrapCircuit<P> {
             )));
         }
         let (cts_m, stc_m) = matrices(enc.slots(), &spec, k);
-        let mut level = top;
-        let mut cts = Vec::with_capacity(cts_m.len());
-        for m in &cts_m {
-            cts.push(dft::prepare(enc, m, level)?);
-            level = Level(level.0 - 1);
+        let (cts, stc) = prepare_all(enc, &spec, top, &cts_m, &stc_m)?;
+        Ok(BootstrapCircuit {
+            spec,
+            top,
+            cts,
+            stc,
+            coeffs: spec.evalmod.coefficients(),
+            sparse: None,
+        })
+    }
+
+    /// Encodes the **sparse** circuit ([`sparse_matrices`]) for ciphertexts whose slot vector
+    /// (of `enc.slots()` slots) repeats with period `n`, for an encoder whose top level is `top`;
+    /// `k.trace_factor` must be `N/(2n)` (`N` the ring degree). Its rotations are
+    /// steps of the full slot vector with the signed offsets of the `2n`-slot transforms
+    /// ([`dft::embed_rotation`]). Same depth and output level as the full circuit.
+    ///
+    /// Errors: `n` not a power of two with `2n` dividing `enc.slots()`, fewer butterfly stages
+    /// (`log2 n`) than the spec's CoeffToSlot or SlotToCoeff groups, or too few levels.
+    pub fn new_sparse<E: Encoder<Plaintext = P> + ?Sized>(
+        enc: &E,
+        spec: CircuitSpec,
+        top: Level,
+        k: &CircuitConstants,
+        n: usize,
+    ) -> Result<Self> {
+        let slots = enc.slots();
+        if n < 2 || !n.is_power_of_two() || 2 * n > slots || slots % (2 * n) != 0 {
+            return Err(Error::invalid(format!(
+                "a sparse bootstrap circuit needs a period n with 2n dividing the {slots} slots; got {n}"
+            )));
         }
-        level = Level(level.0 - spec.evalmod.depth());
-        let mut stc = Vec::with_capacity(stc_m.len());
-        for m in &stc_m {
-            stc.push(dft::prepare(enc, m, level)?);
-            level = Level(level.0 - 1);
+        let stages = n.trailing_zeros() as usize;
+        if stages < spec.cts_groups.max(spec.stc_groups) {
+            return Err(Error::invalid(format!(
+                "a sparse bootstrap circuit for period {n} has {stages} butterfly stages, fewer than the {} / {} CoeffToSlot / SlotToCoeff levels",
+                spec.cts_groups, spec.stc_groups
+            )));
+        }
+        let depth = spec.depth();
+        if top.0 < depth {
+            return Err(Error::invalid(format!(
+                "bootstrapping needs {depth} levels above the output; the top level is {}",
+                top.0
+            )));
+        }
+        let (cts_m, stc_m) = sparse_matrices(n, &spec, k);
+        let periodic = Periodic {
+            inner: enc,
+            period: 2 * n,
+        };
+        let (mut cts, mut stc) = prepare_all(&periodic, &spec, top, &cts_m, &stc_m)?;
+        for t in cts.iter_mut().chain(&mut stc) {
+            t.map_rotations(|r| dft::embed_rotation(r, 2 * n, slots));
         }
         Ok(BootstrapCircuit {
             spec,
@@ -105,7 +251,13 @@ impl<P> BootstrapCircuit<P> {
             cts,
             stc,
             coeffs: spec.evalmod.coefficients(),
+            sparse: Some(n),
         })
+    }
+
+    /// `Some(n)` for the sparse circuit of period `n` ([`BootstrapCircuit::new_sparse`]).
+    pub fn sparse_period(&self) -> Option<usize> {
+        self.sparse
     }
 
     /// The shape.
@@ -165,6 +317,31 @@ impl<P> BootstrapCircuit<P> {
         v: &E::Ciphertext,
     ) -> Result<E::Ciphertext> {
         self.eval_mod_parts(e, v, false)
+    }
+
+    /// The sparse circuit's EvalMod ([`BootstrapCircuit::new_sparse`]): `y = v + conj(v)` (one
+    /// conjugation; the `2n` real coefficients in the two halves of each period) and **one**
+    /// EvalMod on it, `evalmod.depth()` levels. Errors: not a sparse circuit.
+    pub fn eval_mod_sparse<E: BootstrapOps<Plaintext = P> + ?Sized>(
+        &self,
+        e: &E,
+        v: &E::Ciphertext,
+    ) -> Result<E::Ciphertext> {
+        if self.sparse.is_none() {
+            return Err(Error::invalid("eval_mod_sparse on the full circuit"));
+        }
+        self.eval_mod_real(e, v, false)
+    }
+
+    fn eval_mod_real<E: BootstrapOps<Plaintext = P> + ?Sized>(
+        &self,
+        e: &E,
+        v: &E::Ciphertext,
+        halve: bool,
+    ) -> Result<E::Ciphertext> {
+        let c = e.conjugate(v)?;
+        let y = e.add(v, &c)?;
+        eval_mod_with(e, &y, &self.spec.evalmod, &self.coeffs, halve)
     }
 
     /// [`eval_mod_complex`](Self::eval_mod_complex) with `halve`: `y/2`, at no extra level.
@@ -230,9 +407,42 @@ impl<P> BootstrapCircuit<P> {
             });
         }
         let v = self.coeff_to_slot(e, raised)?;
-        let y = self.eval_mod_parts(e, &v, halve)?;
+        let y = if self.sparse.is_some() {
+            // The 2n real coefficients are spread over the two halves of each period: one
+            // conjugation makes them real, one EvalMod covers them all.
+            self.eval_mod_real(e, &v, halve)?
+        } else {
+            self.eval_mod_parts(e, &v, halve)?
+        };
         self.slot_to_coeff(e, &y)
     }
+}
+
+/// Encodes CoeffToSlot's matrices from `top` down and SlotToCoeff's below EvalMod's levels.
+#[allow(clippy::type_complexity)]
+fn prepare_all<E: Encoder + ?Sized>(
+    enc: &E,
+    spec: &CircuitSpec,
+    top: Level,
+    cts_m: &[DiagMatrix],
+    stc_m: &[DiagMatrix],
+) -> Result<(
+    Vec<PreparedTransform<E::Plaintext>>,
+    Vec<PreparedTransform<E::Plaintext>>,
+)> {
+    let mut level = top;
+    let mut cts = Vec::with_capacity(cts_m.len());
+    for m in cts_m {
+        cts.push(dft::prepare(enc, m, level)?);
+        level = Level(level.0 - 1);
+    }
+    level = Level(level.0 - spec.evalmod.depth());
+    let mut stc = Vec::with_capacity(stc_m.len());
+    for m in stc_m {
+        stc.push(dft::prepare(enc, m, level)?);
+        level = Level(level.0 - 1);
+    }
+    Ok((cts, stc))
 }
 
 #[cfg(test)]
@@ -383,6 +593,80 @@ mod tests {
                     (x / 2.0 - y).norm() < 1e-9,
                     "r = {double_angle}: {x} vs {y}"
                 );
+            }
+        }
+    }
+
+    /// The sparse matrices on `2n` slots, with `y = u + conj(u)` in place of EvalMod, compute
+    /// on a period-`n` vector exactly what the `n`-slot matrices compute with the two real
+    /// parts recombined, replicated: the lifting, the `−i` fold and the recombination are exact.
+    #[test]
+    fn sparse_matrices_match_the_n_slot_circuit() {
+        let spec = CircuitSpec {
+            cts_groups: 3,
+            stc_groups: 3,
+            evalmod: EvalModSpec {
+                k: 12.0,
+                degree: 63,
+                double_angle: 2,
+            },
+        };
+        let n = 64;
+        let k = CircuitConstants {
+            q0: 2f64.powi(50),
+            top_scale: 2f64.powi(55),
+            input_scale: 2f64.powi(40),
+            trace_factor: 16.0,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let z: Vec<Complex64> = (0..n)
+            .map(|_| Complex64::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)))
+            .collect();
+        // Reference: the n-slot circuit with the identity for EvalMod.
+        let (cts, stc) = matrices(n, &spec, &k);
+        let mut v = z.clone();
+        for m in &cts {
+            v = m.apply(&v);
+        }
+        let y: Vec<Complex64> = v
+            .iter()
+            .map(|x| {
+                let (re, im) = (x + x.conj(), Complex64::new(0.0, 1.0) * (x.conj() - x));
+                re + Complex64::new(0.0, 1.0) * im
+            })
+            .collect();
+        let mut want = y;
+        for m in &stc {
+            want = m.apply(&want);
+        }
+        // Sparse: on 2n slots, the input replicated.
+        let (cts2, stc2) = sparse_matrices(n, &spec, &k);
+        assert_eq!(cts2.len(), cts.len());
+        assert_eq!(stc2.len(), stc.len());
+        let mut u: Vec<Complex64> = z.iter().chain(&z).copied().collect();
+        for m in &cts2 {
+            assert_eq!(m.slots(), 2 * n);
+            u = m.apply(&u);
+        }
+        let mut got: Vec<Complex64> = u.iter().map(|x| x + x.conj()).collect();
+        assert!(got.iter().all(|x| x.im.abs() < 1e-12), "EvalMod's input is real");
+        for m in &stc2 {
+            got = m.apply(&got);
+        }
+        let scale = want.iter().map(|x| x.norm()).fold(0.0, f64::max);
+        for t in 0..2 * n {
+            assert!(
+                (got[t] - want[t % n]).norm() <= 1e-9 * scale,
+                "slot {t}: {} vs {}",
+                got[t],
+                want[t % n]
+            );
+        }
+        // Rotations stay small in signed terms: none beyond ±n.
+        for m in cts2.iter().chain(&stc2) {
+            for r in PreparedTransform::<()>::rotations_of(m) {
+                let e = dft::embed_rotation(r, 2 * n, 1 << 10);
+                assert!(e <= n || e >= (1 << 10) - n, "rotation {r} -> {e}");
             }
         }
     }

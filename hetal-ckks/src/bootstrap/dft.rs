@@ -38,6 +38,39 @@ impl DiagMatrix {
         m
     }
 
+    /// The diagonal matrix `diag(values)` on `values.len()` slots.
+    pub fn diagonal(values: Vec<Complex64>) -> Self {
+        let mut m = Self::zero(values.len());
+        m.diags.insert(0, values);
+        m
+    }
+
+    /// A matrix on `n` slots from its diagonals `(index in 0..n, n values)`; `None` if an index
+    /// or a length is wrong.
+    pub fn from_diagonals(n: usize, diags: BTreeMap<usize, Vec<Complex64>>) -> Option<Self> {
+        if diags.iter().any(|(&k, v)| k >= n || v.len() != n) {
+            return None;
+        }
+        Some(DiagMatrix { n, diags })
+    }
+
+    /// This `n`-slot matrix acting on `2n`-slot vectors that repeat with period `n`: each
+    /// diagonal is replicated twice and keeps its signed offset (index `k ≤ n/2` stays `k`, a
+    /// larger one, i.e. `k − n`, becomes `k + n`), so `lift(M)·[x, x] = [M x, M x]` with the
+    /// same rotations up to sign. Only valid on `n`-periodic inputs.
+    pub fn lift_periodic(&self) -> DiagMatrix {
+        let n = self.n;
+        let diags = self
+            .diags
+            .iter()
+            .map(|(&k, d)| {
+                let k2 = if k <= n / 2 { k } else { k + n };
+                (k2, d.iter().chain(d).copied().collect())
+            })
+            .collect();
+        DiagMatrix { n: 2 * n, diags }
+    }
+
     /// Number of slots.
     pub fn slots(&self) -> usize {
         self.n
@@ -295,6 +328,21 @@ impl<P> PreparedTransform<P> {
         r
     }
 
+    /// Replaces every rotation `r` (baby and giant, in `0..m` for a transform on `m` slots) by
+    /// `f(r)`: a transform on `m`-periodic vectors embedded in a larger slot vector uses the
+    /// larger vector's rotation steps ([`embed_rotation`]).
+    pub fn map_rotations(&mut self, f: impl Fn(usize) -> usize) {
+        for b in &mut self.babies {
+            *b = f(*b);
+        }
+        for (j, terms) in &mut self.giants {
+            *j = f(*j);
+            for (i, _) in terms {
+                *i = f(*i);
+            }
+        }
+    }
+
     /// The rotations of a matrix (without encoding anything), for key generation.
     pub fn rotations_of(m: &DiagMatrix) -> Vec<usize> {
         let (babies, giants) = plan(m);
@@ -303,6 +351,17 @@ impl<P> PreparedTransform<P> {
         r.sort_unstable();
         r.dedup();
         r
+    }
+}
+
+/// A rotation `r ∈ 0..period` of a `period`-periodic vector as a left rotation of the whole
+/// `slots`-slot vector with the same signed offset: `r` for `r ≤ period/2`, else
+/// `slots − (period − r)` (so that rotations by `−1` of every period share one key).
+pub fn embed_rotation(r: usize, period: usize, slots: usize) -> usize {
+    if r <= period / 2 {
+        r
+    } else {
+        slots - (period - r)
     }
 }
 

@@ -20,6 +20,13 @@
 //! circuit with EvalMod's output halved ([`BootstrapCircuit::run_halved`], no extra level), then
 //! `a' = w + conj(w)`, `b' = i·(conj(w) − w)` (one conjugation at the output level).
 //!
+//! `bootstrap_sparse(a, n)` / `bootstrap_pair_sparse(a, b, n)` refresh ciphertexts whose slots
+//! repeat with period `n` through a smaller circuit ([`BootstrapCircuit::new_sparse`]): the trace
+//! onto period-`n` vectors ([`trace_elements_for`]), CoeffToSlot and SlotToCoeff over `2n`
+//! slots and one EvalMod, at the same depth. The key request's
+//! [`KeyRequest::sparse_bootstrap_slots`] asks for them; without those keys the full bootstrap
+//! runs. Declared precision: [`sparse_precision_bits`].
+//!
 //! Keys: [`generate_bootstrap_keys`] computes the key set's memory first ([`estimate_memory`]) and
 //! refuses with an error when it exceeds the budget. Presets: [`presets`]. The EvalMod range and
 //! its failure probability are derived in `docs/bootstrapping.md`.
@@ -37,6 +44,7 @@ use crate::keys::{self, EvaluationKeys};
 use crate::params::{CkksParams, Moduli, ParamsLiteral, Security};
 use crate::ring;
 use circuit::{BootstrapCircuit, CircuitConstants, CircuitSpec};
+use dft::DiagMatrix;
 use evalmod::EvalModSpec;
 use hetal_traits::{
     BootstrapInfo, Complex64, Encoder, Error, Evaluator, EvaluatorExt, KeyGenerator, KeyRequest,
@@ -380,21 +388,95 @@ pub mod presets {
 }
 
 /// The Galois elements of the trace onto the sub-ring of `slots` slots: `5^(slots·2^i) mod 2N`
-/// for `2^i < N/(2·slots)`.
+/// for `2^i < N/(2·slots)` ([`trace_elements_for`] at the parameters' slot count).
 pub fn trace_elements(p: &CkksParams) -> Vec<usize> {
-    let gap = p.n / (2 * p.slots);
-    let two_n = 2 * p.n;
+    trace_elements_for(p, p.slots)
+}
+
+/// The Galois elements of the trace onto the sub-ring of slot vectors of period `period`
+/// (sparse bootstrapping): `5^(period·2^i) mod 2N` for `period·2^i < N/2`, i.e. the rotations
+/// by `period, 2·period, …, N/4` of the full slot vector; `log2(N/(2·period))` elements.
+pub fn trace_elements_for(p: &CkksParams, period: usize) -> Vec<usize> {
     let mut out = Vec::new();
-    let mut step = p.slots;
-    while step < p.slots * gap {
-        let mut g = 1usize;
-        for _ in 0..step {
-            g = g * 5 % two_n;
-        }
-        out.push(g);
+    let mut step = period.max(1);
+    while step < p.n / 2 {
+        out.push(p.galois_element(step));
         step *= 2;
     }
     out
+}
+
+/// The constants of the sparse circuit for slot vectors of period `period`: those of
+/// [`circuit_constants`] with the trace factor `N/(2·period)`.
+pub fn sparse_circuit_constants(p: &CkksParams, period: usize) -> CircuitConstants {
+    CircuitConstants {
+        trace_factor: (p.n / (2 * period.max(1))) as f64,
+        ..circuit_constants(p)
+    }
+}
+
+/// Checks a sparse-bootstrap period for the parameters and the circuit: a power of two with
+/// `2·period` dividing the slot count and at least as many butterfly stages (`log2 period`) as
+/// the circuit has CoeffToSlot and SlotToCoeff levels. Errors: [`Error::InvalidInput`].
+pub fn check_sparse_period(p: &CkksParams, config: &BootstrapConfig, period: usize) -> Result<()> {
+    let groups = config.circuit.cts_groups.max(config.circuit.stc_groups);
+    if period < 2
+        || !period.is_power_of_two()
+        || 2 * period > p.slots
+        || p.slots % (2 * period) != 0
+        || (period.trailing_zeros() as usize) < groups
+    {
+        return Err(Error::invalid(format!(
+            "no sparse bootstrap for period {period}: it must be a power of two of at least 2^{groups} (the circuit's DFT levels) with twice it dividing the {} slots",
+            p.slots
+        )));
+    }
+    Ok(())
+}
+
+/// The sparse periods of a key request, validated ([`check_sparse_period`]), sorted, without
+/// duplicates; the full slot count (the full bootstrap) is dropped.
+pub fn sparse_periods(
+    p: &CkksParams,
+    config: &BootstrapConfig,
+    request: &KeyRequest,
+) -> Result<Vec<usize>> {
+    let mut out: Vec<usize> = request
+        .sparse_bootstrap_slots
+        .iter()
+        .copied()
+        .filter(|&n| n != p.slots)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    for &n in &out {
+        check_sparse_period(p, config, n)?;
+    }
+    Ok(out)
+}
+
+/// The rotation steps (of the full slot vector, normalised) the sparse circuit of period
+/// `period` needs ([`circuit::sparse_matrices`]); the trace's are [`trace_elements_for`].
+pub fn sparse_circuit_rotations(
+    p: &CkksParams,
+    config: &BootstrapConfig,
+    period: usize,
+) -> Result<Vec<usize>> {
+    check_sparse_period(p, config, period)?;
+    let (cts, stc) = circuit::sparse_matrices(
+        period,
+        &config.circuit,
+        &sparse_circuit_constants(p, period),
+    );
+    let mut r: Vec<usize> = cts
+        .iter()
+        .chain(&stc)
+        .flat_map(dft::PreparedTransform::<()>::rotations_of)
+        .map(|r| dft::embed_rotation(r, 2 * period, p.slots))
+        .collect();
+    r.sort_unstable();
+    r.dedup();
+    Ok(r)
 }
 
 /// The constants of the circuit for a parameter set.
@@ -422,6 +504,13 @@ pub struct MemoryEstimate {
     /// Chebyshev powers, key-switching buffers). On `BOOT_N16` the measured peak exceeded keys plus
     /// diagonals by 2.0 GiB; this term is 2.0 GiB there.
     pub working_bytes: u64,
+    /// Of `keys`: the keys only the sparse circuits need (their trace automorphisms and DFT
+    /// rotations that the full circuit and the extra request do not already have).
+    pub sparse_keys: usize,
+    /// Of `diagonals` / `plaintext_bytes`: the sparse circuits' encoded diagonals.
+    pub sparse_diagonals: usize,
+    /// Of `plaintext_bytes`: the bytes of the sparse circuits' diagonals.
+    pub sparse_plaintext_bytes: u64,
 }
 
 impl MemoryEstimate {
@@ -444,8 +533,13 @@ pub fn circuit_rotations(p: &CkksParams, config: &BootstrapConfig) -> Vec<usize>
     r
 }
 
-/// Computes the memory of the bootstrapping key set (plus the extra rotations of `extra`) and of
-/// the encoded matrices, without generating anything.
+/// Computes the memory of the bootstrapping key set (plus the extra rotations of `extra`, and
+/// the sparse circuits of `extra.sparse_bootstrap_slots`) and of the encoded matrices, without
+/// generating anything. Keys are counted once per Galois element: a rotation or trace
+/// automorphism the full circuit, a sparse circuit and the request share is one key.
+///
+/// Errors: too few levels for the circuit, an invalid encapsulation weight, an invalid sparse
+/// period ([`check_sparse_period`]).
 pub fn estimate_memory(
     p: &CkksParams,
     config: &BootstrapConfig,
@@ -458,10 +552,6 @@ pub fn estimate_memory(
             "bootstrapping needs {depth} levels; the chain has {top}"
         )));
     }
-    let mut rots = circuit_rotations(p, config);
-    rots.extend(extra.normalized_rotations(p.slots));
-    rots.sort_unstable();
-    rots.dedup();
     if let Some(h) = config.sparse_secret_weight {
         if h == 0 || h > p.n {
             return Err(Error::invalid(format!(
@@ -475,29 +565,56 @@ pub fn estimate_memory(
             ));
         }
     }
-    // Relinearisation, conjugation, rotations, trace, and the encapsulation key back to the
+    let sparse = sparse_periods(p, config, extra)?;
+    // Galois elements of the full set: circuit rotations, extra rotations, trace.
+    let mut full: std::collections::BTreeSet<usize> = circuit_rotations(p, config)
+        .into_iter()
+        .chain(extra.normalized_rotations(p.slots))
+        .map(|r| p.galois_element(r))
+        .collect();
+    full.extend(trace_elements(p));
+    let mut all = full.clone();
+    for &n in &sparse {
+        all.extend(
+            sparse_circuit_rotations(p, config, n)?
+                .into_iter()
+                .map(|r| p.galois_element(r)),
+        );
+        all.extend(trace_elements_for(p, n));
+    }
+    // Relinearisation, conjugation, the Galois keys, and the encapsulation key back to the
     // main secret (the key to the sparse secret has two primes and one digit: negligible).
-    let keys = 1
-        + 1
-        + rots.len()
-        + trace_elements(p).len()
-        + usize::from(config.sparse_secret_weight.is_some());
+    let keys = 1 + 1 + all.len() + usize::from(config.sparse_secret_weight.is_some());
     let bytes_per_key = (p.digits.len() * 2 * p.moduli.len() * p.n * 8) as u64;
+    let circuit_bytes = |cts: &[DiagMatrix], stc: &[DiagMatrix]| -> (usize, u64) {
+        let mut bytes = 0u64;
+        let mut diagonals = 0usize;
+        let mut level = top as usize;
+        for m in cts {
+            diagonals += m.diagonals().len();
+            bytes += (m.diagonals().len() * (level + 1 + p.num_p()) * p.n * 8) as u64;
+            level -= 1;
+        }
+        level -= config.circuit.evalmod.depth() as usize;
+        for m in stc {
+            diagonals += m.diagonals().len();
+            bytes += (m.diagonals().len() * (level + 1 + p.num_p()) * p.n * 8) as u64;
+            level = level.saturating_sub(1);
+        }
+        (diagonals, bytes)
+    };
     let (cts, stc) = circuit::matrices(p.slots, &config.circuit, &circuit_constants(p));
-    let mut plaintext_bytes = 0u64;
-    let mut diagonals = 0usize;
-    let mut level = top as usize;
-    for m in &cts {
-        diagonals += m.diagonals().len();
-        plaintext_bytes += (m.diagonals().len() * (level + 1 + p.num_p()) * p.n * 8) as u64;
-        level -= 1;
+    let (mut diagonals, mut plaintext_bytes) = circuit_bytes(&cts, &stc);
+    let (mut sparse_diagonals, mut sparse_plaintext_bytes) = (0usize, 0u64);
+    for &n in &sparse {
+        let (cts, stc) =
+            circuit::sparse_matrices(n, &config.circuit, &sparse_circuit_constants(p, n));
+        let (d, b) = circuit_bytes(&cts, &stc);
+        sparse_diagonals += d;
+        sparse_plaintext_bytes += b;
     }
-    level -= config.circuit.evalmod.depth() as usize;
-    for m in &stc {
-        diagonals += m.diagonals().len();
-        plaintext_bytes += (m.diagonals().len() * (level + 1 + p.num_p()) * p.n * 8) as u64;
-        level -= 1;
-    }
+    diagonals += sparse_diagonals;
+    plaintext_bytes += sparse_plaintext_bytes;
     let working_bytes = (80 * 2 * (top as usize + 1) * p.n * 8) as u64;
     Ok(MemoryEstimate {
         keys,
@@ -505,6 +622,9 @@ pub fn estimate_memory(
         diagonals,
         plaintext_bytes,
         working_bytes,
+        sparse_keys: all.len() - full.len(),
+        sparse_diagonals,
+        sparse_plaintext_bytes,
     })
 }
 
@@ -557,19 +677,35 @@ pub fn generate_bootstrap_keys(
             ),
         });
     }
+    let sparse = sparse_periods(&p, config, extra)?;
     let mut req =
         KeyRequest::with_rotations(circuit_rotations(&p, config).into_iter().map(|r| r as i64));
     req.merge(&KeyRequest {
         bootstrapping: false,
+        sparse_bootstrap_slots: Vec::new(),
         ..extra.clone()
     });
+    for &n in &sparse {
+        req.add_rotations(
+            sparse_circuit_rotations(&p, config, n)?
+                .into_iter()
+                .map(|r| r as i64),
+        );
+    }
     req.conjugation = true;
     let mut keys = client.generate_evaluation_keys(&req)?;
     // The client's generator: a client made from a seed makes the same key set every time.
-    for g in trace_elements(&p) {
-        let k = keys::galois_key(&p, &client.sk, g, &mut client.rng);
-        keys.rotations.insert(g, k);
+    // Trace keys that coincide with a rotation key (sparse periods) are shared.
+    let traces = trace_elements(&p)
+        .into_iter()
+        .chain(sparse.iter().flat_map(|&n| trace_elements_for(&p, n)));
+    for g in traces {
+        if !keys.rotations.contains_key(&g) {
+            let k = keys::galois_key(&p, &client.sk, g, &mut client.rng);
+            keys.rotations.insert(g, k);
+        }
     }
+    keys.sparse_bootstrap_slots = sparse;
     if let Some(h) = config.sparse_secret_weight {
         keys.encapsulation = Some(keys::EncapsulationKeys::generate(
             &p,
@@ -583,14 +719,27 @@ pub fn generate_bootstrap_keys(
 
 /// A CKKS evaluator that can bootstrap: every operation is the wrapped [`CkksEvaluator`]'s,
 /// `bootstrap` runs ModRaise, the trace (sparse packing) and the circuit.
+///
+/// Besides the full circuit it holds one sparse circuit per period of
+/// [`EvaluationKeys::sparse_bootstrap_slots`] (built over the same chain, with the `n`-slot
+/// DFTs, the trace onto period-`n` slot vectors and one EvalMod), which
+/// [`Evaluator::bootstrap_sparse`] and [`Evaluator::bootstrap_pair_sparse`] run.
 #[derive(Clone, Debug)]
 pub struct BootstrappingEvaluator {
     enc: CkksEncoder,
     inner: CkksEvaluator,
     circuit: Arc<BootstrapCircuit<Plaintext>>,
     trace: Vec<usize>,
+    sparse: std::collections::BTreeMap<usize, Arc<SparseCircuit>>,
     encapsulate: bool,
     info: BootstrapInfo,
+}
+
+/// A sparse circuit with the Galois elements of its trace.
+#[derive(Debug)]
+struct SparseCircuit {
+    circuit: BootstrapCircuit<Plaintext>,
+    trace: Vec<usize>,
 }
 
 delegate_encoder!(BootstrappingEvaluator);
@@ -626,12 +775,38 @@ impl BootstrappingEvaluator {
             return Err(Error::MissingConjugationKey);
         }
         let trace = trace_elements(&p);
-        for g in &trace {
-            if !inner.keys().rotations.contains_key(g) {
-                return Err(Error::BootstrapUnavailable {
-                    reason: format!("missing the trace key of Galois element {g}"),
-                });
+        let has_traces = |trace: &[usize]| -> Result<()> {
+            for g in trace {
+                if !inner.keys().rotations.contains_key(g) {
+                    return Err(Error::BootstrapUnavailable {
+                        reason: format!("missing the trace key of Galois element {g}"),
+                    });
+                }
             }
+            Ok(())
+        };
+        has_traces(&trace)?;
+        let mut sparse = std::collections::BTreeMap::new();
+        for &n in inner.keys().sparse_bootstrap_slots() {
+            check_sparse_period(&p, config, n)?;
+            let circuit = BootstrapCircuit::new_sparse(
+                &ops::QpEncoder(&inner),
+                config.circuit,
+                top,
+                &sparse_circuit_constants(&p, n),
+                n,
+            )?;
+            for r in circuit.rotations() {
+                if !inner.has_rotation_key(RotStep(r as i64)) {
+                    return Err(Error::MissingRotationKey {
+                        step: RotStep(r as i64),
+                        normalized: r,
+                    });
+                }
+            }
+            let trace = trace_elements_for(&p, n);
+            has_traces(&trace)?;
+            sparse.insert(n, Arc::new(SparseCircuit { circuit, trace }));
         }
         let encapsulate = match (config.sparse_secret_weight, inner.keys().encapsulation()) {
             (None, _) => false,
@@ -660,9 +835,20 @@ impl BootstrappingEvaluator {
             inner,
             circuit: Arc::new(circuit),
             trace,
+            sparse,
             encapsulate,
             info,
         })
+    }
+
+    /// The sparse circuit of period `period`, if the keys have it.
+    pub fn sparse_circuit(&self, period: usize) -> Option<&BootstrapCircuit<Plaintext>> {
+        self.sparse.get(&period).map(|s| &s.circuit)
+    }
+
+    /// The periods with a sparse circuit, sorted.
+    pub fn sparse_periods(&self) -> Vec<usize> {
+        self.sparse.keys().copied().collect()
     }
 
     /// The wrapped leveled evaluator.
@@ -712,12 +898,16 @@ impl BootstrappingEvaluator {
     /// [`trace`](Self::trace) (sparse packing). The result decrypts under the main secret to
     /// `m + q_0·I` (times the trace factor) at the top level.
     pub fn raise(&self, a: &Ciphertext) -> Result<Ciphertext> {
-        let raised = if self.encapsulate {
-            self.switch_to_dense(&self.mod_raise(&self.switch_to_sparse(a)?)?)?
+        self.trace(&self.raise_untraced(a)?)
+    }
+
+    /// [`raise`](Self::raise) without the trace.
+    fn raise_untraced(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        if self.encapsulate {
+            self.switch_to_dense(&self.mod_raise(&self.switch_to_sparse(a)?)?)
         } else {
-            self.mod_raise(a)?
-        };
-        self.trace(&raised)
+            self.mod_raise(a)
+        }
     }
 
     /// Sparse-secret encapsulation, first half: switches a level-0 ciphertext from the main
@@ -793,8 +983,27 @@ impl BootstrappingEvaluator {
     /// The trace onto the slot sub-ring (sparse packing): `Σ σ_g` over the `N/(2·slots)`
     /// automorphisms fixing the sub-ring, as `log2(N/(2·slots))` doublings.
     pub fn trace(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.trace_with(a, &self.trace)
+    }
+
+    /// The trace of the sparse circuit of period `period` (after [`raise`](Self::raise), whose
+    /// own trace is the identity at full packing): `log2(N/(2·period))` automorphisms.
+    /// Errors: [`Error::BootstrapUnavailable`] without a sparse circuit for `period`.
+    pub fn trace_for(&self, a: &Ciphertext, period: usize) -> Result<Ciphertext> {
+        let s = self
+            .sparse
+            .get(&period)
+            .ok_or_else(|| Error::BootstrapUnavailable {
+                reason: format!("no sparse bootstrap circuit for period {period}"),
+            })?;
+        self.trace_with(a, &s.trace)
+    }
+
+    /// The trace over the automorphisms `trace` (one doubling each: an automorphism, one key
+    /// switch, and an addition).
+    fn trace_with(&self, a: &Ciphertext, trace: &[usize]) -> Result<Ciphertext> {
         let mut x = a.clone();
-        for &g in &self.trace {
+        for &g in trace {
             let key =
                 self.inner
                     .keys()
@@ -811,6 +1020,17 @@ impl BootstrappingEvaluator {
     }
 
     fn refresh(&self, a: &Ciphertext, halve: bool) -> Result<Ciphertext> {
+        self.refresh_with(a, halve, None)
+    }
+
+    /// [`refresh`](Self::refresh) with the sparse circuit `sparse` (and its trace) instead of
+    /// the full one.
+    fn refresh_with(
+        &self,
+        a: &Ciphertext,
+        halve: bool,
+        sparse: Option<&SparseCircuit>,
+    ) -> Result<Ciphertext> {
         // Level 0 at the canonical scale Δ_0 (what the SlotToCoeff constants assume).
         let mut x = a.clone();
         let canonical = |c: &Ciphertext| c.scale().matches(self.canonical_scale(c.level()));
@@ -828,11 +1048,16 @@ impl BootstrappingEvaluator {
             )?;
         }
         let x = self.inner.drop_to_level(&x, Level(0))?;
-        let traced = self.raise(&x)?;
+        let raised = self.raise_untraced(&x)?;
+        let (circuit, trace) = match sparse {
+            Some(s) => (&s.circuit, &s.trace[..]),
+            None => (&*self.circuit, &self.trace[..]),
+        };
+        let traced = self.trace_with(&raised, trace)?;
         let out = if halve {
-            self.circuit.run_halved(&self.inner, &traced)?
+            circuit.run_halved(&self.inner, &traced)?
         } else {
-            self.circuit.run(&self.inner, &traced)?
+            circuit.run(&self.inner, &traced)?
         };
         debug_assert!(out.scale().matches(self.canonical_scale(out.level())));
         Ok(out)
@@ -844,7 +1069,12 @@ impl BootstrappingEvaluator {
     /// additions and two multiplications by `i`. Both outputs are at the output level with its
     /// canonical scale. The inputs must be real-valued: CKKS cannot check it, and for complex
     /// inputs the outputs are `Re(a + i·b)` and `Im(a + i·b)`.
-    fn refresh_pair(&self, a: &Ciphertext, b: &Ciphertext) -> Result<(Ciphertext, Ciphertext)> {
+    fn refresh_pair(
+        &self,
+        a: &Ciphertext,
+        b: &Ciphertext,
+        sparse: Option<&SparseCircuit>,
+    ) -> Result<(Ciphertext, Ciphertext)> {
         use hetal_traits::Operation;
         if a.level != b.level {
             return Err(Error::LevelMismatch {
@@ -861,7 +1091,7 @@ impl BootstrappingEvaluator {
             });
         }
         let z = self.inner.add(a, &self.inner.mul_i(b)?)?;
-        let w = self.refresh(&z, true)?;
+        let w = self.refresh_with(&z, true, sparse)?;
         let c = self.inner.conjugate(&w)?;
         let re = self.inner.add(&w, &c)?;
         let im = self.inner.mul_i(&self.inner.sub(&c, &w)?)?;
@@ -936,8 +1166,61 @@ impl Evaluator for BootstrappingEvaluator {
         self.refresh(a, false)
     }
     fn bootstrap_pair(&self, a: &Ciphertext, b: &Ciphertext) -> Result<(Ciphertext, Ciphertext)> {
-        self.refresh_pair(a, b)
+        self.refresh_pair(a, b, None)
     }
+    /// `true` for the periods of [`EvaluationKeys::sparse_bootstrap_slots`] (a sparse circuit
+    /// was built for them).
+    fn has_sparse_bootstrap(&self, slots: usize) -> bool {
+        self.sparse.contains_key(&slots)
+    }
+    /// With a sparse circuit for `slots`: ModRaise, the trace onto period-`slots` vectors
+    /// (`log2(N/(2·slots))` automorphisms, key switches at the top level), CoeffToSlot and
+    /// SlotToCoeff over `2·slots` slots (`cts_groups` / `stc_groups` levels, fewer diagonals than
+    /// the full DFTs), one conjugation and **one** EvalMod (instead of two); same depth and output
+    /// level as [`Evaluator::bootstrap`]. Slots that are not periodic are averaged over their
+    /// residue class modulo `slots` (CKKS cannot see it). **Without** a sparse circuit for
+    /// `slots` (keys not requested) this falls back to the full bootstrap (same result, full
+    /// cost). Errors: an invalid period ([`Error::InvalidInput`]), then those of `bootstrap`.
+    fn bootstrap_sparse(&self, a: &Ciphertext, slots: usize) -> Result<Ciphertext> {
+        hetal_traits::check_sparse_slots(slots, self.slots())?;
+        self.refresh_with(a, false, self.sparse.get(&slots).map(|s| &**s))
+    }
+    /// [`Evaluator::bootstrap_pair`] through the sparse circuit for `slots` (one sparse
+    /// bootstrap of `a + i·b` and one conjugation), or through the full one without it (see
+    /// [`Evaluator::bootstrap_sparse`]).
+    fn bootstrap_pair_sparse(
+        &self,
+        a: &Ciphertext,
+        b: &Ciphertext,
+        slots: usize,
+    ) -> Result<(Ciphertext, Ciphertext)> {
+        hetal_traits::check_sparse_slots(slots, self.slots())?;
+        self.refresh_pair(a, b, self.sparse.get(&slots).map(|s| &**s))
+    }
+}
+
+/// Bits ten sparse bootstraps in a row may lose against one: `log2 10 ≈ 3.32`, rounded up. The
+/// sparse bootstrap's error is dominated by the sine's non-linearity (see
+/// [`sparse_precision_bits`]), a deterministic function of the value, so the errors of
+/// consecutive refreshes of the same values add up: `k` in a row lose `log2 k` bits (measured
+/// at period 2^7 on `insecure_boot_n12`: 18.92 bits after one, 15.60 after ten).
+pub const SPARSE_TEN_IN_A_ROW_LOSS_BITS: f64 = 3.4;
+
+/// The declared precision (bits, minimum over slots, values in the unit box) of a sparse
+/// bootstrap of period `period`: `min(P, 2·log2(q_0/Δ_0) − 5.6 + log2(period))` with `P` the
+/// full bootstrap's [`BootstrapConfig::precision_bits`].
+///
+/// The second term is the sine's non-linearity: EvalMod computes `q_0/(2π)·sin(2π m/q_0)`,
+/// whose cubic term is a relative error `(2π m/q_0)²/6` on each coefficient `m`; a slot vector
+/// of period `n` has `2n` non-zero coefficients of size about `Δ_0/sqrt(n)` (against
+/// `Δ_0/sqrt(N/2)` for a full one), and their errors add up in every slot, so the slot error
+/// falls as `1/n`: one bit per doubling of the period, two per bit of the message ratio
+/// `q_0/Δ_0`. Measured on `insecure_boot_n12` (`q_0/Δ_0 = 2^8`): 18.92 bits at period 2^7,
+/// 20.87 at 2^9, i.e. `11.9 + log2(period)`; the declared term keeps a 1.5-bit margin.
+pub fn sparse_precision_bits(p: &CkksParams, config: &BootstrapConfig, period: usize) -> f64 {
+    let ratio = (p.moduli[0].q as f64 / p.scales[0]).log2();
+    let nonlinear = 2.0 * ratio - 5.6 + (period.max(1) as f64).log2();
+    config.precision_bits.min(nonlinear)
 }
 
 /// Precision in bits of `got` against `want`: `(min over slots, mean)`, i.e.

@@ -618,4 +618,25 @@ impl<E: Evaluator> Evaluator for KeyUse<E> {
     fn bootstrap(&self, a: &Self::Ciphertext) -> HeResult<Self::Ciphertext> {
         self.inner.bootstrap(a)
     }
+    fn bootstrap_pair(
+        &self,
+        a: &Self::Ciphertext,
+        b: &Self::Ciphertext,
+    ) -> HeResult<(Self::Ciphertext, Self::Ciphertext)> {
+        self.inner.bootstrap_pair(a, b)
+    }
+    fn has_sparse_bootstrap(&self, slots: usize) -> bool {
+        self.inner.has_sparse_bootstrap(slots)
+    }
+    fn bootstrap_sparse(&self, a: &Self::Ciphertext, slots: usize) -> HeResult<Self::Ciphertext> {
+        self.inner.bootstrap_sparse(a, slots)
+    }
+    fn bootstrap_pair_sparse(
+        &self,
+        a: &Self::Ciphertext,
+        b: &Self::Ciphertext,
+        slots: usize,
+    ) -> HeResult<(Self::Ciphertext, Self::Ciphertext)> {
+        self.inner.bootstrap_pair_sparse(a, b, slots)
+    }
 }
