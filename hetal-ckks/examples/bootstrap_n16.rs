@@ -65,7 +65,11 @@ fn main() -> hetal_traits::Result<()> {
         .iter()
         .enumerate()
         .filter(|(i, _)| {
-            *i == 0 || !matches!(args[i - 1].as_str(), "--preset" | "--budget-gib" | "--sparse")
+            *i == 0
+                || !matches!(
+                    args[i - 1].as_str(),
+                    "--preset" | "--budget-gib" | "--sparse"
+                )
         })
         .find_map(|(_, a)| a.parse().ok())
         .unwrap_or(1);

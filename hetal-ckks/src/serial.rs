@@ -526,7 +526,11 @@ fn sparse_periods_from_wire(p: &CkksParams, w: &[u64]) -> Result<Vec<usize>> {
     let slots = p.slots as u64;
     let mut out = Vec::with_capacity(w.len());
     for (i, &n) in w.iter().enumerate() {
-        if n < 2 || !n.is_power_of_two() || n.saturating_mul(2) > slots || slots % (2 * n) != 0 {
+        if n < 2
+            || !n.is_power_of_two()
+            || n.saturating_mul(2) > slots
+            || !slots.is_multiple_of(2 * n)
+        {
             return Err(bad(format!("invalid sparse-bootstrap period {n}")));
         }
         if i > 0 && w[i - 1] >= n {
@@ -840,8 +844,13 @@ mod tests {
         // Version 2 is refused with a message naming the readable versions.
         let mut old = v3_blob(&k, &p);
         old[4..6].copy_from_slice(&2u16.to_le_bytes());
-        let e = EvaluationKeys::from_bytes(&p, &old).unwrap_err().to_string();
-        assert!(e.contains("format version 2") && e.contains("3 to 4"), "{e}");
+        let e = EvaluationKeys::from_bytes(&p, &old)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("format version 2") && e.contains("3 to 4"),
+            "{e}"
+        );
     }
 
     #[test]

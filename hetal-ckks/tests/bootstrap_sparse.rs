@@ -5,8 +5,8 @@
 //! memory estimate agree.
 
 use hetal_ckks::bootstrap::{
-    BootstrappingEvaluator, SPARSE_TEN_IN_A_ROW_LOSS_BITS, estimate_memory, generate_bootstrap_keys,
-    precision_bits, presets, sparse_precision_bits, trace_elements_for,
+    BootstrappingEvaluator, SPARSE_TEN_IN_A_ROW_LOSS_BITS, estimate_memory,
+    generate_bootstrap_keys, precision_bits, presets, sparse_precision_bits, trace_elements_for,
 };
 use hetal_ckks::{CkksClient, CkksParams, EvaluationKeys};
 use hetal_traits::counting::{Counting, OpKind};
@@ -100,9 +100,13 @@ fn sparse_bootstrap_keeps_precision_and_period() {
         let ct = client.encrypt_values(&v, Level(0)).unwrap();
         let out = eval.bootstrap_sparse(&ct, n).unwrap();
         let (min, mean) = check(&client, &eval, &out, &v, n, bits, "sparse");
-        eprintln!("sparse n = {n}: one bootstrap min {min:.2} mean {mean:.2} bits (declared {bits})");
+        eprintln!(
+            "sparse n = {n}: one bootstrap min {min:.2} mean {mean:.2} bits (declared {bits})"
+        );
         // Ten in a row, from the output level.
-        let mut x = client.encrypt_values(&v, eval.bootstrap_info().unwrap().output_level).unwrap();
+        let mut x = client
+            .encrypt_values(&v, eval.bootstrap_info().unwrap().output_level)
+            .unwrap();
         let mut last = (0.0, 0.0);
         for i in 1..=10 {
             x = eval.bootstrap_sparse(&x, n).unwrap();
@@ -116,7 +120,10 @@ fn sparse_bootstrap_keeps_precision_and_period() {
                 &format!("sparse {i}"),
             );
         }
-        eprintln!("sparse n = {n}: after 10 min {:.2} mean {:.2} bits", last.0, last.1);
+        eprintln!(
+            "sparse n = {n}: after 10 min {:.2} mean {:.2} bits",
+            last.0, last.1
+        );
     }
     assert!(!eval.has_sparse_bootstrap(1 << 8));
     assert!(!eval.has_sparse_bootstrap(slots));

@@ -38,6 +38,13 @@ pub enum Error {
         /// Levels available.
         available: u32,
     },
+    /// A collective operation between processes (the sums of a product whose rows are shared,
+    /// [`crate::matmul::RowBlockSum`]) failed.
+    #[error("collective operation failed: {reason}")]
+    Collective {
+        /// What went wrong.
+        reason: String,
+    },
     /// An algorithm failed one of the checks of [`crate::matmul::harness`].
     #[error("{algorithm} fails the {check} check on {case}: {detail}")]
     Check {

@@ -38,7 +38,7 @@
 //! operation counts before a real ciphertext is touched.
 
 use crate::{Error, Result};
-use hetal_traits::counting::{Counting, OpCounts, OpKind};
+use hetal_traits::counting::{Counting, OpCounts};
 use hetal_traits::mock::{MockCiphertext, MockClient, MockEvaluator, MockParams};
 use hetal_traits::{Complex64, Encryptor, Evaluator, EvaluatorExt, Level, Leveled, Scale};
 use std::collections::BTreeMap;
@@ -684,6 +684,7 @@ pub fn dry_run_poly(p: &Polynomial) -> Result<DryRun> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hetal_traits::counting::OpKind;
     use hetal_traits::{Decryptor, Encoder};
 
     fn setup(levels: u32) -> (MockClient, MockEvaluator) {

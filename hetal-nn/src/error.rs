@@ -126,6 +126,13 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A collective operation between the processes of a distributed server failed, or they
+    /// disagree about their state.
+    #[error("distributed server: {reason}")]
+    Collective {
+        /// What went wrong.
+        reason: String,
+    },
     /// The two roles disagree about the state of the protocol (wrong epoch, missing message, ...).
     #[error("protocol error: {reason}")]
     Protocol {
@@ -154,6 +161,13 @@ impl Error {
     /// Shorthand for [`Error::Protocol`].
     pub fn protocol(reason: impl Into<String>) -> Self {
         Error::Protocol {
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Collective`].
+    pub fn collective(reason: impl Into<String>) -> Self {
+        Error::Collective {
             reason: reason.into(),
         }
     }

@@ -16,6 +16,8 @@
 //! * [`ops`]: stage helpers of the server (refresh with counting, linear combinations).
 //! * [`softmax`]: the homomorphic softmax behind a trait (hetal-linalg's ASoftmax by default).
 //! * [`session`]: both roles in one process, with checkpoints and resume.
+//! * [`distributed`]: the data-parallel server, several processes (MPI ranks) sharing every
+//!   step by row blocks, bit-identical to one process.
 //! * [`plain`]: the plaintext f64 reference training and the metrics (accuracy, loss, per-class report).
 //! * [`report`]: run.py-style reports and the SVG loss plot.
 //!
@@ -67,6 +69,7 @@
 pub mod client;
 pub mod config;
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod method;
 pub mod ops;

@@ -58,7 +58,7 @@ use crate::softmax::{LinalgSoftmax, SoftmaxApprox};
 use crate::state::{self, EpochSteps, Inputs, TrainState};
 use hetal_linalg::approx::Refresher;
 use hetal_linalg::approx::sigmoid::SigmoidApprox;
-use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm};
+use hetal_linalg::matmul::{AbtAlgorithm, AtbAlgorithm, RowBlockSum, SharedAtb};
 use hetal_linalg::packed::{PackedMatrix, UnitShape, tile_columns, tile_rows};
 use hetal_traits::{Evaluator, EvaluatorExt, Level};
 use std::time::Instant;
@@ -155,7 +155,7 @@ pub struct Server<E: Evaluator> {
     train_y: Vec<Packed<E>>,
     precond: Vec<Packed<E>>,
     val_x: Packed<E>,
-    st: TrainState<E>,
+    pub(crate) st: TrainState<E>,
 }
 
 impl<E: Evaluator> Server<E> {
@@ -519,9 +519,19 @@ impl<E: Evaluator> Server<E> {
         }
     }
 
-    fn val_logits(&mut self) -> Result<Packed<E>> {
+    /// The refresh of `W` before the validation logits (which keeps the refreshed `W`); a
+    /// distributed server's other processes run it without the logits, so that their `W`
+    /// stays the same.
+    pub(crate) fn val_prepare(&mut self) -> Result<()> {
         let mut stats = self.st.stats;
         self.st.w = self.prepare(&self.st.w, false, &mut stats)?;
+        self.st.stats = stats;
+        Ok(())
+    }
+
+    pub(crate) fn val_logits(&mut self) -> Result<Packed<E>> {
+        self.val_prepare()?;
+        let mut stats = self.st.stats;
         let z = self.forward(&self.val_x, &self.st.w, false, &mut stats)?;
         self.st.stats = stats;
         Ok(z)
@@ -529,6 +539,36 @@ impl<E: Evaluator> Server<E> {
 
     /// One optimiser step on batch `b`; returns the activation outputs `P`.
     fn train_step(&mut self, b: usize) -> Result<Packed<E>> {
+        let (xs, ys) = (
+            std::mem::take(&mut self.train_x),
+            std::mem::take(&mut self.train_y),
+        );
+        let rows = self.plan.batch_rows[b];
+        let r = self.step_on(b, Some((&xs[b], &ys[b], rows)), None);
+        (self.train_x, self.train_y) = (xs, ys);
+        r?.ok_or_else(|| Error::config("a local step without activations"))
+    }
+
+    /// The encrypted training data, for a distributed server to take its share of the row
+    /// blocks from (this server keeps none).
+    pub(crate) fn take_training_data(&mut self) -> (Vec<Packed<E>>, Vec<Packed<E>>) {
+        (
+            std::mem::take(&mut self.train_x),
+            std::mem::take(&mut self.train_y),
+        )
+    }
+
+    /// One optimiser step on batch `b` of the plan (its row count sets the step size) with
+    /// the rows `local` (features, labels, real rows): all of the batch (`sum = None`), or this
+    /// process's share of its row blocks, the gradient's sums over row blocks formed by `sum`
+    /// from every process's share (`local = None`: a process without rows of this batch).
+    /// Returns the activation outputs `P` of the local rows.
+    pub(crate) fn step_on(
+        &mut self,
+        b: usize,
+        local: Option<(&Packed<E>, &Packed<E>, usize)>,
+        sum: Option<&mut dyn RowBlockSum<Ct<E>>>,
+    ) -> Result<Option<Packed<E>>> {
         let mut stats = self.st.stats;
         let bound = self.plan.weight_bound;
         let ev = &self.ev;
@@ -549,38 +589,59 @@ impl<E: Evaluator> Server<E> {
         } else {
             self.st.v = self.prepare(&self.st.v, true, &mut stats)?;
         }
-        let x = &self.train_x[b];
-        let z = self.forward(x, &self.st.v, true, &mut stats)?;
-        // Levels D = P − Y needs: the A^T B product's on its first input, one for the quadratic
-        // gradient, one for the update.
-        let da = self.atb_depth();
-        let qg = method.update.quadratic_gradient() as u32;
-        let need = da + qg + 1;
-        let t = Instant::now();
-        let boot_before = stats.bootstrap_time;
-        let p = self.activate(&z, rows, need, &mut stats)?;
-        // Refreshes of the compacted logits and probabilities count as bootstrap time.
-        stats.softmax_time += t
-            .elapsed()
-            .saturating_sub(stats.bootstrap_time.saturating_sub(boot_before));
-
-        let p = ensure_probs(
-            &self.refresher,
-            ev,
-            p,
-            need,
-            self.act.output_bound(),
-            bound,
-            &mut stats,
-        )?;
-        let d = sub(ev, &p, &self.train_y[b])?;
-        let dt = tile_columns(ev, &d)?;
-        let t = Instant::now();
         let atb = match method.products {
             Products::Diag => AtbAlgorithm::DiagAtbAuto,
             Products::VolleyRevolver => AtbAlgorithm::VolleyRevolver,
         };
-        let g = atb.multiply(ev, &dt, x)?;
+        let mut p_out = None;
+        let mut local_g = None;
+        if let Some((x, y, local_rows)) = local {
+            let z = self.forward(x, &self.st.v, true, &mut stats)?;
+            // Levels D = P − Y needs: the A^T B product's on its first input, one for the
+            // quadratic gradient, one for the update.
+            let da = self.atb_depth();
+            let qg = method.update.quadratic_gradient() as u32;
+            let need = da + qg + 1;
+            let t = Instant::now();
+            let boot_before = stats.bootstrap_time;
+            let p = self.activate(&z, local_rows, need, &mut stats)?;
+            // Refreshes of the compacted logits and probabilities count as bootstrap time.
+            stats.softmax_time += t
+                .elapsed()
+                .saturating_sub(stats.bootstrap_time.saturating_sub(boot_before));
+
+            let p = ensure_probs(
+                &self.refresher,
+                ev,
+                p,
+                need,
+                self.act.output_bound(),
+                bound,
+                &mut stats,
+            )?;
+            let d = sub(ev, &p, y)?;
+            let dt = tile_columns(ev, &d)?;
+            local_g = Some((dt, x));
+            p_out = Some(p);
+        }
+        let t = Instant::now();
+        let g = match sum {
+            None => {
+                let (dt, x) = local_g
+                    .as_ref()
+                    .ok_or_else(|| Error::config("a step without rows or a shared sum"))?;
+                atb.multiply(ev, dt, x)?
+            }
+            Some(sum) => {
+                let out = SharedAtb {
+                    classes: self.plan.padded_classes,
+                    cols: self.plan.width(),
+                    shape: self.shape,
+                };
+                let operands = local_g.as_ref().map(|(dt, x)| (dt, *x));
+                atb.multiply_shared(ev, operands, out, sum)?
+            }
+        };
         stats.atb_time += t.elapsed();
         let g = if method.update.quadratic_gradient() {
             let pre = &self.precond[b];
@@ -606,7 +667,7 @@ impl<E: Evaluator> Server<E> {
         self.st
             .update(ev, &self.refresher, &g, s, mu, bound, &mut stats)?;
         self.st.stats = stats;
-        Ok(p)
+        Ok(p_out)
     }
 }
 

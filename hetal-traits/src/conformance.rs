@@ -1007,9 +1007,15 @@ pub fn bootstrap_sparse<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>) {
         );
         assert_bits(what, &cl.decrypt_values(x).unwrap(), want, bits);
     };
-    assert!(!e.has_sparse_bootstrap(n), "the full slot count is no sparse circuit");
+    assert!(
+        !e.has_sparse_bootstrap(n),
+        "the full slot count is no sparse circuit"
+    );
     for (k, &p) in periods.iter().enumerate() {
-        assert!(e.has_sparse_bootstrap(p), "no sparse bootstrap for period {p}");
+        assert!(
+            e.has_sparse_bootstrap(p),
+            "no sparse bootstrap for period {p}"
+        );
         let a = periodic_values(n, p, 10 + k as u64, false);
         let ca = cl.encrypt_values(&a, info.min_input_level).unwrap();
         let b = e.bootstrap_sparse(&ca, p).unwrap();
@@ -1047,10 +1053,19 @@ pub fn bootstrap_sparse<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>) {
     let a = periodic_values(n, n, 20, false);
     let ca = cl.encrypt_values(&a, info.min_input_level).unwrap();
     let b = e.bootstrap_sparse(&ca, n).unwrap();
-    check(&cl, &b, &a, "bootstrap_sparse(slots)", s.bootstrap_precision_bits);
+    check(
+        &cl,
+        &b,
+        &a,
+        "bootstrap_sparse(slots)",
+        s.bootstrap_precision_bits,
+    );
     for bad in [0, 3, 2 * n, n - 1] {
         assert!(
-            matches!(e.bootstrap_sparse(&ca, bad), Err(Error::InvalidInput { .. })),
+            matches!(
+                e.bootstrap_sparse(&ca, bad),
+                Err(Error::InvalidInput { .. })
+            ),
             "period {bad}"
         );
     }
@@ -1107,8 +1122,20 @@ pub fn bootstrap_pair_sparse<E: Evaluator, C: ClientFor<E>>(setup: SetupFn<E, C>
         let ca = cl.encrypt_values(&a, info.min_input_level).unwrap();
         let cb = cl.encrypt_values(&b, info.min_input_level).unwrap();
         let (x, y) = e.bootstrap_pair_sparse(&ca, &cb, p).unwrap();
-        check(&cl, &x, &a, &format!("bootstrap_pair_sparse({p}): first"), bits);
-        check(&cl, &y, &b, &format!("bootstrap_pair_sparse({p}): second"), bits);
+        check(
+            &cl,
+            &x,
+            &a,
+            &format!("bootstrap_pair_sparse({p}): first"),
+            bits,
+        );
+        check(
+            &cl,
+            &y,
+            &b,
+            &format!("bootstrap_pair_sparse({p}): second"),
+            bits,
+        );
         let mut x = cl.encrypt_values(&a, info.output_level).unwrap();
         let mut y = cl.encrypt_values(&b, info.output_level).unwrap();
         for i in 1..=10 {

@@ -290,7 +290,7 @@ pub trait Evaluator: Encoder {
 /// Checks the period of a sparse bootstrap: `slots` must be a power of two that divides
 /// `total` (the evaluator's slot count). Errors: [`Error::InvalidInput`].
 pub fn check_sparse_slots(slots: usize, total: usize) -> Result<()> {
-    if slots == 0 || !slots.is_power_of_two() || slots > total || total % slots != 0 {
+    if slots == 0 || !slots.is_power_of_two() || slots > total || !total.is_multiple_of(slots) {
         return Err(Error::invalid(format!(
             "sparse bootstrap period {slots} is not a power of two dividing the {total} slots"
         )));

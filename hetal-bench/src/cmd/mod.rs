@@ -6,6 +6,8 @@ pub mod compare;
 pub mod demo;
 pub mod matmul;
 pub mod method;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod presets;
 pub mod server;
 pub mod softmax_error;

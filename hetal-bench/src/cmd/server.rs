@@ -8,7 +8,7 @@ use super::client::{
 };
 use super::train::{Backend, CliResult, on_progress, progress_bar};
 use hetal_ckks::bootstrap::BootstrappingEvaluator;
-use hetal_ckks::{CkksParams, EvaluationKeys};
+use hetal_ckks::{CkksEvaluator, CkksParams, EvaluationKeys};
 use hetal_nn::protocol::{
     Checkpoint, Decision, EncMatrix, EncryptedData, read_message, read_tagged, write_message,
     write_tagged,
@@ -63,6 +63,16 @@ pub struct ServerTrainArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// CKKS: worker threads of this process (0: all cores; with several ranks on one machine,
+    /// cores / ranks).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Train data-parallel on the ranks of an MPI job (`mpirun -np R hetal server train
+    /// --mpi ...`; needs a build with the `mpi` feature): each rank computes its share of the
+    /// row blocks of every step, rank 0 talks to the client and writes the checkpoints; the
+    /// result is the same as one process (docs/scale-out.md).
+    #[arg(long)]
+    pub mpi: bool,
 }
 
 /// Runs `hetal server ...`.
@@ -74,12 +84,98 @@ pub fn run(args: &ServerArgs) -> CliResult {
 }
 
 fn train(a: &ServerTrainArgs) -> CliResult {
+    if a.mpi {
+        return train_mpi(a);
+    }
     let files = Files::new(&a.dir);
     let _lock = lock_file(&files.server_lock(), "`hetal server`")?;
     match BackendSpec::load(&files)?.backend {
         Backend::Mock => train_with(a, &files, mock_evaluator(&files)?),
-        Backend::Ckks => train_with(a, &files, ckks_evaluator(&files)?),
+        Backend::Ckks => train_with(a, &files, ckks_evaluator(&files, a.threads)?),
     }
+}
+
+#[cfg(not(feature = "mpi"))]
+fn train_mpi(_: &ServerTrainArgs) -> CliResult {
+    Err(
+        "this hetal was built without the `mpi` feature (cargo build --release --features mpi)"
+            .into(),
+    )
+}
+
+/// `--mpi`: every rank loads the keys and the data; rank 0 drives the protocol, the others
+/// follow. A failing rank aborts the whole job (`MPI_Abort`) after printing its error.
+#[cfg(feature = "mpi")]
+fn train_mpi(a: &ServerTrainArgs) -> CliResult {
+    let env = super::mpi::MpiEnv::init()?;
+    let r = train_ranks(a, &env);
+    if let Err(e) = &r {
+        eprintln!("error: MPI rank {}: {e}; aborting the job", env.rank());
+        env.abort(1);
+    }
+    r
+}
+
+#[cfg(feature = "mpi")]
+fn train_ranks(a: &ServerTrainArgs, env: &super::mpi::MpiEnv) -> CliResult {
+    let files = Files::new(&a.dir);
+    let _lock = match env.rank() {
+        0 => Some(lock_file(&files.server_lock(), "`hetal server`")?),
+        _ => None,
+    };
+    match BackendSpec::load(&files)?.backend {
+        Backend::Mock => train_dist(a, &files, mock_evaluator(&files)?, env),
+        Backend::Ckks => train_dist(a, &files, ckks_evaluator(&files, a.threads)?, env),
+    }
+}
+
+#[cfg(feature = "mpi")]
+fn train_dist<E>(a: &ServerTrainArgs, files: &Files, ev: E, env: &super::mpi::MpiEnv) -> CliResult
+where
+    E: Evaluator,
+    E::Ciphertext: Serialize + DeserializeOwned,
+{
+    use hetal_nn::distributed::DistServer;
+    let (data, ckpt) = load_run::<E::Ciphertext>(files)?;
+    let mut server = DistServer::new(ev, &data, ckpt.as_ref(), env.comm())?;
+    let report = |s: &DistServer<E, _>| {
+        let d = s.dist_stats();
+        println!(
+            "MPI rank {} of {}: {} collectives, {:.1} MiB sent, {:.1} MiB received, {:.3} s (de)serialising, {:.3} s in collectives (transfers and waiting for the other ranks)",
+            s.rank(),
+            s.ranks(),
+            d.collectives,
+            d.bytes_sent as f64 / (1u64 << 20) as f64,
+            d.bytes_received as f64 / (1u64 << 20) as f64,
+            d.codec_time.as_secs_f64(),
+            d.wait_time.as_secs_f64()
+        );
+    };
+    if server.rank() != 0 {
+        server.follow(&mut |_| {})?;
+        report(&server);
+        return Ok(());
+    }
+    let blocks: Vec<usize> = (0..data.plan.batch_rows.len())
+        .filter_map(|b| server.share(b).map(|(_, n)| n))
+        .collect();
+    if !a.quiet {
+        println!(
+            "{} MPI ranks; rank 0 holds {} of the {} row blocks of the batches",
+            server.ranks(),
+            blocks.iter().sum::<usize>(),
+            data.plan
+                .batch_rows
+                .iter()
+                .map(|r| r.div_ceil(data.plan.unit.0))
+                .sum::<usize>()
+        );
+    }
+    drop(data);
+    drive(a, files, &mut server)?;
+    server.finish()?;
+    report(&server);
+    Ok(())
 }
 
 /// The mock evaluator from the exchange directory's keys.
@@ -89,13 +185,21 @@ fn mock_evaluator(files: &Files) -> CliResult<MockEvaluator> {
 }
 
 /// The bootstrapping CKKS evaluator from the exchange directory's keys (validated on read).
-fn ckks_evaluator(files: &Files) -> CliResult<BootstrappingEvaluator> {
+/// `threads`: worker threads (0: the evaluator's default, all cores).
+fn ckks_evaluator(files: &Files, threads: usize) -> CliResult<BootstrappingEvaluator> {
     let spec = BackendSpec::load(files)?;
     let preset = spec.ckks_preset()?;
     let params = CkksParams::new(&preset.params)?;
     let bytes: Vec<u8> = read_tagged(&files.keys(), CKKS_KEYS_KIND)?;
     let keys = EvaluationKeys::from_bytes(&params, &bytes)?;
-    Ok(BootstrappingEvaluator::new(params, keys, &preset.config)?)
+    if threads == 0 {
+        return Ok(BootstrappingEvaluator::new(params, keys, &preset.config)?);
+    }
+    let inner = CkksEvaluator::new(params, keys)?.with_threads(threads)?;
+    Ok(BootstrappingEvaluator::from_evaluator(
+        inner,
+        &preset.config,
+    )?)
 }
 
 /// The encrypted data, checked to belong to the evaluation keys of the directory (the plan
@@ -116,20 +220,39 @@ fn load_data<C: DeserializeOwned>(files: &Files) -> CliResult<EncryptedData<C>> 
     Ok(data)
 }
 
+/// The encrypted data and the checkpoint to resume, if any.
+type Run<C> = (EncryptedData<C>, Option<Checkpoint<C>>);
+
+fn load_run<C: DeserializeOwned>(files: &Files) -> CliResult<Run<C>> {
+    let data: EncryptedData<C> = load_data(files)?;
+    let ckpt_path = session::server_checkpoint_path(&files.server_dir());
+    let ckpt: Option<Checkpoint<C>> = if ckpt_path.exists() {
+        Some(read_message(&ckpt_path)?)
+    } else {
+        None
+    };
+    Ok((data, ckpt))
+}
+
 fn train_with<E>(a: &ServerTrainArgs, files: &Files, ev: E) -> CliResult
 where
     E: Evaluator,
     E::Ciphertext: Serialize + DeserializeOwned,
 {
-    let data: EncryptedData<E::Ciphertext> = load_data(files)?;
-    let ckpt_path = session::server_checkpoint_path(&files.server_dir());
-    let ckpt: Option<Checkpoint<E::Ciphertext>> = if ckpt_path.exists() {
-        Some(read_message(&ckpt_path)?)
-    } else {
-        None
-    };
+    let (data, ckpt) = load_run::<E::Ciphertext>(files)?;
     let mut server = Server::for_plan(ev, &data, ckpt.as_ref())?;
-    let bar = progress_bar(&data.plan, a.quiet);
+    drop(data);
+    drive(a, files, &mut server)
+}
+
+/// The server's protocol loop: epochs, results, the client's decisions, checkpoints.
+fn drive<S>(a: &ServerTrainArgs, files: &Files, server: &mut S) -> CliResult
+where
+    S: TrainingServer,
+    <S::Ev as Evaluator>::Ciphertext: Serialize,
+{
+    let ckpt_path = session::server_checkpoint_path(&files.server_dir());
+    let bar = progress_bar(server.plan(), a.quiet);
     bar.set_position(server.stats().steps);
     loop {
         if server.is_done() {
@@ -194,7 +317,7 @@ fn infer(a: &ServerInferArgs) -> CliResult {
     let _lock = lock_file(&files.server_lock(), "`hetal server`")?;
     match BackendSpec::load(&files)?.backend {
         Backend::Mock => infer_with(&files, mock_evaluator(&files)?),
-        Backend::Ckks => infer_with(&files, ckks_evaluator(&files)?),
+        Backend::Ckks => infer_with(&files, ckks_evaluator(&files, 0)?),
     }
 }
 

@@ -846,7 +846,9 @@ impl OpCosts {
             OpKind::Neg | OpKind::DropLevel => find(OpKind::Add).unwrap_or(0.0) * 0.5,
             OpKind::IntMult | OpKind::MulI => find(OpKind::Add).unwrap_or(0.0),
             // Not measured here: at most the full bootstrap's time (an upper bound).
-            OpKind::BootstrapSparse => find(kind).or_else(|| find(OpKind::Bootstrap)).unwrap_or(0.0),
+            OpKind::BootstrapSparse => find(kind)
+                .or_else(|| find(OpKind::Bootstrap))
+                .unwrap_or(0.0),
             OpKind::BootstrapPairSparse => find(kind)
                 .or_else(|| find(OpKind::BootstrapPair))
                 .unwrap_or(0.0),

@@ -217,7 +217,7 @@ impl<P> BootstrapCircuit<P> {
         n: usize,
     ) -> Result<Self> {
         let slots = enc.slots();
-        if n < 2 || !n.is_power_of_two() || 2 * n > slots || slots % (2 * n) != 0 {
+        if n < 2 || !n.is_power_of_two() || 2 * n > slots || !slots.is_multiple_of(2 * n) {
             return Err(Error::invalid(format!(
                 "a sparse bootstrap circuit needs a period n with 2n dividing the {slots} slots; got {n}"
             )));
@@ -649,7 +649,10 @@ mod tests {
             u = m.apply(&u);
         }
         let mut got: Vec<Complex64> = u.iter().map(|x| x + x.conj()).collect();
-        assert!(got.iter().all(|x| x.im.abs() < 1e-12), "EvalMod's input is real");
+        assert!(
+            got.iter().all(|x| x.im.abs() < 1e-12),
+            "EvalMod's input is real"
+        );
         for m in &stc2 {
             got = m.apply(&got);
         }

@@ -423,7 +423,7 @@ pub fn check_sparse_period(p: &CkksParams, config: &BootstrapConfig, period: usi
     if period < 2
         || !period.is_power_of_two()
         || 2 * period > p.slots
-        || p.slots % (2 * period) != 0
+        || !p.slots.is_multiple_of(2 * period)
         || (period.trailing_zeros() as usize) < groups
     {
         return Err(Error::invalid(format!(
@@ -700,9 +700,8 @@ pub fn generate_bootstrap_keys(
         .into_iter()
         .chain(sparse.iter().flat_map(|&n| trace_elements_for(&p, n)));
     for g in traces {
-        if !keys.rotations.contains_key(&g) {
-            let k = keys::galois_key(&p, &client.sk, g, &mut client.rng);
-            keys.rotations.insert(g, k);
+        if let std::collections::btree_map::Entry::Vacant(slot) = keys.rotations.entry(g) {
+            slot.insert(keys::galois_key(&p, &client.sk, g, &mut client.rng));
         }
     }
     keys.sparse_bootstrap_slots = sparse;

@@ -2,7 +2,9 @@
 //! Volley Revolver (docs/papers.md §3.1), over any evaluator.
 
 use super::primitives::{accumulate, fold, mask_fn, rot_left, sum_cols_fill, sum_rows};
-use super::{check_small_class_count, dot, same_shape};
+use super::{
+    LocalOperands, RowBlockSum, SharedAtb, check_small_class_count, dot, same_shape, sum_rescale,
+};
 use crate::error::{Error, Result};
 use crate::packed::{Layout, PackedMatrix, rot};
 use hetal_traits::{Evaluator, EvaluatorExt};
@@ -225,30 +227,76 @@ pub(crate) fn volley_atb<E: Evaluator>(
     b: &PackedMatrix<Ct<E>>,
 ) -> Result<PackedMatrix<Ct<E>>> {
     same_shape(ev, at, Layout::ColTiled, b, Layout::Plain)?;
-    if at.rows() != b.rows() {
-        return Err(Error::shape(format!(
-            "A^T B: A has {} rows, B has {}",
-            at.rows(),
-            b.rows()
-        )));
+    let out = SharedAtb {
+        classes: at.cols(),
+        cols: b.cols(),
+        shape: at.shape(),
+    };
+    volley_atb_shared(ev, Some((at, b)), out, None)
+}
+
+/// [`volley_atb`] with its rows shared between processes, as
+/// [`super::diag::diag_atb_shared`]: `local` is this process's row blocks (`None`: none), each
+/// sum over row blocks is formed by `sum` in block order (`None`: locally).
+pub(crate) fn volley_atb_shared<E: Evaluator>(
+    ev: &E,
+    local: Option<LocalOperands<'_, Ct<E>>>,
+    out: SharedAtb,
+    mut sum: Option<&mut dyn RowBlockSum<Ct<E>>>,
+) -> Result<PackedMatrix<Ct<E>>> {
+    let SharedAtb {
+        classes: c,
+        cols,
+        shape,
+    } = out;
+    if let Some((at, b)) = local {
+        same_shape(ev, at, Layout::ColTiled, b, Layout::Plain)?;
+        if at.rows() != b.rows() {
+            return Err(Error::shape(format!(
+                "A^T B: A has {} rows, B has {}",
+                at.rows(),
+                b.rows()
+            )));
+        }
+        if at.cols() != c || b.cols() != cols || at.shape() != shape {
+            return Err(Error::shape(format!(
+                "A^T B: a {}x{} product, expected {c}x{cols}",
+                at.cols(),
+                b.cols()
+            )));
+        }
+    } else if sum.is_none() {
+        return Err(Error::shape("A^T B without operands or a shared sum"));
     }
-    let shape = at.shape();
-    let c = at.cols();
     check_small_class_count(c, shape)?;
-    let (na, nb) = (b.block_rows(), b.block_cols());
+    let (na, nb) = match local {
+        Some((_, b)) => (b.block_rows(), b.block_cols()),
+        None => (0, cols.div_ceil(shape.s1)),
+    };
     let mut acc: Vec<Option<Ct<E>>> = vec![None; nb];
     for k in 0..c {
-        let e: Vec<Ct<E>> = if k == 0 {
-            at.blocks().to_vec()
-        } else {
-            at.blocks()
+        let e: Vec<Ct<E>> = match local {
+            None => Vec::new(),
+            Some((at, _)) if k == 0 => at.blocks().to_vec(),
+            Some((at, _)) => at
+                .blocks()
                 .iter()
                 .map(|x| rot_left(ev, x, k, shape))
-                .collect::<Result<_>>()?
+                .collect::<Result<_>>()?,
         };
         let diag = mask_fn(shape, |i, l| i < c && i == (l + k) % c);
         for (q, slot) in acc.iter_mut().enumerate() {
-            let prod = dot(ev, (0..na).map(|p| (&e[p], b.block(p, q))))?;
+            let prod = match (sum.as_deref_mut(), local) {
+                (None, Some((_, b))) => dot(ev, (0..na).map(|p| (&e[p], b.block(p, q))))?,
+                (Some(s), Some((_, b))) => {
+                    let terms = (0..na)
+                        .map(|p| Ok(ev.mul(&e[p], b.block(p, q))?))
+                        .collect::<Result<Vec<_>>>()?;
+                    sum_rescale(ev, s.gather(terms)?)?
+                }
+                (Some(s), None) => sum_rescale(ev, s.gather(Vec::new())?)?,
+                (None, None) => return Err(Error::shape("A^T B: no local operands")),
+            };
             let mut cur = prod.clone();
             let mut total = prod;
             for _ in 1..shape.s0 {
@@ -263,5 +311,5 @@ pub(crate) fn volley_atb<E: Evaluator>(
         .into_iter()
         .map(|x| x.ok_or_else(|| Error::shape("no classes")))
         .collect::<Result<Vec<_>>>()?;
-    PackedMatrix::from_blocks(c, b.cols(), shape, Layout::Plain, out)
+    PackedMatrix::from_blocks(c, cols, shape, Layout::Plain, out)
 }

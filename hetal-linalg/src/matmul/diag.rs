@@ -3,7 +3,10 @@
 use super::primitives::{
     accumulate, mask_fn, pair_mask, prot_up, rot_left, sum_cols_fill, sum_rows, twice_real,
 };
-use super::{AtbVariant, check_class_count, dot, same_shape};
+use super::{
+    AtbVariant, LocalOperands, RowBlockSum, SharedAtb, check_class_count, dot, same_shape,
+    sum_rescale,
+};
 use crate::error::{Error, Result};
 use crate::packed::{Layout, PackedMatrix, rot};
 use hetal_traits::{Evaluator, EvaluatorExt, RotStep};
@@ -73,24 +76,68 @@ pub(crate) fn diag_atb<E: Evaluator>(
     variant: AtbVariant,
 ) -> Result<PackedMatrix<Ct<E>>> {
     same_shape(ev, at, Layout::ColTiled, b, Layout::Plain)?;
-    if at.rows() != b.rows() {
-        return Err(Error::shape(format!(
-            "A^T B: A has {} rows, B has {}",
-            at.rows(),
-            b.rows()
-        )));
+    let out = SharedAtb {
+        classes: at.cols(),
+        cols: b.cols(),
+        shape: at.shape(),
+    };
+    diag_atb_shared(ev, Some((at, b)), out, variant, None)
+}
+
+/// DiagATB with its rows shared between processes ([`SharedAtb`]): `local` is this process's
+/// row blocks of `(Ã, B)` (`None`: none), and each sum over row blocks is formed from every
+/// process's products by `sum` in block order; with `sum = None` the sums are local (plain
+/// DiagATB). The operations on a product after its sum are the same on every process.
+pub(crate) fn diag_atb_shared<E: Evaluator>(
+    ev: &E,
+    local: Option<LocalOperands<'_, Ct<E>>>,
+    out: SharedAtb,
+    variant: AtbVariant,
+    mut sum: Option<&mut dyn RowBlockSum<Ct<E>>>,
+) -> Result<PackedMatrix<Ct<E>>> {
+    let SharedAtb {
+        classes: c,
+        cols,
+        shape,
+    } = out;
+    if let Some((at, b)) = local {
+        same_shape(ev, at, Layout::ColTiled, b, Layout::Plain)?;
+        if at.rows() != b.rows() {
+            return Err(Error::shape(format!(
+                "A^T B: A has {} rows, B has {}",
+                at.rows(),
+                b.rows()
+            )));
+        }
+        if at.cols() != c || b.cols() != cols || at.shape() != shape {
+            return Err(Error::shape(format!(
+                "A^T B: a {}x{} product in ({}, {}) blocks, expected {c}x{cols} in ({}, {})",
+                at.cols(),
+                b.cols(),
+                at.shape().s0,
+                at.shape().s1,
+                shape.s0,
+                shape.s1
+            )));
+        }
+    } else if sum.is_none() {
+        return Err(Error::shape("A^T B without operands or a shared sum"));
     }
-    let shape = at.shape();
-    let c = at.cols();
     check_class_count(c, shape)?;
     let h = c / 2;
-    let (na, nb) = (b.block_rows(), b.block_cols());
+    let (na, nb) = match local {
+        Some((_, b)) => (b.block_rows(), b.block_cols()),
+        None => (0, cols.div_ceil(shape.s1)),
+    };
     // Step 1: A'_p = Ã_p + i·RotLeft(Ã_p, 1).
-    let ap = at
-        .blocks()
-        .iter()
-        .map(|x| Ok(ev.add(x, &ev.mul_i(&rot_left(ev, x, 1, shape)?)?)?))
-        .collect::<Result<Vec<_>>>()?;
+    let ap = match local {
+        Some((at, _)) => at
+            .blocks()
+            .iter()
+            .map(|x| Ok(ev.add(x, &ev.mul_i(&rot_left(ev, x, 1, shape)?)?)?))
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
     // PRotUp variant: the plain rotations rot(A'_p, k), k = 2, 4, …, c−2, hoisted per A'_p.
     let hoisted: Vec<Vec<Ct<E>>> = match variant {
         AtbVariant::PRotUp if h > 1 => {
@@ -115,26 +162,40 @@ pub(crate) fn diag_atb<E: Evaluator>(
                 AtbVariant::PRotUp => hoisted.iter().map(|v| v[m - 1].clone()).collect(),
             }
         };
-        let bk: Option<Vec<Ct<E>>> = match variant {
-            AtbVariant::PRotUp if k > 0 => Some(
+        let bk: Option<Vec<Ct<E>>> = match (variant, local) {
+            (AtbVariant::PRotUp, Some((_, b))) if k > 0 => Some(
                 b.blocks()
                     .iter()
                     .map(|x| prot_up(ev, x, k, shape))
                     .collect::<Result<_>>()?,
             ),
-            AtbVariant::PRotUp | AtbVariant::RotLeft => None,
+            (AtbVariant::PRotUp | AtbVariant::RotLeft, _) => None,
         };
-        let bblock = |p: usize, q: usize| -> &Ct<E> {
-            match &bk {
-                Some(v) => &v[p * nb + q],
-                None => b.block(p, q),
+        let bblock = |p: usize, q: usize| -> Result<&Ct<E>> {
+            match (&bk, local) {
+                (Some(v), _) => Ok(&v[p * nb + q]),
+                (None, Some((_, b))) => Ok(b.block(p, q)),
+                (None, None) => Err(Error::shape("A^T B: no local operands")),
             }
         };
         let d0 = mask_fn(shape, |i, l| i < c && i == (l + k) % c);
         let d1 = mask_fn(shape, |i, l| i < c && i == (l + k + 1) % c);
         let mask = pair_mask(&d0, &d1);
         for (q, slot) in acc.iter_mut().enumerate() {
-            let prod = dot(ev, (0..na).map(|p| (&e[p], bblock(p, q))))?;
+            let prod = match sum.as_deref_mut() {
+                None => {
+                    let pairs = (0..na)
+                        .map(|p| Ok((&e[p], bblock(p, q)?)))
+                        .collect::<Result<Vec<_>>>()?;
+                    dot(ev, pairs.into_iter())?
+                }
+                Some(s) => {
+                    let terms = (0..na)
+                        .map(|p| Ok(ev.mul(&e[p], bblock(p, q)?)?))
+                        .collect::<Result<Vec<_>>>()?;
+                    sum_rescale(ev, s.gather(terms)?)?
+                }
+            };
             let summed = sum_rows(ev, &prod, shape)?;
             let t = ev.mul_values(&summed, &mask)?;
             *slot = Some(accumulate(ev, slot.take(), t)?);
@@ -144,5 +205,5 @@ pub(crate) fn diag_atb<E: Evaluator>(
         .into_iter()
         .map(|x| twice_real(ev, &x.ok_or_else(|| Error::shape("no class pairs"))?))
         .collect::<Result<Vec<_>>>()?;
-    PackedMatrix::from_blocks(c, b.cols(), shape, Layout::Plain, out)
+    PackedMatrix::from_blocks(c, cols, shape, Layout::Plain, out)
 }

@@ -55,6 +55,9 @@ use std::sync::Mutex;
 
 type Ct<E> = <E as Evaluator>::Ciphertext;
 
+/// One process's operands `(A, B)` of a product shared by rows ([`AtbAlgorithm::multiply_shared`]).
+pub type LocalOperands<'a, C> = (&'a PackedMatrix<C>, &'a PackedMatrix<C>);
+
 /// The shape of a product: `a`, `b`, `c` as in HETAL's tables (`A B^T`: `a × b` times
 /// `(c × b)^T`; `A^T B`: `(a × c)^T` times `a × b`) and the unit shape of the blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -210,6 +213,44 @@ where
         });
     }
     Ok(ev.rescale(&acc.ok_or_else(|| Error::shape("empty product"))?)?)
+}
+
+/// `Σ terms` in their order (left to right), rescaled: the second half of [`dot`] for products
+/// formed elsewhere.
+fn sum_rescale<E: Evaluator>(ev: &E, terms: Vec<Ct<E>>) -> Result<Ct<E>> {
+    let mut acc: Option<Ct<E>> = None;
+    for m in terms {
+        acc = Some(match acc {
+            None => m,
+            Some(a) => ev.add(&a, &m)?,
+        });
+    }
+    Ok(ev.rescale(&acc.ok_or_else(|| Error::shape("empty product"))?)?)
+}
+
+/// The sums over row blocks of an `A^T B` product whose rows are shared between processes
+/// ([`AtbAlgorithm::multiply_shared`]): each process computes the products of its own row blocks,
+/// and every sum is formed, on every process, from all processes' products in block order, so
+/// that the result is the same on every process and equal, operation by operation, to the
+/// product of one process holding all the rows.
+pub trait RowBlockSum<C> {
+    /// This process's products, one per local row block in block order (none for a process
+    /// without rows); returns every process's products in global block order (the processes
+    /// hold consecutive row blocks in the order of their ranks). Called the same number of
+    /// times, in the same order, on every process.
+    fn gather(&mut self, local: Vec<C>) -> Result<Vec<C>>;
+}
+
+/// The output of an `A^T B` product whose rows are shared between processes: `classes × cols`
+/// (`c × b`) in `shape` blocks, known also to a process without rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedAtb {
+    /// Columns of `A` (`c`, the padded classes): rows of the output.
+    pub classes: usize,
+    /// Columns of `B` (`b`): columns of the output.
+    pub cols: usize,
+    /// The unit shape.
+    pub shape: UnitShape,
 }
 
 fn keys<I: IntoIterator<Item = i64>>(steps: I, conjugation: bool) -> KeyRequest {
@@ -744,6 +785,44 @@ impl AtbAlgorithm {
                     .collect::<Result<Vec<_>>>()?;
                 PackedMatrix::from_blocks(c, nb, a.shape(), Layout::Replicated, blocks)
             }
+        }
+    }
+
+    /// `A^T B` with the rows of `A` and `B` shared between processes, one block row or more
+    /// each, consecutive in the order of their ranks: `local` is this process's `(A, B)` (`None`
+    /// for a process without rows), `out` the whole product's shape, and `sum` forms every sum
+    /// over row blocks from all processes' products ([`RowBlockSum`]). Every process gets the
+    /// whole product, the same as [`AtbAlgorithm::multiply`] on all the rows (the same
+    /// operations in the same order; the products are formed before the sums, so the memory of
+    /// one sum's products is held at once). DiagATB (its variant resolved at the local levels:
+    /// every process must hold its operands at the same levels) and Volley Revolver only.
+    pub fn multiply_shared<E: Evaluator>(
+        self,
+        ev: &E,
+        local: Option<LocalOperands<'_, Ct<E>>>,
+        out: SharedAtb,
+        sum: &mut dyn RowBlockSum<Ct<E>>,
+    ) -> Result<PackedMatrix<Ct<E>>> {
+        let algo = match local {
+            Some((a, b)) => {
+                let (la, lb) = (a.level(), b.level());
+                let (da, db) = self.depths(la, lb, a.cols());
+                check_depth(la, lb, da, db)?;
+                self.resolve(la, lb, a.cols())
+            }
+            None => self,
+        };
+        match algo {
+            AtbAlgorithm::DiagAtbRotLeft | AtbAlgorithm::DiagAtbAuto => {
+                diag::diag_atb_shared(ev, local, out, AtbVariant::RotLeft, Some(sum))
+            }
+            AtbAlgorithm::DiagAtbPRotUp => {
+                diag::diag_atb_shared(ev, local, out, AtbVariant::PRotUp, Some(sum))
+            }
+            AtbAlgorithm::VolleyRevolver => baselines::volley_atb_shared(ev, local, out, Some(sum)),
+            AtbAlgorithm::RowMajor | AtbAlgorithm::Jin => Err(Error::InvalidParameter {
+                reason: format!("{self} has no row-shared form"),
+            }),
         }
     }
 }
