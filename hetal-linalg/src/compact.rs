@@ -36,25 +36,31 @@
 //!
 //! Compaction of a block is a sum of `m` masked rotations, `Σ_q rot_{q d − off}(μ_q ⊙ z)` with
 //! `μ_q` the 0/1 mask of rows `q·h .. (q+1)·h`, columns `< c'`. With baby-step giant-step
-//! (`B = ⌈√m⌉`, `G = ⌈m / B⌉`, `q = g·B + i`) and `rot_a(μ ⊙ x) = rot_a(μ) ⊙ rot_a(x)`:
+//! (`B = min(m, ⌈√(2m)⌉)`, `G = ⌈m / B⌉`, `q = g·B + i`) and `rot_a(μ ⊙ x) = rot_a(μ) ⊙ rot_a(x)`:
 //!
 //! ```text
 //! Σ_g rot_{g·B·d − off}( Σ_i rot_{i·d}(μ_{gB+i}) ⊙ rot_{i·d}(z) )
 //! ```
 //!
 //! with the `B − 1` baby rotations of `z` hoisted and the masks rotated in the clear. Expansion is
-//! the inverse, `z'_b = Σ_q μ_q ⊙ rot_{off − q d}(y) = Σ_g rot_{−g·B·d}( Σ_i rot_{g·B·d}(μ_{gB+i})
-//! ⊙ rot_{off − i·d}(y) )`, with zeros in every other slot of the block.
+//! the inverse, `z'_b = Σ_q μ_q ⊙ rot_{off − q d}(y)`, written with `q = g·B − i` (`0 ≤ i < B`,
+//! `0 ≤ g ≤ ⌊(m + B − 2) / B⌋`) as `Σ_g rot_{off − g·B·d}( Σ_i rot_{g·B·d − off}(μ_{gB−i}) ⊙
+//! rot_{i·d}(y) )`, with zeros in every other slot of the block: its baby rotations `i·d` are
+//! the compaction's, hoisted once per output for all its blocks, so the key set is the `B − 1`
+//! baby steps, the compaction's giant steps `g·B·d − off` and the expansion's `off − g·B·d`.
+//! `B ≈ √(2m)` rather than `√m` minimises that key count (`B − 1 + G + ⌈m / B⌉`) for about the
+//! same rotations (each key is a full key-switching key, 203 MiB at `boot-n16`).
 //!
 //! | | levels | rotations | plaintext mults | rescales |
 //! |---|---|---|---|---|
 //! | [`Compaction::compact`] | 1 | per block `B − 1` hoisted + `G − 1` (+1 if `off_b ≠ 0`); per output `log2(slots/n_o)` | `m` per block | 1 per output |
-//! | [`Compaction::expand`] | 1 | per block `B` hoisted (`B − 1` if `off_b = 0`) + `G − 1` | `m` per block | 1 per block |
+//! | [`Compaction::expand`] | 1 | per output `B − 1` hoisted; per block the giant steps with `off_b ≠ g·B·d` | `m` per block | 1 per block |
 //!
 //! ([`Compaction::compact_ops`], [`Compaction::expand_ops`]; the key set is
 //! [`Compaction::rotations`].) Example: unit shape `(64, 512)`, 10 classes (`c' = 16`): `m = 32`,
-//! `B = G = 6`, one block → one ciphertext of period 1024; compaction 10 rotations + 5 for the
-//! replication, expansion 11 rotations, 32 plaintext multiplications each.
+//! `B = 8`, `G = 4`, one block → one ciphertext of period 1024; compaction 10 rotations + 5 for
+//! the replication, expansion 11 rotations, 32 plaintext multiplications each; 19 rotation keys
+//! (25 with `B = ⌈√m⌉` and separate expansion baby steps).
 
 use crate::approx::layout::RowLayout;
 use crate::packed::UnitShape;
@@ -144,9 +150,26 @@ impl Compaction {
     /// Baby and giant step counts `(B, G)`.
     fn bsgs(&self) -> (usize, usize) {
         let m = self.groups();
-        let b = (m as f64).sqrt().ceil() as usize;
-        let b = b.max(1);
+        let b = ((2 * m) as f64).sqrt().ceil() as usize;
+        let b = b.clamp(1, m.max(1));
         (b, m.div_ceil(b))
+    }
+
+    /// The expansion's giant steps and their terms: `(g, [(i, q)])` with `q = g·B − i` over the
+    /// groups `0 ≤ q < m`, `0 ≤ i < B` (module docs).
+    fn expansion_terms(&self) -> Vec<(usize, Vec<(usize, usize)>)> {
+        let (bb, _) = self.bsgs();
+        let m = self.groups();
+        (0..=(m + bb - 2) / bb)
+            .map(|g| {
+                let terms: Vec<(usize, usize)> = (0..bb)
+                    .filter(|&i| i <= g * bb && g * bb - i < m)
+                    .map(|i| (i, g * bb - i))
+                    .collect();
+                (g, terms)
+            })
+            .filter(|(_, t)| !t.is_empty())
+            .collect()
     }
 
     /// Number of output ciphertexts `⌈k / k_c⌉`.
@@ -169,6 +192,20 @@ impl Compaction {
         (self.blocks_in(o).max(1) * self.s0 * self.cp())
             .next_power_of_two()
             .min(self.slots())
+    }
+
+    /// The distinct periods below the slot count among the outputs ([`Compaction::period`]):
+    /// the sparse bootstraps a softmax on the outputs runs, so the slot counts to request with
+    /// [`KeyRequest::add_sparse_bootstrap_slots`] when it is bootstrapped. Empty for the
+    /// identity compaction.
+    pub fn sparse_periods(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..self.outputs())
+            .map(|o| self.period(o))
+            .filter(|&n| n < self.slots())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     /// The virtual row layout of the outputs: `slots / c'` rows of width `c'`, `classes` classes
@@ -227,16 +264,16 @@ impl Compaction {
         let d = self.step() as i64;
         let mut v = Vec::new();
         let kc = self.blocks_per_output();
+        for i in 0..bb.min(m) {
+            v.push(self.norm(i as i64 * d));
+        }
         for p in 0..kc.min(self.blocks) {
             let off = (p * self.s0 * self.cp()) as i64;
-            for i in 0..bb.min(m) {
-                v.push(self.norm(i as i64 * d));
-                v.push(self.norm(off - i as i64 * d));
-            }
             for g in 0..gg {
-                let gd = (g * bb) as i64 * d;
-                v.push(self.norm(gd - off));
-                v.push(self.norm(-gd));
+                v.push(self.norm((g * bb) as i64 * d - off));
+            }
+            for (g, _) in self.expansion_terms() {
+                v.push(self.norm(off - (g * bb) as i64 * d));
             }
         }
         for o in 0..self.outputs() {
@@ -294,15 +331,24 @@ impl Compaction {
         if self.is_identity() {
             return CompactionOps::default();
         }
-        let (bb, gg) = self.bsgs();
+        let (bb, _) = self.bsgs();
         let d = self.step();
+        let terms = self.expansion_terms();
         let mut rot = 0;
+        for o in 0..self.outputs() {
+            // Baby steps used by this output's terms, hoisted once.
+            if self.blocks_in(o) > 0 {
+                rot += (1..bb)
+                    .filter(|&i| terms.iter().any(|(_, t)| t.iter().any(|&(j, _)| j == i)))
+                    .count();
+            }
+        }
         for b in 0..self.blocks {
             let off = self.offset(b) as i64;
-            rot += (0..bb.min(self.groups()))
-                .filter(|&i| self.norm(off - (i * d) as i64) != 0)
+            rot += terms
+                .iter()
+                .filter(|(g, _)| self.norm(off - (g * bb * d) as i64) != 0)
                 .count();
-            rot += gg - 1;
         }
         CompactionOps {
             rotations: rot,
@@ -422,52 +468,43 @@ impl Compaction {
             return Ok(cts.to_vec());
         }
         let level = min_level(cts);
-        let (bb, gg) = self.bsgs();
-        let (m, d) = (self.groups(), self.step());
+        let (bb, _) = self.bsgs();
+        let d = self.step();
         let kc = self.blocks_per_output();
+        let terms = self.expansion_terms();
+        let babies: Vec<RotStep> = (1..bb)
+            .filter(|&i| terms.iter().any(|(_, t)| t.iter().any(|&(j, _)| j == i)))
+            .map(|i| RotStep(self.norm((i * d) as i64)))
+            .collect();
         let mut out = Vec::with_capacity(self.blocks);
         for (o, y) in cts.iter().enumerate() {
             let y = ev.drop_to_level(y, level)?;
-            let range = o * kc..(o * kc + self.blocks_in(o));
-            // All baby rotations of this output, for all its blocks, hoisted together.
-            let mut steps = Vec::new();
-            for b in range.clone() {
-                let off = self.offset(b) as i64;
-                for i in 0..bb.min(m) {
-                    let s = self.norm(off - (i * d) as i64);
-                    if s != 0 && !steps.contains(&RotStep(s)) {
-                        steps.push(RotStep(s));
-                    }
-                }
-            }
-            let rotated = ev.rotate_hoisted(&y, &steps)?;
-            let baby = |s: i64| -> &E::Ciphertext {
-                steps
+            // The baby rotations `i·d` of this output, hoisted once for all its blocks.
+            let rotated = ev.rotate_hoisted(&y, &babies)?;
+            let baby = |i: usize| -> &E::Ciphertext {
+                let s = RotStep(self.norm((i * d) as i64));
+                babies
                     .iter()
-                    .position(|&x| x == RotStep(s))
+                    .position(|&x| x == s)
                     .map_or(&y, |k| &rotated[k])
             };
-            for b in range {
+            for b in o * kc..(o * kc + self.blocks_in(o)) {
                 let off = self.offset(b) as i64;
                 let mut acc: Option<E::Ciphertext> = None;
-                for g in 0..gg {
-                    let gd = g * bb * d;
+                for (g, group) in &terms {
+                    // The giant step `off − g·B·d`; the masks rotated back by it in the clear.
+                    let s = self.norm(off - (g * bb * d) as i64);
+                    let back = self.norm(-s) as usize;
                     let mut inner: Option<E::Ciphertext> = None;
-                    for i in 0..bb {
-                        let q = g * bb + i;
-                        if q >= m {
-                            break;
-                        }
-                        let u = baby(self.norm(off - (i * d) as i64));
-                        let p = ev.encode_real_at(&self.mask(q, gd), level)?;
-                        let t = ev.mul_plain(u, &p)?;
+                    for &(i, q) in group {
+                        let p = ev.encode_real_at(&self.mask(q, back), level)?;
+                        let t = ev.mul_plain(baby(i), &p)?;
                         inner = Some(match inner {
                             None => t,
                             Some(a) => ev.add(&a, &t)?,
                         });
                     }
                     let Some(inner) = inner else { continue };
-                    let s = self.norm(-(gd as i64));
                     let r = if s == 0 {
                         inner
                     } else {

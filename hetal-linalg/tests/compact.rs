@@ -206,6 +206,7 @@ fn softmax_on_compacted_logits_equals_the_blockwise_softmax_bit_for_bit() {
     req.add_rotations(method.rotations(&block_layout).iter().map(|r| r.0));
     req.add_rotations(method.rotations(&dense).iter().map(|r| r.0));
     req.bootstrapping = true;
+    req.add_sparse_bootstrap_slots(cm.sparse_periods());
     let params = MockParams::ideal(slots, 12, 40.0).with_bootstrap(3, 12, 1.0);
     let (mut client, ev) = setup(params, &req);
     let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -233,7 +234,13 @@ fn softmax_on_compacted_logits_equals_the_blockwise_softmax_bit_for_bit() {
     let prf = rf.with_period(n).unwrap();
     ev.reset();
     let p = method.eval(&ev, &compacted[0], &dense, &prf).unwrap();
-    assert!(ev.snapshot().get(OpKind::Bootstrap) + ev.snapshot().get(OpKind::BootstrapPair) > 0);
+    // With the sparse keys every refresh of the compacted softmax is a sparse bootstrap.
+    let counts = ev.snapshot();
+    assert!(counts.get(OpKind::BootstrapSparse) + counts.get(OpKind::BootstrapPairSparse) > 0);
+    assert_eq!(
+        counts.get(OpKind::Bootstrap) + counts.get(OpKind::BootstrapPair),
+        0
+    );
     let y = client.decrypt_real(&p).unwrap();
     for t in 0..slots {
         assert_eq!(y[t], y[t % n], "softmax output not periodic at {t}");

@@ -133,7 +133,8 @@ impl Plan {
 
     /// The evaluation keys the plan's method needs for its products and tilings, plus
     /// `softmax_keys` for a softmax activation (and, with [`Plan::compaction`], the rotations of
-    /// compacting and expanding the logits, [`Compaction::rotations`]; `softmax_keys` must then
+    /// compacting and expanding the logits, [`Compaction::rotations`], and with bootstrapping the
+    /// sparse bootstraps of their periods, [`Compaction::sparse_periods`]; `softmax_keys` must then
     /// cover the softmax on the compacted layout too, as [`Plan::evaluation_keys`]'s do), and
     /// bootstrapping if asked for (in HETAL's layout with the rotations that pack the weights'
     /// blocks for their refresh).
@@ -180,6 +181,10 @@ impl Plan {
             if self.compaction {
                 for c in self.compactions()? {
                     req.merge(&c.key_request());
+                    if bootstrapping {
+                        // The compacted softmax's refreshes are sparse bootstraps.
+                        req.add_sparse_bootstrap_slots(c.sparse_periods());
+                    }
                 }
             }
         }

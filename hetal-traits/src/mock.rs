@@ -1067,10 +1067,16 @@ impl MockEvaluator {
     /// The mean of each residue class of `values` modulo `period` (CKKS's trace), with one
     /// bootstrap's noise drawn per class, replicated to every slot.
     fn periodic_refresh(&self, values: &[Complex64], period: usize) -> Vec<Complex64> {
-        let copies = (values.len() / period) as f64;
-        let mut first = vec![Complex64::new(0.0, 0.0); period];
-        for (t, v) in values.iter().enumerate() {
-            first[t % period] += v / copies;
+        // The mean of each residue class, by halving (the copies are a power of two): exact,
+        // bit for bit, when the input is exactly periodic.
+        let mut first = values.to_vec();
+        while first.len() > period {
+            let half = first.len() / 2;
+            let (lo, hi) = first.split_at_mut(half);
+            for (a, b) in lo.iter_mut().zip(hi.iter()) {
+                *a = (*a + *b) * 0.5;
+            }
+            first.truncate(half);
         }
         self.noisy(&mut first);
         (0..values.len()).map(|t| first[t % period]).collect()

@@ -552,11 +552,10 @@ fn keygen(a: &KeygenArgs) -> CliResult {
         None => a.hyper.config_for(backend)?,
     };
     let with_method = |plan: Plan| -> CliResult<Plan> {
-        let plan = match method {
+        Ok(match method {
             Some(m) => plan.with_method(m)?,
             None => plan,
-        };
-        a.hyper.with_compaction(plan)
+        })
     };
     std::fs::create_dir_all(&a.dir.dir)?;
     private.create()?;
@@ -578,6 +577,7 @@ fn keygen(a: &KeygenArgs) -> CliResult {
                 a.hyper.weight_bound,
                 &a.hyper.softmax,
             )?)?;
+            let plan = a.hyper.with_compaction(plan)?;
             let req = plan.evaluation_keys(true)?;
             let mut backend = MockClient::try_new(params.clone(), a.backend.mock_key_seed())?;
             let keys = backend.generate_evaluation_keys(&req)?;
@@ -599,19 +599,22 @@ fn keygen(a: &KeygenArgs) -> CliResult {
         Backend::Ckks => {
             let preset = spec.ckks_preset()?;
             let params = CkksParams::new(&preset.params)?;
-            let mut plan = with_method(Plan::new(
+            let plan = with_method(Plan::new(
                 &splits,
                 &cfg,
                 params.slots,
                 a.hyper.weight_bound,
                 &a.hyper.softmax,
             )?)?;
+            let config = a.backend.bootstrap_config(&preset);
+            let (mut plan, compaction) = a.hyper.with_ckks_compaction(plan, &params, &config)?;
+            println!("compaction: {compaction}");
             let req = plan.evaluation_keys(true)?;
             let mut client = match a.backend.key_seed {
                 Some(seed) => CkksClient::from_seed(params.clone(), seed),
                 None => CkksClient::new(params.clone()),
             };
-            let (keys, est) = generate_bootstrap_keys(&mut client, &preset.config, &req)?;
+            let (keys, est) = generate_bootstrap_keys(&mut client, &config, &req)?;
             // Encrypt at the bootstrapping output level (see `Plan::encrypt_level`).
             plan.encrypt_level = Some(hetal_ckks::presets::bootstrap_output_level(&preset));
             let key_bytes = to_bytes(CKKS_KEYS_KIND, &keys.to_bytes(&params))?;

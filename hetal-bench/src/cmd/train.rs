@@ -2,7 +2,8 @@
 //! argument groups and backend setup that `hetal client` and `hetal server` share.
 
 use hetal_ckks::bootstrap::{
-    BootstrapPreset, BootstrappingEvaluator, estimate_memory, generate_bootstrap_keys,
+    BootstrapConfig, BootstrapPreset, BootstrappingEvaluator, default_memory_budget,
+    estimate_memory, generate_bootstrap_keys,
 };
 use hetal_ckks::{CkksClient, CkksEvaluator, CkksParams};
 use hetal_nn::config::{
@@ -227,10 +228,63 @@ impl HyperArgs {
         Ok(CompactionMode::parse(&self.compaction)?)
     }
 
-    /// `plan` with the `--compaction` decision. No backend of this build bootstraps part-full
-    /// ciphertexts with a smaller circuit yet, so `auto` decides without sparse bootstrapping.
+    /// `plan` with the `--compaction` decision for the mock: `auto` decides without sparse
+    /// bootstrapping (compaction only where it reduces the ciphertexts of the softmax), so the
+    /// mock's default plans are those of [`Plan::new`].
     pub fn with_compaction(&self, plan: Plan) -> CliResult<Plan> {
         Ok(plan.with_compaction(self.compaction_mode()?, false)?)
+    }
+
+    /// `plan` with the `--compaction` decision for CKKS, whose sparse bootstrap of a compacted
+    /// ciphertext is cheaper than the full one (0.6-0.9x at `boot-n16`, docs/training.md) but
+    /// needs its own keys: `auto` compacts where that reduces the softmax's ciphertexts, and
+    /// also, with sparse bootstrapping, where the larger key set (`estimate_memory`) fits the
+    /// memory budget of `config`. Returns the plan and a sentence on the decision.
+    pub fn with_ckks_compaction(
+        &self,
+        plan: Plan,
+        params: &CkksParams,
+        config: &BootstrapConfig,
+    ) -> CliResult<(Plan, String)> {
+        let mode = self.compaction_mode()?;
+        if mode != CompactionMode::Auto {
+            return Ok((
+                plan.with_compaction(mode, true)?,
+                format!("--compaction {}", mode.name()),
+            ));
+        }
+        let without = plan.clone().with_compaction(CompactionMode::Auto, false)?;
+        if without.compaction {
+            return Ok((without, "auto: fewer ciphertexts for the softmax".into()));
+        }
+        let sparse = plan.with_compaction(CompactionMode::Auto, true)?;
+        if !sparse.compaction {
+            return Ok((without, "auto: the logits' blocks are already dense".into()));
+        }
+        let est = estimate_memory(params, config, &sparse.evaluation_keys(true)?)?;
+        let budget = config
+            .memory_budget_bytes
+            .unwrap_or_else(default_memory_budget);
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        if est.total_bytes() <= budget {
+            Ok((
+                sparse,
+                format!(
+                    "auto: sparse bootstraps of the compacted logits; the key set with their keys, {:.2} GiB, fits the budget of {:.2} GiB",
+                    gib(est.total_bytes()),
+                    gib(budget)
+                ),
+            ))
+        } else {
+            Ok((
+                without,
+                format!(
+                    "auto: compaction would pay with sparse bootstraps, but their key set, {:.2} GiB, exceeds the budget of {:.2} GiB (--memory-budget-gib)",
+                    gib(est.total_bytes()),
+                    gib(budget)
+                ),
+            ))
+        }
     }
 
     /// The training configuration with the defaults of `backend`.
@@ -337,6 +391,36 @@ pub struct BackendArgs {
     /// exactly as with those primes; `--levels` is then the preset's level count.
     #[arg(long)]
     pub chain: Option<String>,
+    /// CKKS: the memory (GiB) the bootstrapping key set, its encoded DFT matrices and the
+    /// working memory may take; key generation refuses with an error above it (default: 80% of
+    /// the memory available when the keys are generated).
+    #[arg(long, value_parser = parse_budget_gib)]
+    pub memory_budget_gib: Option<f64>,
+}
+
+/// `--memory-budget-gib`: a positive number of GiB, at most 4096.
+fn parse_budget_gib(s: &str) -> Result<f64, String> {
+    let g: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of GiB"))?;
+    if g.is_finite() && g > 0.0 && g <= 4096.0 {
+        Ok(g)
+    } else {
+        Err(format!(
+            "the memory budget must be in (0, 4096] GiB, not {s}"
+        ))
+    }
+}
+
+impl BackendArgs {
+    /// The preset's bootstrapping configuration with `--memory-budget-gib` applied.
+    pub fn bootstrap_config(&self, preset: &BootstrapPreset) -> BootstrapConfig {
+        let mut c = preset.config.clone();
+        if let Some(g) = self.memory_budget_gib {
+            c.memory_budget_bytes = Some((g * (1u64 << 30) as f64) as u64);
+        }
+        c
+    }
 }
 
 /// The level a bootstrappable preset's bootstrap outputs: the top level minus the circuit's depth.
@@ -562,7 +646,8 @@ fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig, method: Method
         &args.hyper.softmax,
     )?
     .with_method(method)?;
-    let plan = args.hyper.with_compaction(plan)?;
+    let config = args.backend.bootstrap_config(&preset);
+    let (plan, compaction) = args.hyper.with_ckks_compaction(plan, &params, &config)?;
     let req = plan.evaluation_keys(true)?;
     let threads = if args.backend.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -580,7 +665,8 @@ fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig, method: Method
             preset.params.security
         ),
     );
-    let est = estimate_memory(&params, &preset.config, &req)?;
+    println!("compaction: {compaction}");
+    let est = estimate_memory(&params, &config, &req)?;
     println!(
         "bootstrapping key set: {} keys, estimated {:.2} GiB in all (keys, encoded DFT matrices, working memory)",
         est.keys,
@@ -597,9 +683,9 @@ fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig, method: Method
             Some(seed) => CkksClient::from_seed(params.clone(), seed),
             None => CkksClient::new(params.clone()),
         };
-        let (keys, _) = generate_bootstrap_keys(&mut client, &preset.config, &req)?;
+        let (keys, _) = generate_bootstrap_keys(&mut client, &config, &req)?;
         let inner = CkksEvaluator::new(params.clone(), keys)?.with_threads(threads)?;
-        let ev = BootstrappingEvaluator::from_evaluator(inner, &preset.config)?;
+        let ev = BootstrappingEvaluator::from_evaluator(inner, &config)?;
         let setup = t.elapsed();
         println!("key generation: {:.1} s", setup.as_secs_f64());
         let info = ev
@@ -646,11 +732,10 @@ fn run_ckks(args: &TrainArgs, splits: &Splits, cfg: &TrainConfig, method: Method
         )?
         .ok_or("the mock reference run was interrupted")?;
         println!(
-            "the same training on the mock: test accuracy {:.2} %, {} steps, {} bootstraps and {} pair bootstraps ({:.1} s)",
+            "the same training on the mock: test accuracy {:.2} %, {} steps, {} ({:.1} s)",
             100.0 * reference.report.test_accuracy,
             reference.report.steps,
-            reference.ops.get(OpKind::Bootstrap),
-            reference.ops.get(OpKind::BootstrapPair),
+            describe_bootstraps(&reference.ops),
             t.elapsed().as_secs_f64()
         );
         let costs = OpCosts::measure(&ev, &mut client)?;
@@ -706,13 +791,10 @@ impl Trained {
         );
         println!("{}", self.report);
         let steps = self.report.steps.max(1) as f64;
-        let (single, pair) = (
-            self.ops.get(OpKind::Bootstrap),
-            self.ops.get(OpKind::BootstrapPair),
-        );
         println!(
-            "bootstraps, all (including those inside the softmax): {single} single and {pair} pair bootstraps ({:.2} per step; outside the softmax {})",
-            (single + pair) as f64 / steps,
+            "bootstraps, all (including those inside the softmax): {} ({:.2} per step; outside the softmax {})",
+            describe_bootstraps(&self.ops),
+            self.ops.bootstraps() as f64 / steps,
             self.report.bootstraps
         );
         println!("operations:\n{}", self.ops);
@@ -831,6 +913,22 @@ impl OpCosts {
             OpKind::BootstrapPair,
             time(&mut || ev.bootstrap_pair(&low, &low).map(drop))?,
         ));
+        // The sparse circuits, where the key set has one (the smallest period is timed; the
+        // circuits of larger periods cost about the same: the same ring, one EvalMod).
+        let period = (3..usize::BITS)
+            .map(|k| 1usize << k)
+            .take_while(|&n| n < ev.slots())
+            .find(|&n| ev.has_sparse_bootstrap(n));
+        if let Some(n) = period {
+            seconds.push((
+                OpKind::BootstrapSparse,
+                time(&mut || ev.bootstrap_sparse(&low, n).map(drop))?,
+            ));
+            seconds.push((
+                OpKind::BootstrapPairSparse,
+                time(&mut || ev.bootstrap_pair_sparse(&low, &low, n).map(drop))?,
+            ));
+        }
         Ok(OpCosts {
             level: level.0,
             seconds,
@@ -845,7 +943,7 @@ impl OpCosts {
             OpKind::KeySwitch | OpKind::Encode => 0.0, // inside the counted operations
             OpKind::Neg | OpKind::DropLevel => find(OpKind::Add).unwrap_or(0.0) * 0.5,
             OpKind::IntMult | OpKind::MulI => find(OpKind::Add).unwrap_or(0.0),
-            // Not measured here: at most the full bootstrap's time (an upper bound).
+            // Without sparse keys: at most the full bootstrap's time (an upper bound).
             OpKind::BootstrapSparse => find(kind)
                 .or_else(|| find(OpKind::Bootstrap))
                 .unwrap_or(0.0),
@@ -981,4 +1079,24 @@ fn finish(
         std::fs::write(p, serde_json::to_string_pretty(&json)?)?;
     }
     Ok(())
+}
+
+/// `"5 single and 1 pair bootstraps"`, with the sparse ones (part-full ciphertexts) where
+/// there are any: `"…, 3 sparse and 2 sparse pair bootstraps"`.
+fn describe_bootstraps(ops: &OpCounts) -> String {
+    let mut s = format!(
+        "{} single and {} pair bootstraps",
+        ops.get(OpKind::Bootstrap),
+        ops.get(OpKind::BootstrapPair)
+    );
+    let (sparse, sparse_pair) = (
+        ops.get(OpKind::BootstrapSparse),
+        ops.get(OpKind::BootstrapPairSparse),
+    );
+    if sparse + sparse_pair > 0 {
+        s.push_str(&format!(
+            ", {sparse} sparse and {sparse_pair} sparse pair bootstraps"
+        ));
+    }
+    s
 }
