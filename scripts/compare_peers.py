@@ -13,8 +13,11 @@ HEaaN only with HEAAN_DIR), each in its own process, one after the other, each h
 big-memory lock /tmp/hetal-bigmem.lock (flock(2) on that file, the lock `flock /tmp/hetal-bigmem.lock`
 takes; the child process inherits it, so it stays held until that process exits; peaks: hetal ~12 GiB,
 OpenFHE ~13 GiB, DESILO ~18 GiB on a 24 GiB machine):
-  * hetal: `boot_n16` through the example `bootstrap_n16 RUNS --json` (built with cargo; honours
-    CARGO_TARGET_DIR);
+  * hetal: `boot_n16` through the example `bootstrap_n16 RUNS --json --pair` (built with cargo;
+    honours CARGO_TARGET_DIR): the single bootstrap, and the pair bootstrap of two real ciphertexts
+    as a second row `hetal BOOT_N16 pair/2` (time per real ciphertext refreshed, precision of the
+    real parts);
+  * hetal-deep: the same example with `--preset boot-n16-deep` (14 levels after each bootstrap);
   * HEaaN FGb: `scripts/peers/heaan_ops.py` with HEAAN_BOOT=1 (CPython 3.8 from pyenv, HEAAN_DIR);
   * OpenFHE 1.6.1 and DESILO FHE 2.0.0: the full-slot bootstrap workers of the shared peer benchmark,
     ../shared/bench/peers/ckks_ops.py (CKKS_OPS overrides the path; it is called, never copied),
@@ -26,7 +29,7 @@ where the library's measurement does one), levels left after bootstrap (for mult
 each library counts them), precision over all slots for inputs uniform in [-1, 1] (-log2 of the
 mean / max abs error), key generation time (what each measurement times: OpenFHE includes
 EvalBootstrapSetup, DESILO excludes the secret and public key), peak RSS of the process (wait4's
-ru_maxrss) and hetal/peer ratios, plus the load average before/after; the raw JSON goes to target/peers/boot_compare.json (written after each
+ru_maxrss) and hetal/peer ratios (and each hetal row / HEaaN, where HEaaN ran), plus the load average before/after; the raw JSON goes to target/peers/boot_compare.json (written after each
 library, so a later failure keeps the earlier results).
 
 OpenFHE is installed at run time from PyPI (`openfhe==1.6.1.0.22.4`, CPython 3.10 from pyenv) into a
@@ -54,7 +57,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OPS = ["encode", "encrypt", "decrypt", "add", "mul_plain", "mul_relin_rescale", "rotate", "rotate_hoisted_8"]
 BIGMEM_LOCK = "/tmp/hetal-bigmem.lock"
-BOOT_LIBS = ["hetal", "heaan", "openfhe", "desilo"]
+BOOT_LIBS = ["hetal", "hetal-deep", "heaan", "openfhe", "desilo"]
 CKKS_OPS = Path(os.environ.get("CKKS_OPS", ROOT.parent / "shared" / "bench" / "peers" / "ckks_ops.py"))
 VENVS = {  # library -> (env var, default folder, CPython version, packages)
     "openfhe": ("PEERS_VENV", "py310", "3.10", ["numpy", "openfhe==1.6.1.0.22.4"]),
@@ -135,7 +138,7 @@ def hetal_boot_binary():
 
 def boot_available(lib):
     """None if `lib` can be measured here, else why not (nothing is installed or built)."""
-    if lib == "hetal":
+    if lib in ("hetal", "hetal-deep"):
         return None if shutil.which("cargo") or hetal_boot_binary().exists() else "no cargo"
     if lib == "heaan":
         if "HEAAN_DIR" not in os.environ:
@@ -151,11 +154,14 @@ def boot_available(lib):
 
 def boot_command(lib, runs, scratch, dry_run):
     """(command, extra environment, JSON file the command writes or None for 'last stdout line')."""
-    if lib == "hetal":
+    if lib in ("hetal", "hetal-deep"):
         if not dry_run:
             subprocess.run(["cargo", "build", "--release", "-q", "-p", "hetal-ckks", "--example", "bootstrap_n16"],
                            check=True, cwd=ROOT)
-        return [str(hetal_boot_binary()), str(runs), "--json"], {}, None
+        # hetal: the single and the pair bootstrap of BOOT_N16; hetal-deep: the deeper preset
+        # (its key set, about 19.6 GiB, is above the default budget of 80 % of the available memory)
+        extra = ["--pair"] if lib == "hetal" else ["--preset", "boot-n16-deep", "--budget-gib", "21"]
+        return [str(hetal_boot_binary()), str(runs), "--json"] + extra, {}, None
     if lib == "heaan":
         return ([pyenv_python("3.8"), str(ROOT / "scripts/peers/heaan_ops.py")],
                 {"REPS": "1", "HEAAN_BOOT": "1", "BOOT_REPS": str(runs)}, None)
@@ -205,7 +211,7 @@ def last_json(lines):
 
 def summarize_boot(lib, lines, out_file):
     """The common fields from one library's own output (None where it does not measure them)."""
-    if lib == "hetal":
+    if lib in ("hetal", "hetal-deep"):
         r = last_json(lines)
         return r, {"library": f"hetal {r['preset']}", "runs": r["runs"], "wall_s": r["bootstrap_wall_s"],
                    "cpu_s": r["bootstrap_cpu_s"], "levels_left": r["levels_left"],
@@ -279,6 +285,16 @@ def boot_compare(libs, runs, dry_run):
                 raise RuntimeError(f"exit code {proc['exit_code']} (-9: killed, usually for memory)")
             entry["raw"], entry["summary"] = summarize_boot(lib, lines, out)
             print("  -> " + json.dumps(entry["summary"]), file=sys.stderr, flush=True)
+            r = entry["raw"]
+            if lib == "hetal" and r.get("pair_cpu_s") is not None:
+                # The pair bootstrap refreshes two real ciphertexts: its row is per real ciphertext.
+                pair = dict(entry["summary"], library=f"hetal {r['preset']} pair/2",
+                            wall_s=r["pair_wall_s"] / 2, cpu_s=r["pair_cpu_s"] / 2,
+                            prec_mean=r["pair_real_precision_mean_bits"],
+                            prec_min=r["pair_real_precision_min_bits"],
+                            note="pair bootstrap of two real ciphertexts, time per real ciphertext refreshed; "
+                                 "precision of the real parts of both outputs, worst run; same process as hetal")
+                report["libs"]["hetal-pair"] = dict(entry, summary=pair)
         except Exception as e:  # record it and go on with the next library
             entry["error"] = f"{type(e).__name__}: {e}"
             print(f"  !! {lib}: {entry['error']}", file=sys.stderr, flush=True)
@@ -303,13 +319,14 @@ def print_boot(report):
     print(f"  {'library':<22} {'runs':>4} {'wall s':>7} {'CPU s':>7} {'levels':>6} {'prec mean':>9} {'prec min':>8} "
           f"{'keygen s':>8} {'peak RSS':>9} {'hetal/peer wall':>15} {'hetal/peer CPU':>14}")
     ours = libs.get("hetal", {}).get("summary")
+    hetal_rows = ("hetal", "hetal-pair", "hetal-deep")
     for lib, e in libs.items():
         s = e.get("summary")
         if s is None:
             print(f"  {lib:<22} FAILED: {e.get('error')}")
             continue
-        rw = ours["wall_s"] / s["wall_s"] if ours and lib != "hetal" else None
-        rc = ours["cpu_s"] / s["cpu_s"] if ours and lib != "hetal" and s["cpu_s"] else None
+        rw = ours["wall_s"] / s["wall_s"] if ours and lib not in hetal_rows else None
+        rc = ours["cpu_s"] / s["cpu_s"] if ours and lib not in hetal_rows and s["cpu_s"] else None
         print(f"  {s['library']:<22} {s['runs']:>4} {s['wall_s']:>7.2f} {fmt(s['cpu_s'], '.2f'):>7} "
               f"{fmt(s['levels_left'], 'd'):>6} {fmt(s['prec_mean'], '.2f'):>9} {fmt(s['prec_min'], '.2f'):>8} "
               f"{fmt(s['keygen_s'], '.1f'):>8} {e['peak_rss_gib']:>5.2f} GiB {fmt(rw, '.3f'):>15} {fmt(rc, '.3f'):>14}")
@@ -320,6 +337,13 @@ def print_boot(report):
                   f"process {e['process_wall_s']:.0f} s wall")
             if s.get("params"):
                 print(f"    {s['params']}")
+    heaan = libs.get("heaan", {}).get("summary")
+    if heaan:
+        for lib in hetal_rows:
+            s = libs.get(lib, {}).get("summary")
+            if s:
+                cpu = f", CPU {s['cpu_s'] / heaan['cpu_s']:.3f}" if s.get("cpu_s") and heaan.get("cpu_s") else ""
+                print(f"  {s['library']} / HEaaN FGb: wall {s['wall_s'] / heaan['wall_s']:.3f}{cpu}")
     print("  levels = levels left for multiplications after the bootstrap, as each library counts them (notes "
           "above);\n  prec = -log2(mean / max abs error) over all slots, inputs uniform in [-1, 1]; peak RSS = the "
           "process's ru_maxrss (wait4)")

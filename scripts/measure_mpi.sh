@@ -22,7 +22,7 @@ run_rounds() { # dir, command...
   local dir=$1
   shift
   for _ in 1 2 3 4; do
-    "$@" --dir "$dir" --quiet | tail -1
+    "$@" --dir "$dir" --quiet | grep -E "training finished|MPI rank|epoch [0-9]+ done" || true
     [ -e "$dir/model.msg" ] && break
     "$hetal" client evaluate --dir "$dir" >/dev/null
   done
