@@ -92,3 +92,87 @@ fn two_processes_run_a_compacting_plan() {
     let single = train("on");
     assert!(single.lines().any(|l| l == acc), "{acc}\n{single}");
 }
+
+/// One step on the small insecure CKKS preset at batch 64 (unit shape (64, 32), 16 of 32 columns
+/// meaningful), with the `auto` decision of the CKKS path.
+fn ckks_auto(extra: &[&str]) -> std::process::Output {
+    let mut a = vec![
+        "train",
+        "--quiet",
+        "--backend",
+        "ckks",
+        "--preset",
+        "insecure-boot-n12-l9",
+        "--key-seed",
+        "3",
+        "--threads",
+        "1",
+        "--limit-train",
+        "64",
+        "--limit-val",
+        "32",
+        "--limit-test",
+        "32",
+        "--batch",
+        "64",
+        "--epochs",
+        "1",
+        "--patience",
+        "0",
+        "--no-reference",
+    ];
+    a.extend_from_slice(extra);
+    hetal(&a)
+}
+
+#[test]
+fn ckks_auto_compacts_with_sparse_bootstraps_when_their_keys_fit_the_budget() {
+    let out = ckks_auto(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("compaction: auto: sparse bootstraps of the compacted logits"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("compaction on (1 block(s) -> 1 ciphertext(s) of period 1024"),
+        "{stdout}"
+    );
+    // Every refresh inside the softmax ran the sparse circuit.
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("bootstraps, all"))
+        .unwrap_or_else(|| panic!("no bootstrap line in {stdout}"));
+    assert!(line.contains("sparse pair bootstraps"), "{line}");
+}
+
+#[test]
+fn ckks_auto_leaves_compaction_off_when_the_sparse_keys_exceed_the_budget() {
+    // A budget no key set fits: auto refuses the larger key set, and key generation then
+    // refuses the smaller one with an error (no panic, nothing generated).
+    let out = ckks_auto(&["--memory-budget-gib", "0.001"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("exceeds the budget of 0.00 GiB"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("compaction off"), "{stdout}");
+    assert!(stderr.contains("budget"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Bad budgets are refused by the argument parser.
+    for bad in ["0", "-1", "nan", "inf", "lots"] {
+        let arg = format!("--memory-budget-gib={bad}");
+        let out = ckks_auto(&[arg.as_str()]);
+        assert!(!out.status.success(), "--memory-budget-gib {bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("memory-budget-gib"),
+            "--memory-budget-gib {bad}"
+        );
+    }
+}
