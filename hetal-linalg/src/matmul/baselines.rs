@@ -3,7 +3,8 @@
 
 use super::primitives::{accumulate, fold, mask_fn, rot_left, sum_cols_fill, sum_rows};
 use super::{
-    LocalOperands, RowBlockSum, SharedAtb, check_small_class_count, dot, same_shape, sum_rescale,
+    LocalOperands, RowBlockSum, SharedAtb, check_shared_operands, check_small_class_count, dot,
+    same_shape, sum_rescale,
 };
 use crate::error::{Error, Result};
 use crate::packed::{Layout, PackedMatrix, rot};
@@ -249,30 +250,8 @@ pub(crate) fn volley_atb_shared<E: Evaluator>(
         cols,
         shape,
     } = out;
-    if let Some((at, b)) = local {
-        same_shape(ev, at, Layout::ColTiled, b, Layout::Plain)?;
-        if at.rows() != b.rows() {
-            return Err(Error::shape(format!(
-                "A^T B: A has {} rows, B has {}",
-                at.rows(),
-                b.rows()
-            )));
-        }
-        if at.cols() != c || b.cols() != cols || at.shape() != shape {
-            return Err(Error::shape(format!(
-                "A^T B: a {}x{} product, expected {c}x{cols}",
-                at.cols(),
-                b.cols()
-            )));
-        }
-    } else if sum.is_none() {
-        return Err(Error::shape("A^T B without operands or a shared sum"));
-    }
+    let (na, nb) = check_shared_operands(ev, local, out, sum.is_some())?;
     check_small_class_count(c, shape)?;
-    let (na, nb) = match local {
-        Some((_, b)) => (b.block_rows(), b.block_cols()),
-        None => (0, cols.div_ceil(shape.s1)),
-    };
     let mut acc: Vec<Option<Ct<E>>> = vec![None; nb];
     for k in 0..c {
         let e: Vec<Ct<E>> = match local {

@@ -4,8 +4,8 @@ use super::primitives::{
     accumulate, mask_fn, pair_mask, prot_up, rot_left, sum_cols_fill, sum_rows, twice_real,
 };
 use super::{
-    AtbVariant, LocalOperands, RowBlockSum, SharedAtb, check_class_count, dot, same_shape,
-    sum_rescale,
+    AtbVariant, LocalOperands, RowBlockSum, SharedAtb, check_class_count, check_shared_operands,
+    dot, same_shape, sum_rescale,
 };
 use crate::error::{Error, Result};
 use crate::packed::{Layout, PackedMatrix, rot};
@@ -100,35 +100,9 @@ pub(crate) fn diag_atb_shared<E: Evaluator>(
         cols,
         shape,
     } = out;
-    if let Some((at, b)) = local {
-        same_shape(ev, at, Layout::ColTiled, b, Layout::Plain)?;
-        if at.rows() != b.rows() {
-            return Err(Error::shape(format!(
-                "A^T B: A has {} rows, B has {}",
-                at.rows(),
-                b.rows()
-            )));
-        }
-        if at.cols() != c || b.cols() != cols || at.shape() != shape {
-            return Err(Error::shape(format!(
-                "A^T B: a {}x{} product in ({}, {}) blocks, expected {c}x{cols} in ({}, {})",
-                at.cols(),
-                b.cols(),
-                at.shape().s0,
-                at.shape().s1,
-                shape.s0,
-                shape.s1
-            )));
-        }
-    } else if sum.is_none() {
-        return Err(Error::shape("A^T B without operands or a shared sum"));
-    }
+    let (na, nb) = check_shared_operands(ev, local, out, sum.is_some())?;
     check_class_count(c, shape)?;
     let h = c / 2;
-    let (na, nb) = match local {
-        Some((_, b)) => (b.block_rows(), b.block_cols()),
-        None => (0, cols.div_ceil(shape.s1)),
-    };
     // Step 1: A'_p = Ã_p + i·RotLeft(Ã_p, 1).
     let ap = match local {
         Some((at, _)) => at

@@ -176,6 +176,49 @@ fn check_small_class_count(c: usize, shape: UnitShape) -> Result<()> {
 }
 
 /// Checks layouts, the common unit shape and the evaluator's slot count.
+/// Checks the operands of an `A^T B` product shared by rows ([`AtbAlgorithm::multiply_shared`])
+/// against the whole product's shape `out` (`local`: `(Ã, B)` in column-tiled and plain
+/// layouts with the same rows; `None` only with a shared sum, `has_sum`), and returns the
+/// local row-block count and the output's block columns `(na, nb)`.
+fn check_shared_operands<E: Evaluator>(
+    ev: &E,
+    local: Option<LocalOperands<'_, Ct<E>>>,
+    out: SharedAtb,
+    has_sum: bool,
+) -> Result<(usize, usize)> {
+    let SharedAtb {
+        classes: c,
+        cols,
+        shape,
+    } = out;
+    let Some((at, b)) = local else {
+        if !has_sum {
+            return Err(Error::shape("A^T B without operands or a shared sum"));
+        }
+        return Ok((0, cols.div_ceil(shape.s1)));
+    };
+    same_shape(ev, at, Layout::ColTiled, b, Layout::Plain)?;
+    if at.rows() != b.rows() {
+        return Err(Error::shape(format!(
+            "A^T B: A has {} rows, B has {}",
+            at.rows(),
+            b.rows()
+        )));
+    }
+    if at.cols() != c || b.cols() != cols || at.shape() != shape {
+        return Err(Error::shape(format!(
+            "A^T B: a {}x{} product in ({}, {}) blocks, expected {c}x{cols} in ({}, {})",
+            at.cols(),
+            b.cols(),
+            at.shape().s0,
+            at.shape().s1,
+            shape.s0,
+            shape.s1
+        )));
+    }
+    Ok((b.block_rows(), b.block_cols()))
+}
+
 fn same_shape<C>(
     ev: &impl Evaluator,
     a: &PackedMatrix<C>,
