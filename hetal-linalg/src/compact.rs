@@ -155,6 +155,14 @@ impl Compaction {
         (b, m.div_ceil(b))
     }
 
+    /// The baby steps `i ≥ 1` (rotations by `i·d`) that the expansion's terms use.
+    fn expansion_babies(&self) -> Vec<usize> {
+        let terms = self.expansion_terms();
+        (1..self.bsgs().0)
+            .filter(|&i| terms.iter().any(|(_, t)| t.iter().any(|&(j, _)| j == i)))
+            .collect()
+    }
+
     /// The expansion's giant steps and their terms: `(g, [(i, q)])` with `q = g·B − i` over the
     /// groups `0 ≤ q < m`, `0 ≤ i < B` (module docs).
     fn expansion_terms(&self) -> Vec<(usize, Vec<(usize, usize)>)> {
@@ -335,12 +343,11 @@ impl Compaction {
         let d = self.step();
         let terms = self.expansion_terms();
         let mut rot = 0;
+        let babies = self.expansion_babies().len();
         for o in 0..self.outputs() {
-            // Baby steps used by this output's terms, hoisted once.
+            // The baby rotations, hoisted once per output.
             if self.blocks_in(o) > 0 {
-                rot += (1..bb)
-                    .filter(|&i| terms.iter().any(|(_, t)| t.iter().any(|&(j, _)| j == i)))
-                    .count();
+                rot += babies;
             }
         }
         for b in 0..self.blocks {
@@ -472,8 +479,9 @@ impl Compaction {
         let d = self.step();
         let kc = self.blocks_per_output();
         let terms = self.expansion_terms();
-        let babies: Vec<RotStep> = (1..bb)
-            .filter(|&i| terms.iter().any(|(_, t)| t.iter().any(|&(j, _)| j == i)))
+        let babies: Vec<RotStep> = self
+            .expansion_babies()
+            .into_iter()
             .map(|i| RotStep(self.norm((i * d) as i64)))
             .collect();
         let mut out = Vec::with_capacity(self.blocks);
