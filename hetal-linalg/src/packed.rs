@@ -1,6 +1,6 @@
 //! Block-packed matrices: the data layouts of HETAL's matrix multiplications and of the baselines.
 //!
-//! # Block layouts (HETAL §1.5)
+//! # Block layouts (HETAL's unit-shape layouts; docs/diag-algorithms.md, its notation and section 2)
 //!
 //! A matrix `M` (`rows × cols`) is cut into blocks of a [`UnitShape`] `(s0, s1)` with
 //! `s0 · s1 = slots`. Block `(p, q)` holds `M[p·s0 + i, q·s1 + l]` at slot `i·s1 + l` (row-major
@@ -24,7 +24,7 @@
 //!
 //! # What the training code does with them
 //!
-//! For encrypted softmax regression (HETAL §1.9) with a batch `X` (`a × b`, Plain), weights `W`
+//! For encrypted softmax regression (HETAL's training step; docs/training.md) with a batch `X` (`a × b`, Plain), weights `W`
 //! (`c × b`, c the padded class count) and labels `Y` (`a × c`):
 //!
 //! 1. `Z = X W^T`: [`crate::matmul::AbtAlgorithm::DiagAbt`] on `X` (Plain) and `W̃`

@@ -1,6 +1,6 @@
-//! Op counts of every algorithm against HETAL's corrected Table 7 (docs/diag-algorithms.md §1) on the
-//! five benchmark shapes (S = 32768, s0 = a, s1 = S/a), against the general formulas of §4 on
-//! multi-block shapes, and the levels consumed (§2 item 5). Counted with the `Counting` wrapper
+//! Op counts of every algorithm against HETAL's corrected Table 7 (docs/diag-algorithms.md, section 1) on the
+//! five benchmark shapes (S = 32768, s0 = a, s1 = S/a), against the general formulas of docs/diag-algorithms.md, section 4, on
+//! multi-block shapes, and the levels consumed (docs/diag-algorithms.md, section 2, item 5). Counted with the `Counting` wrapper
 //! around the exact mock, which holds only the keys each algorithm declares; every product is
 //! also checked against the float reference.
 //!
@@ -476,7 +476,7 @@ fn jin_on_the_mock_at_32768_slots() {
     }
 }
 
-/// Multi-block shapes of docs/diag-algorithms.md §1/§4: (S, s0, (a, b, c)) and CMult/Mult/Rot of DiagABT,
+/// Multi-block shapes of docs/diag-algorithms.md, sections 1 and 4: (S, s0, (a, b, c)) and CMult/Mult/Rot of DiagABT,
 /// DiagATB RotLeft, DiagATB PRotUp, ColMajor, RowMajor.
 const MULTI: [(usize, usize, Shape, [Cell; 5]); 3] = [
     (
@@ -561,7 +561,7 @@ fn multi_block_shapes_match_the_general_formulas() {
             assert_eq!(
                 cmr(&got),
                 doc,
-                "{name} on {dims} vs docs/diag-algorithms.md §4"
+                "{name} on {dims} vs docs/diag-algorithms.md, section 4"
             );
         }
         // The baselines without a table: Jin and Volley Revolver against their formulas.

@@ -7,8 +7,9 @@
 //! is `max_j |softmax_j - approx_j|` against the exact softmax (`f64`, max subtracted). The column
 //! "up to R" pools the samples of every range up to `R`, as the authors' script does, and a method
 //! is shown only on the ranges the script evaluates it on. Each cell is `max / mean`; the line
-//! below each method shows the authors' figures (docs/papers.md §1, their script at 10^6 samples per
-//! range) where they exist.
+//! below each method shows the authors' figures (docs/papers.md in this repository, section 1,
+//! "HETAL's ASoftmax and its reference figures"; their script at 10^6 samples per range) where
+//! they exist.
 //!
 //! `--ckks` runs the ASoftmax variants on real CKKS instead, with hetal-ckks's bootstrappable
 //! `boot-n16` preset (N = 2^16, 32768 slots, 9 levels between bootstraps; `--preset
@@ -116,7 +117,7 @@ impl Stats {
     }
 }
 
-/// The authors' figures (docs/papers.md §1), `(c, method, [max/mean per pooled range])`.
+/// The authors' figures (docs/papers.md in this repository, section 1), `(c, method, [max/mean per pooled range])`.
 fn authors(c: usize, m: SoftmaxMethod) -> Option<[Option<(f64, f64)>; 4]> {
     use SoftmaxMethod as M;
     let t = match (c, m) {

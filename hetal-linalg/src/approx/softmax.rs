@@ -54,7 +54,7 @@
 //!
 //! Exact arithmetic, measured by `hetal softmax-error` on the mock (10^6 rows per range;
 //! rows uniform in `[-R_i, R_i]^c`, pooled over the ranges up to `R`; cell = max / mean over
-//! rows of `max_i |softmax_i - approx_i|`; the authors' script in docs/papers.md §1):
+//! rows of `max_i |softmax_i - approx_i|`; the authors' script in docs/papers.md, section 1):
 //!
 //! | method | c | `[-4,4]` | up to `[-8,8]` | up to `[-32,32]` | up to `[-128,128]` | depth |
 //! |---|---|---|---|---|---|---|
@@ -400,7 +400,7 @@ impl WindowedInverse {
 /// precision under CKKS: Goldschmidt amplifies an error in `1 - z/R` by about `R/z`.
 pub const ROW_SUM_CAP: f64 = 200.0;
 
-/// ASoftmax parameters (docs/papers.md §1).
+/// ASoftmax parameters (docs/papers.md, section 1).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AsoftmaxParams {
     /// Domain extension (`r`, `L`, `n`, precise).

@@ -1,5 +1,5 @@
-//! The baselines of HETAL's comparison (docs/papers.md §2, docs/diag-algorithms.md §3) and Chiang's
-//! Volley Revolver (docs/papers.md §3.1), over any evaluator.
+//! The baselines of HETAL's comparison (docs/papers.md, section 2, docs/diag-algorithms.md, section 3) and Chiang's
+//! Volley Revolver (docs/papers.md, section 3.1), over any evaluator.
 
 use super::primitives::{accumulate, fold, mask_fn, rot_left, sum_cols_fill, sum_rows};
 use super::{

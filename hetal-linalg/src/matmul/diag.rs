@@ -1,4 +1,4 @@
-//! HETAL's DiagABT and DiagATB (`docs/diag-algorithms.md` §3), over any evaluator.
+//! HETAL's DiagABT and DiagATB (`docs/diag-algorithms.md`, section 3), over any evaluator.
 
 use super::primitives::{
     accumulate, mask_fn, pair_mask, prot_up, rot_left, sum_cols_fill, sum_rows, twice_real,

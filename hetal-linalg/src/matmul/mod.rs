@@ -143,7 +143,7 @@ impl fmt::Display for OpTally {
     }
 }
 
-/// The two DiagATB variants (docs/diag-algorithms.md §3).
+/// The two DiagATB variants (docs/diag-algorithms.md, section 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AtbVariant {
     /// `E = RotLeft(A', k)`, `B` untouched: 4 levels on `A`, 2 on `B` (for `c ≥ 4`).
@@ -371,7 +371,7 @@ macro_rules! named_enum {
 /// with zero rows); the others need `c ≤ min(s0, s1)`; `jin` needs nothing of the blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AbtAlgorithm {
-    /// HETAL's DiagABT (docs/diag-algorithms.md §3): `B' = B̃ + i·rot(B̃, s1)` and its `h − 1`
+    /// HETAL's DiagABT (docs/diag-algorithms.md, section 3): `B' = B̃ + i·rot(B̃, s1)` and its `h − 1`
     /// successive rotations by `2·s1`; per block row and class pair, `Σ_q A ⊙ R`, SumCols with
     /// fill, the complex diagonal mask `½(D_{2m} − i·D_{2m+1})`; finally `x + conj(x)`.
     /// Keys: `s1`, `2·s1`, `±1, ±2, …, ±s1/2`, conjugation.
@@ -471,7 +471,7 @@ impl AbtAlgorithm {
         })
     }
 
-    /// The exact op counts of `multiply` on `dims` (docs/diag-algorithms.md §4; Volley Revolver as
+    /// The exact op counts of `multiply` on `dims` (docs/diag-algorithms.md, section 4; Volley Revolver as
     /// implemented here).
     pub fn expected_counts(self, dims: &MatmulDims) -> OpTally {
         let (na, nb, c) = (dims.blocks_a(), dims.blocks_b(), dims.c as u64);
@@ -580,7 +580,7 @@ pub enum AtbAlgorithm {
     /// Keys: `1`, even `k < c`, `±s1`, `2^j·s1`, conjugation.
     DiagAtbPRotUp,
     /// DiagATB choosing the variant with the higher output level (RotLeft on a tie, as it needs
-    /// fewer operations): RotLeft iff `min(lA−4, lB−2) ≥ min(lA−3, lB−3)` (docs/diag-algorithms.md §2
+    /// fewer operations): RotLeft iff `min(lA−4, lB−2) ≥ min(lA−3, lB−3)` (docs/diag-algorithms.md, section 2
     /// item 5). Keys: both variants'.
     DiagAtbAuto,
     /// Crockett's RowMajor: for each class `k`, column `k` of `A` masked, rotated to column 0 and

@@ -1,5 +1,5 @@
-//! The block primitives of HETAL §1.6 (RotLeft, PRotUp, SumCols with fill, SumRows) and the masks,
-//! as in `docs/diag-algorithms.md` §3. Slot `(i, l)` of a block is slot `i·s1 + l`.
+//! The block primitives of HETAL's algorithms (RotLeft, PRotUp, SumCols with fill, SumRows) and the masks,
+//! as in `docs/diag-algorithms.md`, section 3. Slot `(i, l)` of a block is slot `i·s1 + l`.
 
 use crate::error::Result;
 use crate::packed::{UnitShape, rot};
