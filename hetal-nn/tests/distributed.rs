@@ -8,10 +8,8 @@ use hetal_nn::client::Client;
 use hetal_nn::config::{Method, Optimizer, TrainConfig};
 use hetal_nn::data::Splits;
 use hetal_nn::distributed::{Collective, DistServer, ThreadGroup, share_of};
-use hetal_nn::protocol::{Checkpoint, Decision, EncMatrix, EncryptedData, EpochResult, Plan};
+use hetal_nn::protocol::{Checkpoint, Decision, EncMatrix, EncryptedData, EpochResult};
 use hetal_nn::server::{Server, TrainingServer};
-use hetal_nn::softmax::LinalgSoftmax;
-use hetal_traits::KeyGenerator;
 use hetal_traits::mock::{MockCiphertext, MockClient, MockEvaluationKeys, MockEvaluator};
 use std::time::Duration;
 
@@ -22,21 +20,7 @@ fn setup(
     cfg: &TrainConfig,
     method: Method,
 ) -> (Client<MockClient>, EncryptedData<Ct>, MockEvaluationKeys) {
-    let params = common::fgb_like(1024);
-    let plan = Plan::new(splits, cfg, params.slots, 64.0, "asoftmax")
-        .unwrap()
-        .with_method(method)
-        .unwrap();
-    let softmax = LinalgSoftmax::asoftmax();
-    let sk = softmax
-        .required_keys(plan.shape().unwrap(), plan.classes)
-        .unwrap();
-    let req = plan.key_request(&sk, true).unwrap();
-    let mut backend = MockClient::new(params, 7);
-    let keys = backend.generate_evaluation_keys(&req).unwrap();
-    let mut client = Client::new(backend, plan).unwrap();
-    let data = client.encrypt_data(splits).unwrap();
-    (client, data, keys)
+    common::method_session(splits, cfg, method, common::fgb_like(1024))
 }
 
 /// What a run leaves: every epoch's result and the final checkpoint.

@@ -42,3 +42,27 @@ pub fn setup(
     let server = Server::new(MockEvaluator::new(keys), Some(Box::new(softmax)), &data).unwrap();
     (client, data, server)
 }
+
+/// A client for `method` on the mock (the plan's own key request, with bootstrapping keys when
+/// `params` bootstrap), its encrypted data, and the evaluation keys a server needs.
+pub fn method_session(
+    splits: &Splits,
+    cfg: &TrainConfig,
+    method: hetal_nn::config::Method,
+    params: MockParams,
+) -> (
+    Client<MockClient>,
+    EncryptedData<MockCiphertext>,
+    hetal_traits::mock::MockEvaluationKeys,
+) {
+    let plan = Plan::new(splits, cfg, params.slots, 64.0, "asoftmax")
+        .unwrap()
+        .with_method(method)
+        .unwrap();
+    let req = plan.evaluation_keys(params.bootstrap.is_some()).unwrap();
+    let mut backend = MockClient::new(params, 7);
+    let keys = backend.generate_evaluation_keys(&req).unwrap();
+    let mut client = Client::new(backend, plan).unwrap();
+    let data = client.encrypt_data(splits).unwrap();
+    (client, data, keys)
+}
